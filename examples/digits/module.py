@@ -1,0 +1,87 @@
+"""A small pretrained TF1 Hub format module for 8x8 digit images, built the TF Hub way.
+
+The module maps `pixels` ([batch, 64] floats in 0..16) to a feature vector. It has:
+  * two graph variants: {"train"} (batch norm in training mode, dropout on) and set()
+    (inference: moving averages, no dropout), sharing one set of variables;
+  * two signatures: "default" (outputs "default": the feature vector, "hidden": the
+    normalized hidden layer) and "classifier" (output "default": logits over digits 0-4);
+  * L2 regularizers on its kernels, which land in REGULARIZATION_LOSSES when it is
+    instantiated with trainable=True, so that fine-tuning keeps regularizing it.
+
+`pretrain_and_export` trains it on digits 0-4 (hub.Module(trainable=True, tags={"train"})
+in a plain session loop) and exports it with Module.export: the usual route from a trained
+graph to a hub module. Copy this file to author a module of your own.
+"""
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_hub as hub
+
+NUM_PIXELS = 64
+PRETRAIN_CLASSES = 5
+
+
+def module_fn(is_training, hidden_units=64, feature_dim=32, dropout=0.2, l2=1e-4):
+  """Builds one graph variant of the module; hub calls it once per tag set."""
+  layers = tf.compat.v1.layers
+  regularizer = tf.keras.regularizers.l2(l2) if l2 else None
+  pixels = tf.compat.v1.placeholder(tf.float32, [None, NUM_PIXELS], name="pixels")
+  net = pixels / 16.0
+  net = layers.dense(net, hidden_units, kernel_regularizer=regularizer, name="hidden")
+  net = layers.batch_normalization(net, training=is_training, name="hidden_bn")
+  hidden = tf.nn.relu(net)
+  net = layers.dropout(hidden, rate=dropout, training=is_training)
+  features = layers.dense(net, feature_dim, activation=tf.nn.relu,
+                          kernel_regularizer=regularizer, name="features")
+  logits = layers.dense(features, PRETRAIN_CLASSES, name="classifier")
+  hub.add_signature("default", inputs={"pixels": pixels},
+                    outputs={"default": features, "hidden": hidden})
+  hub.add_signature("classifier", inputs={"pixels": pixels}, outputs={"default": logits})
+
+
+def make_spec(**module_kwargs):
+  """The module spec with a {"train"} variant and the default (serving) variant."""
+  return hub.create_module_spec(
+      module_fn,
+      tags_and_args=[({"train"}, dict(is_training=True, **module_kwargs)),
+                     (set(), dict(is_training=False, **module_kwargs))],
+      drop_collections=["sonnet"])
+
+
+def pretrain_and_export(export_dir, pixels, labels, steps=1500, batch_size=64,
+                        learning_rate=0.01, seed=0, **module_kwargs):
+  """Trains the module on (pixels, labels) with its "classifier" signature and exports it.
+
+  With steps=0 the module is exported untrained (random initialization): the
+  "from scratch" baseline for comparisons.
+
+  Returns:
+    The training-set accuracy of the exported weights (serving variant).
+  """
+  spec = make_spec(**module_kwargs)
+  with tf.Graph().as_default():
+    tf.compat.v1.set_random_seed(seed)
+    train_module = hub.Module(spec, trainable=True, tags={"train"}, name="digits")
+    serve_module = hub.Module(spec, tags=set(), name="digits_eval")
+    x = tf.compat.v1.placeholder(tf.float32, [None, NUM_PIXELS])
+    y = tf.compat.v1.placeholder(tf.int64, [None])
+    logits = train_module({"pixels": x}, signature="classifier")
+    loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(y, logits)
+    loss += tf.compat.v1.losses.get_regularization_loss()
+    update_ops = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)
+    with tf.control_dependencies(update_ops):
+      train_op = tf.compat.v1.train.AdamOptimizer(learning_rate).minimize(loss)
+    # The eval copy shares nothing; weights are copied in before measuring accuracy.
+    copy = [dst.assign(src) for src, dst in zip(train_module.variables, serve_module.variables)]
+    eval_logits = serve_module({"pixels": x}, signature="classifier")
+    accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(eval_logits, 1), y), tf.float32))
+    rng = np.random.RandomState(seed)
+    with tf.compat.v1.Session() as session:
+      session.run(tf.compat.v1.global_variables_initializer())
+      for _ in range(steps):
+        idx = rng.randint(0, len(labels), batch_size)
+        session.run(train_op, {x: pixels[idx], y: labels[idx]})
+      session.run(copy)
+      train_accuracy = session.run(accuracy, {x: pixels, y: labels})
+      train_module.export(export_dir, session)
+  return float(train_accuracy)

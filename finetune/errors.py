@@ -1,0 +1,9 @@
+"""The one exception type for mistakes a user can fix.
+
+Every message names what was asked, what exists instead, and how to fix it, so that the
+command can print it as one readable line instead of a stack trace (see `train.main`).
+"""
+
+
+class FinetuneError(Exception):
+  """A configuration, data or module mistake that the user can fix."""

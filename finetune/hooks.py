@@ -1,0 +1,57 @@
+"""A readable progress line while training, at a time cadence rather than every step.
+
+The hook asks the session for nothing on ordinary steps (no per-step fetch), so it costs a
+clock read per step; every `every_secs` it fetches the loss and global step and logs
+step / max_steps, loss, examples per second and the time left.
+"""
+
+import logging
+import time
+
+import tensorflow as tf
+
+log = logging.getLogger("finetune")
+
+
+def format_duration(seconds):
+  seconds = int(max(seconds, 0))
+  hours, rest = divmod(seconds, 3600)
+  minutes, seconds = divmod(rest, 60)
+  return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
+
+
+class ProgressHook(tf.compat.v1.train.SessionRunHook):
+  """Logs `step/max_steps loss=.. ex/s=.. eta=..` every `every_secs` seconds."""
+
+  def __init__(self, loss, max_steps, batch_size, every_secs=10.0):
+    self._loss = loss
+    self._max_steps = max_steps
+    self._batch_size = batch_size
+    self._every_secs = every_secs
+
+  def begin(self):
+    self._global_step = tf.compat.v1.train.get_global_step()
+
+  def after_create_session(self, session, coord):
+    self._last_time = time.time()
+    self._steps_since = 0
+    self._last_step = None
+
+  def before_run(self, run_context):
+    self._steps_since += 1
+    if time.time() - self._last_time < self._every_secs:
+      return None
+    return tf.compat.v1.train.SessionRunArgs({"loss": self._loss, "step": self._global_step})
+
+  def after_run(self, run_context, run_values):
+    if not run_values.results:
+      return
+    now = time.time()
+    step, loss = run_values.results["step"], run_values.results["loss"]
+    # The first report only sets the baseline for the steps counted since it.
+    steps = self._steps_since if self._last_step is None else step - self._last_step
+    rate = steps / max(now - self._last_time, 1e-9)
+    eta = (self._max_steps - step) / rate if rate else 0
+    log.info("step %d/%d  loss=%.4f  %.0f examples/s  eta %s", step, self._max_steps, loss,
+             rate * self._batch_size, format_duration(eta))
+    self._last_time, self._last_step, self._steps_since = now, step, 0

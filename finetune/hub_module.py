@@ -1,0 +1,244 @@
+"""The pretrained part of the model: which TF1 Hub module, which signature, which graph variant.
+
+`HubModule` is configured in gin as `hub_module` and does three things:
+  * loads the module spec once (hub resolves and caches the handle, honouring TFHUB_CACHE_DIR);
+  * checks the configured signature, output key, tags and input mapping against the module and
+    the data before anything is trained, raising one `FinetuneError` per mismatch that lists
+    what the module has instead;
+  * instantiates `hub.Module(trainable=..., tags=...)` inside a model_fn with the `{"train"}`
+    variant in TRAIN mode and the serving variant otherwise, always under the same name, so
+    checkpoints restore across modes, and registers it for `hub.LatestModuleExporter`.
+"""
+
+import os
+
+import gin
+import tensorflow as tf
+import tensorflow_hub as hub
+
+from finetune.errors import FinetuneError
+
+TRAIN_TAG = "train"
+
+
+def _fmt_tags(tags):
+  return "{" + ", ".join(f'"{t}"' for t in sorted(tags)) + "}" if tags else "set()"
+
+
+def load_spec(handle):
+  """Resolves `handle` (path, file://, gs://, http(s)) and loads its TF1 Hub module spec.
+
+  Raises:
+    FinetuneError: naming the handle and what was found there instead of a TF1 Hub module.
+  """
+  if not handle:
+    raise FinetuneError("No module handle: set hub_module.handle to a path or URL of a "
+                        "TF1 Hub format module.")
+  try:
+    return hub.load_module_spec(handle)
+  except Exception as e:  # hub raises several unrelated types for a bad handle.
+    raise FinetuneError(describe_bad_handle(handle, e)) from e
+
+
+def describe_bad_handle(handle, error):
+  """Says what `handle` points at, since hub's own errors rarely do."""
+  path = handle[len("file://"):] if handle.startswith("file://") else handle
+  if "://" not in path or path.startswith("gs://"):
+    if not tf.io.gfile.exists(path):
+      return (f"Module handle '{handle}' does not exist. Give a directory that holds "
+              "tfhub_module.pb, a file:// or gs:// path, or an http(s) URL of a "
+              "compressed module.")
+    if tf.io.gfile.isdir(path) and not tf.io.gfile.exists(
+        os.path.join(path, "tfhub_module.pb")):
+      if tf.io.gfile.exists(os.path.join(path, "saved_model.pb")):
+        return (f"Module handle '{handle}' is a TF2 SavedModel, not a TF1 Hub format module "
+                "(no tfhub_module.pb). finetune needs the TF1 Hub format (hub.Module); "
+                "use the module's TF1 version, or export one with hub.create_module_spec.")
+      return (f"Module handle '{handle}' is a directory without tfhub_module.pb, so it is "
+              "not a TF1 Hub format module.")
+  return f"Could not load module '{handle}': {type(error).__name__}: {error}"
+
+
+@gin.configurable("hub_module")
+class HubModule:
+  """A TF1 Hub format module as the trunk of the model.
+
+  Args:
+    handle: where the module lives: a local directory, file://, gs:// or an http(s) URL.
+    signature: the module signature to call ("default" for the common signatures).
+    output_key: the signature output fed to the head; a list of keys concatenates them.
+    input_mapping: {signature input name: feature name}. Left out, inputs and features are
+      matched by name, or a single input takes the single feature.
+    train_tags: tags of the graph variant used in TRAIN mode. Left out: {"train"} when the
+      module has that variant and `trainable` is set, else the serving tags.
+    serving_tags: tags of the variant used to evaluate, predict and export (default: set()).
+    trainable: whether the module's variables are fine-tuned (False: a frozen feature
+      extractor, only the head learns).
+    export_name: folder name of the fine-tuned module under export/hub/<timestamp>/.
+      Left out, the last component of the handle.
+    name: the variable scope of the module, fixed so that checkpoints restore across modes.
+  """
+
+  def __init__(self, handle=gin.REQUIRED, signature="default", output_key="default",
+               input_mapping=None, train_tags=None, serving_tags=(), trainable=True,
+               export_name=None, name="module"):
+    self.handle = handle
+    self.signature = signature
+    self.output_key = output_key
+    self.input_mapping = dict(input_mapping) if input_mapping else None
+    self._train_tags = None if train_tags is None else set(train_tags)
+    self.serving_tags = set(serving_tags)
+    self.trainable = trainable
+    self.export_name = export_name or _default_export_name(handle)
+    self.name = name
+    self._spec = None
+
+  @property
+  def spec(self):
+    if self._spec is None:
+      self._spec = load_spec(self.handle)
+    return self._spec
+
+  @property
+  def available_tags(self):
+    return [set(t) for t in self.spec.get_tags()]
+
+  @property
+  def train_tags(self):
+    if self._train_tags is not None:
+      return self._train_tags
+    if self.trainable and {TRAIN_TAG} in self.available_tags:
+      return {TRAIN_TAG}
+    return self.serving_tags
+
+  def tags_for(self, mode):
+    return self.train_tags if mode == tf.estimator.ModeKeys.TRAIN else self.serving_tags
+
+  def output_keys(self):
+    keys = self.output_key
+    return [keys] if isinstance(keys, str) else list(keys)
+
+  # --- Validation -------------------------------------------------------------------------
+
+  def validate(self, feature_specs):
+    """Checks tags, signature, outputs and the input mapping against the module and data.
+
+    Args:
+      feature_specs: {feature name: tf.TensorSpec of one example (no batch dimension)}.
+
+    Raises:
+      FinetuneError: for the first mismatch, naming what was asked and what exists.
+    """
+    for tags in (self.train_tags, self.serving_tags):
+      self._check_tags(tags)
+      self._check_signature(tags)
+      self._check_outputs(tags)
+      self._resolve_inputs(feature_specs, tags)
+
+  def _check_tags(self, tags):
+    if set(tags) not in self.available_tags:
+      known = ", ".join(_fmt_tags(t) for t in self.available_tags)
+      raise FinetuneError(
+          f"Tag set {_fmt_tags(tags)} is not a graph variant of module '{self.handle}'; it "
+          f"has: {known}. Set hub_module.train_tags / hub_module.serving_tags to one of those.")
+
+  def _check_signature(self, tags):
+    names = self.spec.get_signature_names(tags=tags)
+    if self.signature not in names:
+      raise FinetuneError(
+          f"Signature '{self.signature}' not in module '{self.handle}' (tags "
+          f"{_fmt_tags(tags)}); it has: {', '.join(sorted(names))}. "
+          "Set hub_module.signature to one of those.")
+
+  def _check_outputs(self, tags):
+    outputs = self.spec.get_output_info_dict(signature=self.signature, tags=tags)
+    for key in self.output_keys():
+      if key not in outputs:
+        raise FinetuneError(
+            f"Output '{key}' not in signature '{self.signature}' of module '{self.handle}'; "
+            f"it has: {', '.join(sorted(outputs))}. Set hub_module.output_key to one of those.")
+      shape = outputs[key].get_shape()
+      if shape.rank is not None and shape.rank != 2:
+        raise FinetuneError(
+            f"Output '{key}' of signature '{self.signature}' has shape {shape}; the head "
+            "needs a [batch, features] output. Pick a pooled or feature-vector output.")
+
+  def _resolve_inputs(self, feature_specs, tags):
+    """Returns {signature input: feature name}, checked for names, dtypes and shapes."""
+    inputs = self.spec.get_input_info_dict(signature=self.signature, tags=tags)
+    mapping = self.input_mapping
+    if mapping is None:
+      if all(name in feature_specs for name in inputs):
+        mapping = {name: name for name in inputs}
+      elif len(inputs) == 1 and len(feature_specs) == 1:
+        mapping = {next(iter(inputs)): next(iter(feature_specs))}
+      else:
+        raise FinetuneError(
+            f"Cannot match the inputs of signature '{self.signature}' "
+            f"({', '.join(sorted(inputs))}) to the data's features "
+            f"({', '.join(sorted(feature_specs))}). Set hub_module.input_mapping = "
+            "{'<signature input>': '<feature>'}.")
+    for input_name in inputs:
+      if input_name not in mapping:
+        raise FinetuneError(
+            f"Signature '{self.signature}' input '{input_name}' is not in "
+            f"hub_module.input_mapping ({mapping}); map it to one of the features: "
+            f"{', '.join(sorted(feature_specs))}.")
+    for input_name, feature in mapping.items():
+      if input_name not in inputs:
+        raise FinetuneError(
+            f"hub_module.input_mapping names input '{input_name}', which signature "
+            f"'{self.signature}' does not have; its inputs are: {', '.join(sorted(inputs))}.")
+      if feature not in feature_specs:
+        raise FinetuneError(
+            f"hub_module.input_mapping maps '{input_name}' to feature '{feature}', which the "
+            f"data does not have; its features are: {', '.join(sorted(feature_specs))}.")
+      _check_compatible(input_name, inputs[input_name], feature, feature_specs[feature])
+    return mapping
+
+  # --- Graph construction -----------------------------------------------------------------
+
+  def __call__(self, features, mode):
+    """Applies the module to `features` in `mode`; returns the [batch, dim] output tensor."""
+    tags = self.tags_for(mode)
+    module = hub.Module(self.spec, trainable=self.trainable, tags=tags, name=self.name)
+    # The exporter rebuilds the graph in PREDICT mode and exports what is registered there,
+    # so registration happens in every mode.
+    hub.register_module_for_export(module, self.export_name)
+    feature_specs = {k: tf.TensorSpec(v.shape[1:], v.dtype) for k, v in features.items()}
+    mapping = self._resolve_inputs(feature_specs, tags)
+    infos = module.get_input_info_dict(self.signature)
+    inputs = {name: _cast(features[feature], infos[name].dtype)
+              for name, feature in mapping.items()}
+    outputs = module(inputs, signature=self.signature, as_dict=True)
+    tensors = [tf.cast(outputs[key], tf.float32) for key in self.output_keys()]
+    return tensors[0] if len(tensors) == 1 else tf.concat(tensors, axis=-1)
+
+
+def _default_export_name(handle):
+  if not isinstance(handle, str) or not handle:
+    return "module"
+  tail = handle.rstrip("/").split("?")[0].rsplit("/", 1)[-1]
+  for suffix in (".tar.gz", ".tgz"):
+    if tail.endswith(suffix):
+      tail = tail[:-len(suffix)]
+  return "".join(c if c.isalnum() or c in "-_." else "_" for c in tail) or "module"
+
+
+def _check_compatible(input_name, info, feature, spec):
+  want, have = info.dtype, spec.dtype
+  numeric = lambda d: d.is_floating or d.is_integer
+  if want != have and not (numeric(want) and numeric(have)):
+    raise FinetuneError(
+        f"Feature '{feature}' is {have.name} but signature input '{input_name}' takes "
+        f"{want.name}. Map a {want.name} feature to it, or declare the column's type in the "
+        "data config.")
+  want_shape = info.get_shape()[1:] if info.get_shape().rank else info.get_shape()
+  if not want_shape.is_compatible_with(spec.shape):
+    raise FinetuneError(
+        f"Feature '{feature}' has per-example shape {spec.shape.as_list()} but signature "
+        f"input '{input_name}' takes {want_shape.as_list()} (after the batch dimension).")
+
+
+def _cast(tensor, dtype):
+  return tensor if tensor.dtype == dtype else tf.cast(tensor, dtype)

@@ -1,0 +1,35 @@
+"""Quiet by default: TensorFlow's C++ and deprecation noise off, finetune's own lines on.
+
+`quiet_tensorflow_before_import` must run before TensorFlow is first imported (the C++ log
+level is read from the environment at load time), so the command calls it at the very top.
+"""
+
+import logging
+import os
+import sys
+import warnings
+
+
+def quiet_tensorflow_before_import(verbose):
+  if not verbose:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
+
+
+def configure(verbose):
+  """finetune's progress and results go to stdout; TensorFlow's INFO chatter only if verbose."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tensorflow.python.util import deprecation  # pylint: disable=g-import-not-at-top
+
+  log = logging.getLogger("finetune")
+  log.setLevel(logging.INFO)
+  if not log.handlers:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("finetune %(asctime)s  %(message)s", "%H:%M:%S"))
+    log.addHandler(handler)
+  log.propagate = False
+  tf.get_logger().setLevel(logging.INFO if verbose else logging.ERROR)
+  if not verbose:
+    deprecation._PRINT_DEPRECATION_WARNINGS = False  # pylint: disable=protected-access
+    logging.getLogger("absl").setLevel(logging.ERROR)

@@ -1,0 +1,37 @@
+"""Where and how the Estimator runs: a tf.estimator.RunConfig built from gin.
+
+Per-step logging of TensorFlow's own (loss every 100 steps, global_step/sec) is off: the
+progress hook in hooks.py reports at a time cadence instead. A distribution strategy or a
+TF_CONFIG cluster is read by RunConfig itself.
+"""
+
+import gin
+import tensorflow as tf
+
+
+@gin.configurable("run_config", denylist=["model_dir"])
+def make_run_config(model_dir, random_seed=None, save_checkpoints_steps=None,
+                    save_checkpoints_secs=None, keep_checkpoint_max=3, save_summary_steps=100,
+                    intra_op_threads=0, inter_op_threads=0):
+  """Builds the RunConfig.
+
+  Args:
+    random_seed: graph-level seed (initializers, dropout, shuffling) for repeatable runs.
+    save_checkpoints_steps / save_checkpoints_secs: checkpoint cadence; each new checkpoint
+      triggers an evaluation in train_and_evaluate. Default: every 600 seconds.
+    keep_checkpoint_max: how many recent checkpoints are kept.
+    save_summary_steps: TensorBoard summary cadence.
+    intra_op_threads / inter_op_threads: TensorFlow thread pools (0: one per core).
+  """
+  if save_checkpoints_steps is None and save_checkpoints_secs is None:
+    save_checkpoints_secs = 600
+  session_config = tf.compat.v1.ConfigProto(
+      intra_op_parallelism_threads=intra_op_threads,
+      inter_op_parallelism_threads=inter_op_threads,
+      allow_soft_placement=True)
+  return tf.estimator.RunConfig(
+      model_dir=model_dir, tf_random_seed=random_seed,
+      save_checkpoints_steps=save_checkpoints_steps,
+      save_checkpoints_secs=save_checkpoints_secs,
+      keep_checkpoint_max=keep_checkpoint_max, save_summary_steps=save_summary_steps,
+      session_config=session_config, log_step_count_steps=None)
