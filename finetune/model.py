@@ -61,7 +61,7 @@ def make_model_fn(module, head, train_steps, batch_size, progress_every_secs=10.
         labels=heads_lib.adapt_labels(head, labels),
         train_op_fn=lambda loss: optimization(loss, global_step, train_steps, module.name),
         update_ops=tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS),
-        regularization_losses=regularization_losses)
+        regularization_losses=regularization_losses or None)
     if mode != TRAIN:
       return spec
     regularization = (tf.add_n(regularization_losses) if regularization_losses

@@ -1,0 +1,20 @@
+# The two set-up commands of the README, on a fresh machine with Python 3.9-3.11:
+#   make example   creates .venv, installs, builds the digits modules, fine-tunes one
+#   make test      creates .venv, installs, runs the whole test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: example test
+
+example: $(VENV)/.installed
+	$(BIN)/python -m examples.digits.build_modules --output_dir=build/modules
+	$(BIN)/python -m finetune.train --gin_file=digits/finetune.gin --model_dir=runs/digits
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest -q tests
+
+$(VENV)/.installed: setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[cpu,test]'
+	touch $@

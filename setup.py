@@ -1,0 +1,30 @@
+"""finetune: fine-tune TF1 Hub format modules with tf.estimator, configured with gin.
+
+Pins are explained in BUILD_NOTES.md. TensorFlow itself comes through an extra so that a
+host picks its build: `.[cpu]` (laptops, CI), `.[gpu]` (CUDA hosts), `.[tpu]` (Cloud TPU VMs).
+"""
+
+import setuptools
+
+setuptools.setup(
+    name="finetune",
+    version="0.1.0",
+    description="Gin-configured tf.estimator fine-tuning of TF1 Hub format modules.",
+    python_requires=">=3.9,<3.12",
+    packages=setuptools.find_packages(include=["finetune", "finetune.*"]),
+    install_requires=[
+        "tensorflow-estimator==2.15.0",
+        "tensorflow-hub==0.15.0",
+        "gin-config==0.5.0",
+        "absl-py>=1.0",
+        "numpy>=1.23,<2",
+        "setuptools<82",
+    ],
+    extras_require={
+        "cpu": ["tensorflow-cpu>=2.15,<2.16"],
+        "gpu": ["tensorflow[and-cuda]>=2.15,<2.16"],
+        "tpu": ["tensorflow-cpu>=2.15,<2.16"],
+        "test": ["pytest>=7"],
+    },
+    entry_points={"console_scripts": ["finetune-train=finetune.train:run"]},
+)

@@ -1,0 +1,44 @@
+"""Tiny modules and data for the tests, built in-process (tensorflow-hub's own tests do the same).
+
+The digits module (examples/digits/module.py) is small enough to pretrain in a second; the
+builders here shrink it further and shape the data the tests feed it.
+"""
+
+import os
+
+import numpy as np
+
+from examples.digits import build_modules
+from examples.digits import module as digits_module
+
+DIGITS_DATA = build_modules.DATA_DIR
+
+
+def digits_arrays(split="pretrain"):
+  """(pixels [n, 64] float32, labels [n]) of a shipped digits split."""
+  files = {"pretrain": ("pretrain.csv", "label"),
+           "train": ("finetune_train.csv", "digit"),
+           "eval": ("finetune_eval.csv", "digit")}
+  name, label_column = files[split]
+  return build_modules.read_csv(os.path.join(DIGITS_DATA, name), label_column)
+
+
+def build_digits_module(path, steps=100, **module_kwargs):
+  """Pretrains (steps > 0) or just initializes a small digits module and exports it."""
+  pixels, labels = digits_arrays("pretrain")
+  kwargs = dict(hidden_units=16, feature_dim=8)
+  kwargs.update(module_kwargs)
+  digits_module.pretrain_and_export(path, pixels, labels, steps=steps, **kwargs)
+  return path
+
+
+def finetune_arrays(n_train=60, n_eval=100):
+  """Digits 5-9 as ArrayData inputs: ({"pixels": ...}, labels 0-4)."""
+  train_x, train_y = digits_arrays("train")
+  eval_x, eval_y = digits_arrays("eval")
+  return (({"pixels": train_x[:n_train]}, train_y[:n_train] - 5),
+          ({"pixels": eval_x[:n_eval]}, eval_y[:n_eval] - 5))
+
+
+def random_pixels(n=8, seed=0):
+  return np.random.RandomState(seed).randint(0, 17, size=(n, 64)).astype(np.float32)

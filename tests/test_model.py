@@ -1,0 +1,129 @@
+"""The generic model_fn on a real (tiny) hub module: what fine-tuning actually does to it."""
+
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from tests import builders
+from tests import helpers
+
+SGD = ["optimization.optimizer = @tf.train.GradientDescentOptimizer",
+       "learning_rate_schedule.base_learning_rate = 0.05",
+       "run_config.random_seed = 3"]
+
+
+def test_trainable_module_weights_move_and_head_learns(tmp_path, digits_module):
+  metrics = helpers.run(tmp_path, digits_module, SGD, train_steps=40)
+  before = helpers.module_values(digits_module)
+  after = helpers.checkpoint_values(str(tmp_path))
+  assert helpers.moved(before["hidden/kernel"], after["module/hidden/kernel"])
+  assert helpers.moved(before["features/kernel"], after["module/features/kernel"])
+  assert "head/logits/kernel" in after
+  assert after["global_step"] == 40
+  assert metrics["global_step"] == 40 and 0.0 <= metrics["accuracy"] <= 1.0
+
+
+def test_frozen_module_stays_put_but_head_trains(tmp_path, digits_module):
+  helpers.run(tmp_path, digits_module, SGD, train_steps=20, trainable=False)
+  before = helpers.module_values(digits_module)
+  after = helpers.checkpoint_values(str(tmp_path))
+  for name, value in before.items():
+    np.testing.assert_array_equal(value, after["module/" + name], err_msg=name)
+  # A frozen module runs its inference variant: no batch-norm statistics update either.
+  init = tf.train.load_checkpoint(os.path.join(str(tmp_path), "model.ckpt-0"))
+  assert helpers.moved(init.get_tensor("head/logits/kernel"), after["head/logits/kernel"])
+
+
+def test_freeze_regex_keeps_matching_variables(tmp_path, digits_module):
+  helpers.run(tmp_path, digits_module,
+              SGD + ["optimization.freeze_variables = ['module/hidden/']"], train_steps=20)
+  before = helpers.module_values(digits_module)
+  after = helpers.checkpoint_values(str(tmp_path))
+  np.testing.assert_array_equal(before["hidden/kernel"], after["module/hidden/kernel"])
+  np.testing.assert_array_equal(before["hidden/bias"], after["module/hidden/bias"])
+  assert helpers.moved(before["features/kernel"], after["module/features/kernel"])
+
+
+def test_batch_norm_moving_statistics_update_with_train_variant(tmp_path, digits_module):
+  helpers.run(tmp_path, digits_module, SGD, train_steps=20)
+  before = helpers.module_values(digits_module)
+  after = helpers.checkpoint_values(str(tmp_path))
+  assert helpers.moved(before["hidden_bn/moving_mean"], after["module/hidden_bn/moving_mean"])
+  assert helpers.moved(before["hidden_bn/moving_variance"],
+                       after["module/hidden_bn/moving_variance"])
+
+
+def test_module_multiplier_zero_keeps_weights_but_updates_statistics(tmp_path, digits_module):
+  helpers.run(tmp_path, digits_module,
+              SGD + ["optimization.module_learning_rate_multiplier = 0.0"], train_steps=20)
+  before = helpers.module_values(digits_module)
+  after = helpers.checkpoint_values(str(tmp_path))
+  np.testing.assert_array_equal(before["hidden/kernel"], after["module/hidden/kernel"])
+  assert helpers.moved(before["hidden_bn/moving_mean"], after["module/hidden_bn/moving_mean"])
+
+
+def test_huge_module_regularizer_shrinks_module_weights(tmp_path, heavy_l2_module,
+                                                      digits_module):
+  """The module's REGULARIZATION_LOSSES are in the trained loss: an L2 of 5 shrinks kernels,
+  while the same training of a lightly regularized module leaves them near where they were."""
+  plain = ["optimization.module_learning_rate_multiplier = 1.0"]
+  shrink = {}
+  for name, module in (("heavy", heavy_l2_module), ("light", digits_module)):
+    helpers.run(tmp_path / name, module, SGD + plain, train_steps=40)
+    before = np.abs(helpers.module_values(module)["hidden/kernel"]).sum()
+    after = np.abs(helpers.checkpoint_values(str(tmp_path / name))["module/hidden/kernel"])
+    shrink[name] = after.sum() / before
+  assert shrink["heavy"] < 0.6, shrink
+  assert shrink["light"] > 0.8, shrink
+  metrics = json.loads((tmp_path / "heavy" / "metrics.json").read_text())
+  assert metrics["regularization_loss"] > 0
+
+
+def test_training_loss_is_task_plus_regularization(digits_module):
+  """In the TRAIN graph, the loss the head optimizes holds every regularization loss."""
+  from finetune import heads, model
+  from finetune.hub_module import HubModule
+  head = heads.multi_class_head(n_classes=5)
+  model_fn = model.make_model_fn(HubModule(handle=digits_module), head, train_steps=10,
+                                 batch_size=4)
+  pixels = builders.random_pixels(4)
+  features = {"pixels": tf.constant(pixels)}
+  labels = tf.constant([0, 1, 2, 3], tf.int64)
+  spec = model_fn(features, labels, tf.estimator.ModeKeys.TRAIN,
+                  tf.estimator.RunConfig(model_dir=None))
+  reg_losses = tf.compat.v1.losses.get_regularization_losses()
+  assert any(l.name.startswith("module/") for l in reg_losses), reg_losses
+  assert tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)
+  with tf.compat.v1.Session() as session:
+    session.run([tf.compat.v1.global_variables_initializer(),
+                 tf.compat.v1.tables_initializer()])
+    logits_name = [op for op in tf.compat.v1.get_default_graph().get_operations()
+                   if op.name == "head/logits/BiasAdd"][0].outputs[0]
+    total, reg, logits = session.run([spec.loss, tf.add_n(reg_losses), logits_name])
+  assert reg > 0
+  # Dropout and batch norm make logits random per run, so recompute the task loss from the
+  # logits of the same run.
+  task = np.mean(-np.log(np.exp(logits)[np.arange(4), [0, 1, 2, 3]]
+                         / np.exp(logits).sum(axis=1)))
+  np.testing.assert_allclose(total, task + reg, rtol=1e-4)
+
+
+def test_resume_continues_from_last_checkpoint(tmp_path, digits_module):
+  helpers.run(tmp_path, digits_module, SGD, train_steps=10)
+  first = helpers.checkpoint_values(str(tmp_path))
+  assert first["global_step"] == 10
+  helpers.run(tmp_path, digits_module, SGD, train_steps=25)
+  second = helpers.checkpoint_values(str(tmp_path))
+  assert second["global_step"] == 25
+  steps = sorted(int(p.split("-")[1].split(".")[0]) for p in os.listdir(tmp_path)
+                 if p.startswith("model.ckpt-") and p.endswith(".index"))
+  assert 10 in steps and 25 in steps and 0 in steps and steps.count(0) == 1
+
+
+def test_rerun_of_finished_job_reports_metrics_without_training(tmp_path, digits_module):
+  helpers.run(tmp_path, digits_module, SGD, train_steps=10)
+  metrics = helpers.run(tmp_path, digits_module, SGD, train_steps=10)
+  assert metrics["global_step"] == 10
+  assert helpers.checkpoint_values(str(tmp_path))["global_step"] == 10
