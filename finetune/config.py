@@ -7,8 +7,10 @@ MODEL_DIR/operative_config.gin (written by gin.tf.GinConfigSaverHook during trai
 """
 
 import difflib
+import inspect
 import logging
 import os
+import re
 
 import gin
 import gin.tf.external_configurables  # noqa: F401  (tf.train optimizers, decays, activations)
@@ -78,15 +80,25 @@ def _locate(path):
 
 
 def explain_gin_error(error):
-  """Adds the closest registered names to gin's message about an unknown name."""
+  """Adds the closest known names to gin's message about an unknown configurable or parameter."""
   message = str(error)
-  if "No configurable matching" in message or "not a parameter of" in message or (
-      "Configurable" in message and "doesn't have a parameter" in message):
-    words = [w.strip("'\".,") for w in message.replace("\n", " ").split()]
-    names = [name for name, _ in gin.config._REGISTRY.items()]
-    candidates = set()
-    for word in words:
-      candidates.update(difflib.get_close_matches(word, names, n=3, cutoff=0.6))
-    if candidates:
-      message += f"\nDid you mean: {', '.join(sorted(candidates))}?"
+  unknown_param = re.search(r"Configurable '([\w.]+)' doesn't have a parameter named '(\w+)'",
+                            message)
+  unknown_configurable = re.search(r"No configurable matching '([\w.]+)'", message)
+  suggestions = []
+  if unknown_param:
+    name, param = unknown_param.groups()
+    configurable = gin.config._REGISTRY.get_match(name)  # pylint: disable=protected-access
+    params = list(inspect.signature(configurable.wrapped).parameters) if configurable else []
+    suggestions = [f"{name}.{p}" for p in difflib.get_close_matches(param, params, n=3)]
+    if not suggestions and params:
+      message += f"\nIts parameters are: {', '.join(params)}."
+  elif unknown_configurable:
+    names = [selector for selector, _ in gin.config._REGISTRY.items()]  # pylint: disable=protected-access
+    short = {selector.rsplit(".", 1)[-1]: selector for selector in names}
+    wanted = unknown_configurable.group(1)
+    suggestions = difflib.get_close_matches(wanted, list(short), n=3)
+    suggestions += difflib.get_close_matches(wanted, names, n=3, cutoff=0.8)
+  if suggestions:
+    message += f"\nDid you mean: {', '.join(dict.fromkeys(suggestions))}?"
   return message

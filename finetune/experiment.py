@@ -123,7 +123,8 @@ def _exporters(model_dir, serving_fn, exports_to_keep, best_metric, best_higher)
   ]
   if best_metric:
     exporters.append(exporters_lib.BestHubModuleExporter(
-        "best_hub", serving_fn, best_metric, higher_is_better=best_higher))
+        "best_hub", serving_fn, best_metric, higher_is_better=best_higher,
+        exports_to_keep=exports_to_keep))
   return exporters
 
 
