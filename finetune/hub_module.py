@@ -51,9 +51,10 @@ def describe_bad_handle(handle, error):
     if tf.io.gfile.isdir(path) and not tf.io.gfile.exists(
         os.path.join(path, "tfhub_module.pb")):
       if tf.io.gfile.exists(os.path.join(path, "saved_model.pb")):
-        return (f"Module handle '{handle}' is a TF2 SavedModel, not a TF1 Hub format module "
-                "(no tfhub_module.pb). finetune needs the TF1 Hub format (hub.Module); "
-                "use the module's TF1 version, or export one with hub.create_module_spec.")
+        return (f"Module handle '{handle}' is a SavedModel (the TF2 format), not a TF1 Hub "
+                "format module (no tfhub_module.pb). finetune needs the TF1 Hub format "
+                "(hub.Module): use the module's TF1 version, or export one with "
+                "hub.create_module_spec.")
       return (f"Module handle '{handle}' is a directory without tfhub_module.pb, so it is "
               "not a TF1 Hub format module.")
   return f"Could not load module '{handle}': {type(error).__name__}: {error}"

@@ -26,6 +26,13 @@ def digits_module(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def heavy_l2_module(tmp_path_factory):
-  """The same module with a huge L2 regularizer, to see regularization act on it."""
+  """An untrained digits module whose graph carries a huge L2 regularizer (5.0)."""
   return builders.build_digits_module(
-      str(tmp_path_factory.mktemp("modules") / "digits_l2"), l2=5.0)
+      str(tmp_path_factory.mktemp("modules") / "digits_l2"), steps=0, l2=5.0)
+
+
+@pytest.fixture(scope="session")
+def unregularized_module(tmp_path_factory):
+  """The same untrained module (same initial weights) without any regularizer."""
+  return builders.build_digits_module(
+      str(tmp_path_factory.mktemp("modules") / "digits_no_l2"), steps=0, l2=0.0)

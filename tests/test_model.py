@@ -65,17 +65,17 @@ def test_module_multiplier_zero_keeps_weights_but_updates_statistics(tmp_path, d
 
 
 def test_huge_module_regularizer_shrinks_module_weights(tmp_path, heavy_l2_module,
-                                                      digits_module):
+                                                      unregularized_module):
   """The module's REGULARIZATION_LOSSES are in the trained loss: an L2 of 5 shrinks kernels,
-  while the same training of a lightly regularized module leaves them near where they were."""
+  while the same training of the same weights without a regularizer leaves them near."""
   plain = ["optimization.module_learning_rate_multiplier = 1.0"]
   shrink = {}
-  for name, module in (("heavy", heavy_l2_module), ("light", digits_module)):
-    helpers.run(tmp_path / name, module, SGD + plain, train_steps=40)
+  for name, module in (("heavy", heavy_l2_module), ("light", unregularized_module)):
+    helpers.run(tmp_path / name, module, SGD + plain, train_steps=30)
     before = np.abs(helpers.module_values(module)["hidden/kernel"]).sum()
     after = np.abs(helpers.checkpoint_values(str(tmp_path / name))["module/hidden/kernel"])
     shrink[name] = after.sum() / before
-  assert shrink["heavy"] < 0.6, shrink
+  assert shrink["heavy"] < 0.1, shrink
   assert shrink["light"] > 0.8, shrink
   metrics = json.loads((tmp_path / "heavy" / "metrics.json").read_text())
   assert metrics["regularization_loss"] > 0

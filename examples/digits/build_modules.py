@@ -3,9 +3,9 @@
   python -m examples.digits.build_modules --output_dir=build/modules
 
 writes two TF1 Hub format modules with the same architecture (see module.py):
-  digits_pretrained/  trained on digits 0-4 (data/pretrain.csv)
+  digits_pretrained/  trained to read digits 0-9 (data/pretrain.csv)
   digits_untrained/   random initialization: the "from scratch" baseline
-configs/digits/*.gin fine-tune them on digits 5-9. Existing modules are kept (pass --force
+configs/digits/*.gin fine-tune them to tell even from odd digits. Existing modules are kept (pass --force
 to rebuild), so running the example twice does not redo this.
 """
 
@@ -28,11 +28,16 @@ FLAGS = flags.FLAGS
 
 
 def read_csv(path, label_column):
-  """Returns (pixels [n, 64] float32, labels [n] int64) from a digits CSV split."""
+  """Returns (pixels [n, 64] float32, labels [n]) from a digits CSV split.
+
+  Labels are int64 where the column holds numbers, strings otherwise.
+  """
   with open(path) as f:
     rows = list(csv.DictReader(f))
   pixels = np.array([[float(r[f"pixel_{i}"]) for i in range(64)] for r in rows], np.float32)
-  labels = np.array([int(r[label_column]) for r in rows], np.int64)
+  labels = np.array([r[label_column] for r in rows])
+  if all(label.isdigit() for label in labels):
+    labels = labels.astype(np.int64)
   return pixels, labels
 
 
@@ -52,7 +57,7 @@ def build(output_dir, force=False):
     accuracy = digits_module.pretrain_and_export(tmp, pixels, labels, steps=steps)
     shutil.rmtree(path, ignore_errors=True)
     os.rename(tmp, path)
-    print(f"{name}: exported to {path} (accuracy on digits 0-4: {accuracy:.3f})")
+    print(f"{name}: exported to {path} (training accuracy reading digits: {accuracy:.3f})")
   return paths
 
 

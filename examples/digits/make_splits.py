@@ -2,11 +2,13 @@
 
 The source is `data/digits.csv.gz`: the 1,797 8x8 digit images that scikit-learn bundles
 (a copy of the UCI "Optical Recognition of Handwritten Digits" test set, CC BY 4.0; see
-data/README.md). Two tasks are cut from it so that pre-training and fine-tuning differ:
+data/README.md). The images are split in two disjoint halves, one per task:
 
-  pretrain.csv        digits 0-4, integer labels; the "pretrained module" learns from these.
-  finetune_train.csv  digits 5-9, string labels, only 20 per class (few labels, as in practice).
-  finetune_eval.csv   the remaining digits 5-9, for evaluation.
+  pretrain.csv        half the images, labelled with the digit (0-9): the "pretrained module"
+                      learns to read digits from these.
+  finetune_train.csv  a new task on the other half: is the digit even or odd? Only 20 labelled
+                      images per class, as when labels are expensive.
+  finetune_eval.csv   the rest of the other half, for evaluation.
 
 The split is deterministic (fixed seed), and its output is committed, so running this again
 reproduces the files byte for byte. It needs only numpy.
@@ -21,6 +23,7 @@ import numpy as np
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 PIXEL_COLUMNS = [f"pixel_{i}" for i in range(64)]
 FINETUNE_TRAIN_PER_CLASS = 20
+PARITY = ("even", "odd")
 
 
 def load_digits():
@@ -43,21 +46,18 @@ def main():
   rng = np.random.RandomState(20261124)
   order = rng.permutation(len(labels))
   pixels, labels = pixels[order], labels[order]
+  half = len(labels) // 2
+  _write(os.path.join(DATA_DIR, "pretrain.csv"), pixels[:half], labels[:half], "label")
 
-  low = labels < 5
-  _write(os.path.join(DATA_DIR, "pretrain.csv"), pixels[low], labels[low], "label")
-
-  train_idx, eval_idx = [], []
-  for digit in range(5, 10):
-    idx = np.flatnonzero(labels == digit)
-    train_idx.extend(idx[:FINETUNE_TRAIN_PER_CLASS])
-    eval_idx.extend(idx[FINETUNE_TRAIN_PER_CLASS:])
-  train_idx, eval_idx = sorted(train_idx), sorted(eval_idx)
-  as_text = lambda idx: [str(v) for v in labels[idx]]
-  _write(os.path.join(DATA_DIR, "finetune_train.csv"), pixels[train_idx],
-         as_text(train_idx), "digit")
-  _write(os.path.join(DATA_DIR, "finetune_eval.csv"), pixels[eval_idx],
-         as_text(eval_idx), "digit")
+  pixels, labels = pixels[half:], labels[half:]
+  parity = np.array([PARITY[d % 2] for d in labels])
+  train_idx = sorted(i for name in PARITY
+                     for i in np.flatnonzero(parity == name)[:FINETUNE_TRAIN_PER_CLASS])
+  eval_idx = sorted(set(range(len(labels))) - set(train_idx))
+  _write(os.path.join(DATA_DIR, "finetune_train.csv"), pixels[train_idx], parity[train_idx],
+         "parity")
+  _write(os.path.join(DATA_DIR, "finetune_eval.csv"), pixels[eval_idx], parity[eval_idx],
+         "parity")
 
 
 if __name__ == "__main__":

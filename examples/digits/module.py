@@ -4,11 +4,11 @@ The module maps `pixels` ([batch, 64] floats in 0..16) to a feature vector. It h
   * two graph variants: {"train"} (batch norm in training mode, dropout on) and set()
     (inference: moving averages, no dropout), sharing one set of variables;
   * two signatures: "default" (outputs "default": the feature vector, "hidden": the
-    normalized hidden layer) and "classifier" (output "default": logits over digits 0-4);
+    normalized hidden layer) and "classifier" (output "default": logits over the digits 0-9);
   * L2 regularizers on its kernels, which land in REGULARIZATION_LOSSES when it is
     instantiated with trainable=True, so that fine-tuning keeps regularizing it.
 
-`pretrain_and_export` trains it on digits 0-4 (hub.Module(trainable=True, tags={"train"})
+`pretrain_and_export` trains it to read digits (hub.Module(trainable=True, tags={"train"})
 in a plain session loop) and exports it with Module.export: the usual route from a trained
 graph to a hub module. Copy this file to author a module of your own.
 """
@@ -18,7 +18,7 @@ import tensorflow as tf
 import tensorflow_hub as hub
 
 NUM_PIXELS = 64
-PRETRAIN_CLASSES = 5
+PRETRAIN_CLASSES = 10
 
 
 def module_fn(is_training, hidden_units=64, feature_dim=32, dropout=0.2, l2=1e-4):
