@@ -1,0 +1,38 @@
+"""Every example runs whole, as the README tells a user to run it."""
+
+import os
+import subprocess
+import sys
+
+from examples.digits import compare
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(*args):
+  result = subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=600)
+  assert result.returncode == 0, result.stdout + result.stderr
+  return result.stdout
+
+
+def test_default_example_builds_modules_and_fine_tunes(tmp_path):
+  modules = tmp_path / "modules"
+  out = run("examples.digits.build_modules", f"--output_dir={modules}")
+  assert "digits_pretrained: exported" in out and "digits_untrained: exported" in out
+  assert "exists" in run("examples.digits.build_modules", f"--output_dir={modules}")
+  out = run("finetune.train", "--gin_file=digits/finetune.gin",
+            f"--gin_bindings=MODULE_HANDLE = '{modules}/digits_pretrained'",
+            f"--model_dir={tmp_path / 'run'}")
+  accuracy = float(next(l for l in out.splitlines() if l.strip().startswith("accuracy"))
+                   .split()[1])
+  assert accuracy > 0.8, out  # even/odd from 40 labels, with the pretrained digit reader
+  assert f"{tmp_path}/run/export/hub/" in out and "digits_pretrained" in out
+
+
+def test_compare_script_runs_all_three_settings(tmp_path):
+  results = compare.compare(str(tmp_path / "runs"), str(tmp_path / "modules"), repeats=1,
+                            train_steps=20)
+  assert [label.split()[0] for label, _ in results] == ["fine-tuned", "frozen", "from"]
+  table = compare.markdown(results)
+  assert table.count("\n") == 4 and "| frozen (trainable=False) |" in table
