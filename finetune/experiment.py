@@ -34,7 +34,8 @@ def run(model_dir, schedule="train_and_evaluate", data=gin.REQUIRED, head=gin.RE
         train_steps=gin.REQUIRED, module=None, eval_steps=None, eval_throttle_secs=0,
         exports_to_keep=3, best_export_metric=None, best_export_higher_is_better=True,
         early_stopping_metric=None, early_stopping_higher_is_better=True,
-        early_stopping_patience_steps=1000, warm_start_from=None, warm_start_vars=".*",
+        early_stopping_patience_steps=1000, early_stopping_check_every_steps=100,
+        warm_start_from=None, warm_start_vars=".*",
         progress_every_secs=10.0, command_line=None):
   """Fine-tunes, evaluates, exports or predicts, as `schedule` says.
 
@@ -86,7 +87,7 @@ def run(model_dir, schedule="train_and_evaluate", data=gin.REQUIRED, head=gin.RE
       _exporters(model_dir, serving_fn, exports_to_keep, best_export_metric,
                  best_export_higher_is_better),
       _early_stopping(estimator, early_stopping_metric, early_stopping_higher_is_better,
-                      early_stopping_patience_steps))
+                      early_stopping_patience_steps, early_stopping_check_every_steps))
 
 
 def _validate(module, data, head, train_steps):
@@ -128,13 +129,13 @@ def _exporters(model_dir, serving_fn, exports_to_keep, best_metric, best_higher)
   return exporters
 
 
-def _early_stopping(estimator, metric, higher_is_better, patience_steps):
+def _early_stopping(estimator, metric, higher_is_better, patience_steps, every_steps):
   if not metric:
     return []
   stop_if = (tf.estimator.experimental.stop_if_no_increase_hook if higher_is_better
              else tf.estimator.experimental.stop_if_no_decrease_hook)
   return [stop_if(estimator, metric, patience_steps, run_every_secs=None,
-                  run_every_steps=100)]
+                  run_every_steps=every_steps)]
 
 
 def _train_and_evaluate(estimator, data, model_dir, train_steps, eval_steps, throttle_secs,

@@ -41,13 +41,15 @@ class ProgressHook(tf.compat.v1.train.SessionRunHook):
     self._steps_since += 1
     if time.time() - self._last_time < self._every_secs:
       return None
-    return tf.compat.v1.train.SessionRunArgs({"loss": self._loss, "step": self._global_step})
+    return tf.compat.v1.train.SessionRunArgs(self._loss)
 
   def after_run(self, run_context, run_values):
-    if not run_values.results:
+    if run_values.results is None:
       return
     now = time.time()
-    step, loss = run_values.results["step"], run_values.results["loss"]
+    loss = run_values.results
+    # Read after the step ran: fetched alongside the train op it may be the old value.
+    step = run_context.session.run(self._global_step)
     # The first report only sets the baseline for the steps counted since it.
     steps = self._steps_since if self._last_step is None else step - self._last_step
     rate = steps / max(now - self._last_time, 1e-9)

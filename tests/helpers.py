@@ -14,7 +14,7 @@ from tests import builders
 
 
 def run(model_dir, handle, bindings=(), train_steps=30, schedule="train_and_evaluate",
-        n_classes=5, data=None, **module_kwargs):
+        n_classes=5, data=None, head=None, **module_kwargs):
   """Fine-tunes `handle` on digits 5-9 arrays; gin `bindings` tune the rest."""
   gin.parse_config(list(bindings))
   if data is None:
@@ -22,7 +22,7 @@ def run(model_dir, handle, bindings=(), train_steps=30, schedule="train_and_eval
     data = data_lib.ArrayData(train=train, eval=eval_, batch_size=16, seed=1)
   module = HubModule(handle=handle, **module_kwargs)
   return experiment.run(str(model_dir), schedule, data=data,
-                        head=heads.multi_class_head(n_classes=n_classes),
+                        head=head or heads.multi_class_head(n_classes=n_classes),
                         train_steps=train_steps, module=module)
 
 

@@ -127,3 +127,62 @@ def test_rerun_of_finished_job_reports_metrics_without_training(tmp_path, digits
   metrics = helpers.run(tmp_path, digits_module, SGD, train_steps=10)
   assert metrics["global_step"] == 10
   assert helpers.checkpoint_values(str(tmp_path))["global_step"] == 10
+
+
+def test_warm_start_initializes_from_another_model_dir(tmp_path, digits_module):
+  helpers.run(tmp_path / "first", digits_module, SGD, train_steps=10)
+  first = helpers.checkpoint_values(str(tmp_path / "first"))
+  helpers.run(tmp_path / "second", digits_module,
+              SGD + [f"experiment.warm_start_from = '{tmp_path / 'first'}'",
+                     "experiment.warm_start_vars = 'head/.*'"], train_steps=10)
+  start = helpers.checkpoint_values(str(tmp_path / "second" / "model.ckpt-0"))
+  np.testing.assert_array_equal(start["head/logits/kernel"], first["head/logits/kernel"])
+  assert start["global_step"] == 0
+
+
+def test_early_stopping_stops_when_the_metric_stalls(tmp_path, digits_module):
+  helpers.run(tmp_path, digits_module, [
+      "optimization.optimizer = @tf.train.GradientDescentOptimizer",
+      "learning_rate_schedule.base_learning_rate = 1e-12",  # accuracy cannot improve
+      "run_config.save_checkpoints_steps = 10",
+      "experiment.early_stopping_metric = 'accuracy'",
+      "experiment.early_stopping_patience_steps = 20",
+      "experiment.early_stopping_check_every_steps = 10"], train_steps=2000)
+  assert helpers.checkpoint_values(str(tmp_path))["global_step"] < 200
+
+
+def test_regression_head_end_to_end(tmp_path, digits_module):
+  from finetune import data as data_lib, heads
+  (train_x, train_y), (eval_x, eval_y) = builders.finetune_arrays()
+  data = data_lib.ArrayData(train=(train_x, train_y.astype(np.float32)),
+                            eval=(eval_x, eval_y.astype(np.float32)), batch_size=16)
+  metrics = helpers.run(tmp_path, digits_module, SGD, train_steps=30, data=data,
+                        head=heads.regression_head())
+  assert "average_loss" in metrics and "label/mean" in metrics
+
+
+def test_multi_label_head_end_to_end_with_delimited_string_labels(tmp_path, digits_module):
+  from finetune import data as data_lib, heads
+  (train_x, train_y), (eval_x, eval_y) = builders.finetune_arrays()
+  # Labels: the digit's class and, for even classes, class 4 too ("0|4").
+  as_labels = lambda y: np.array([f"{v}|4" if v % 2 == 0 and v != 4 else str(v) for v in y])
+  data = data_lib.ArrayData(train=(train_x, as_labels(train_y)),
+                            eval=(eval_x, as_labels(eval_y)), batch_size=16)
+  metrics = helpers.run(tmp_path, digits_module, SGD, train_steps=30, data=data,
+                        head=heads.multi_label_head(n_classes=5))
+  assert 0.0 <= metrics["auc"] <= 1.0
+
+
+def test_progress_hook_reports_step_loss_rate_and_eta(caplog):
+  from finetune import hooks
+  step = tf.compat.v1.train.get_or_create_global_step()
+  loss = tf.constant(0.25)
+  train_op = tf.compat.v1.assign_add(step, 1)
+  hook = hooks.ProgressHook(loss, max_steps=10, batch_size=8, every_secs=0.0)
+  with caplog.at_level("INFO", logger="finetune"):
+    with tf.compat.v1.train.MonitoredSession(hooks=[hook]) as session:
+      for _ in range(3):
+        session.run(train_op)
+  lines = [r.getMessage() for r in caplog.records if r.name == "finetune"]
+  assert lines and lines[-1].startswith("step 3/10  loss=0.2500")
+  assert "examples/s" in lines[-1] and "eta" in lines[-1]
