@@ -26,5 +26,6 @@ setuptools.setup(
         "tpu": ["tensorflow-cpu>=2.15,<2.16"],
         "test": ["pytest>=7"],
     },
-    entry_points={"console_scripts": ["finetune-train=finetune.train:run"]},
+    entry_points={"console_scripts": ["finetune-train=finetune.train:run",
+                                      "finetune-inspect=finetune.inspect:run"]},
 )

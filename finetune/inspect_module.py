@@ -1,0 +1,115 @@
+"""What a TF1 Hub module offers, for choosing a signature and writing a config before training.
+
+`describe(handle)` instantiates the module once per graph variant (tag set) in a scratch graph
+and reports each signature's inputs and outputs, the variables, whether the variant brings
+regularization losses and batch-norm update ops into the training graph, the expected image
+size where the module declares one, and a gin snippet that uses it.
+"""
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_hub as hub
+
+from finetune.hub_module import TRAIN_TAG
+from finetune.hub_module import load_spec
+
+
+def _tensor_info(info):
+  shape = info.get_shape()
+  return {"dtype": info.dtype.name,
+          "shape": None if shape.rank is None else [d for d in shape.as_list()],
+          "sparse": bool(info.is_sparse)}
+
+
+def _placeholder(info):
+  if info.is_sparse:
+    return tf.compat.v1.sparse_placeholder(info.dtype, info.get_shape())
+  return tf.compat.v1.placeholder(info.dtype, info.get_shape())
+
+
+def _image_info(spec, signature):
+  try:
+    height, width = hub.get_expected_image_size(spec, signature=signature)
+    return {"height": height, "width": width,
+            "channels": hub.get_num_image_channels(spec, signature=signature)}
+  except (ValueError, KeyError):
+    return None
+
+
+def _describe_variant(spec, tags):
+  with tf.Graph().as_default():
+    module = hub.Module(spec, tags=tags, trainable=True)
+    signatures = {}
+    for name in sorted(spec.get_signature_names(tags=tags)):
+      inputs = spec.get_input_info_dict(name, tags)
+      outputs = spec.get_output_info_dict(name, tags)
+      module({k: _placeholder(v) for k, v in inputs.items()}, signature=name, as_dict=True)
+      signatures[name] = {
+          "inputs": {k: _tensor_info(v) for k, v in sorted(inputs.items())},
+          "outputs": {k: _tensor_info(v) for k, v in sorted(outputs.items())},
+          "image": _image_info(spec, name) if TRAIN_TAG not in tags else None,
+      }
+    return {
+        "tags": sorted(tags),
+        "signatures": signatures,
+        "variables": len(module.variables),
+        "parameters": int(sum(np.prod(v.shape.as_list()) for v in module.variables)),
+        "regularization_losses": len(tf.compat.v1.losses.get_regularization_losses()),
+        "update_ops": len(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)),
+    }
+
+
+def describe(handle):
+  """Returns a JSON-ready description of the module at `handle` (resolved and cached)."""
+  spec = load_spec(handle)
+  variants = [_describe_variant(spec, set(tags))
+              for tags in sorted(spec.get_tags(), key=lambda t: sorted(t))]
+  return {"handle": handle, "resolved_path": hub.resolve(handle), "variants": variants,
+          "gin": gin_snippet(handle, variants)}
+
+
+def gin_snippet(handle, variants):
+  """A starting config: the default signature (or the first), its first output and inputs."""
+  serving = next((v for v in variants if not v["tags"]), variants[0])
+  names = list(serving["signatures"])
+  signature = "default" if "default" in names else names[0]
+  described = serving["signatures"][signature]
+  output = "default" if "default" in described["outputs"] else next(iter(described["outputs"]))
+  has_train = any(v["tags"] == [TRAIN_TAG] for v in variants)
+  mapping = ", ".join(f'"{k}": "{k}"' for k in described["inputs"])
+  lines = [f'hub_module.handle = "{handle}"',
+           f'hub_module.signature = "{signature}"',
+           f'hub_module.output_key = "{output}"',
+           f"hub_module.input_mapping = {{{mapping}}}  # signature input -> data feature",
+           f"hub_module.train_tags = {['train'] if has_train else []}",
+           "hub_module.serving_tags = []"]
+  if described.get("image"):
+    image = described["image"]
+    lines.append(f"# images: [batch, {image['height']}, {image['width']}, {image['channels']}] "
+                 "float32 in [0, 1]")
+  return "\n".join(lines)
+
+
+def format_text(description):
+  """The human-readable report `python -m finetune.inspect` prints."""
+  out = [f"Module {description['handle']}", f"  resolved to {description['resolved_path']}"]
+  for variant in description["variants"]:
+    tags = "{" + ", ".join(f'"{t}"' for t in variant["tags"]) + "}" if variant["tags"] else "set()"
+    out.append(f"\nGraph variant tags={tags}: {variant['variables']} variables, "
+               f"{variant['parameters']:,} parameters, "
+               f"{variant['regularization_losses']} regularization losses, "
+               f"{variant['update_ops']} update ops (batch norm)")
+    for name, signature in variant["signatures"].items():
+      out.append(f"  signature '{name}'")
+      for kind in ("inputs", "outputs"):
+        for key, info in signature[kind].items():
+          shape = "?" if info["shape"] is None else str(
+              [d if d is not None else None for d in info["shape"]]).replace("None", "?")
+          sparse = " (sparse)" if info["sparse"] else ""
+          out.append(f"    {kind[:-1]:<6} {key:<16} {info['dtype']:<8} {shape}{sparse}")
+      if signature.get("image"):
+        image = signature["image"]
+        out.append(f"    expects images of {image['height']}x{image['width']} with "
+                   f"{image['channels']} channels")
+  out += ["", "Gin snippet:", description["gin"]]
+  return "\n".join(out)

@@ -1,0 +1,51 @@
+"""`python -m finetune.inspect`: what a module offers, and a gin snippet that works."""
+
+import json
+import os
+import subprocess
+import sys
+
+import gin
+
+from finetune import inspect_module
+from finetune.hub_module import HubModule
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_json_report_lists_variants_signatures_and_counts(digits_module):
+  result = subprocess.run([sys.executable, "-m", "finetune.inspect", digits_module,
+                           "--format=json"], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+  assert result.returncode == 0, result.stderr
+  report = json.loads(result.stdout)
+  variants = {tuple(v["tags"]): v for v in report["variants"]}
+  assert set(variants) == {(), ("train",)}
+  serving, train = variants[()], variants[("train",)]
+  assert set(serving["signatures"]) == {"default", "classifier"}
+  default = serving["signatures"]["default"]
+  assert default["inputs"]["pixels"] == {"dtype": "float32", "shape": [None, 64],
+                                         "sparse": False}
+  assert default["outputs"]["default"]["shape"] == [None, 8]
+  assert train["update_ops"] > 0 and serving["update_ops"] == 0  # batch norm trains only
+  assert train["regularization_losses"] == 2  # L2 on two kernels
+  # hidden, batch norm (gamma, beta, moving mean and variance), features, 10-way classifier
+  assert serving["parameters"] == 64 * 16 + 16 + 4 * 16 + 16 * 8 + 8 + 8 * 10 + 10
+
+
+def test_text_report_and_snippet_configure_a_valid_module(digits_module):
+  description = inspect_module.describe(digits_module)
+  text = inspect_module.format_text(description)
+  assert "signature 'classifier'" in text and "update ops (batch norm)" in text
+  gin.parse_config(description["gin"])
+  module = HubModule()
+  assert module.handle == digits_module and module.train_tags == {"train"}
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  module.validate({"pixels": tf.TensorSpec([64], tf.float32)})
+
+
+def test_bad_handle_is_one_line(tmp_path):
+  result = subprocess.run([sys.executable, "-m", "finetune.inspect", str(tmp_path / "none")],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+  assert result.returncode == 2
+  assert "does not exist" in result.stderr and "Traceback" not in result.stderr
