@@ -12,6 +12,7 @@ import gin
 import numpy as np
 import tensorflow as tf
 
+from finetune import image_ops
 from finetune.errors import FinetuneError
 
 TRAIN, EVAL = "train", "eval"
@@ -37,10 +38,15 @@ class DataSource:
     shuffle_buffer_size: examples held for shuffling in training.
     seed: shuffle seed, for repeatable runs.
     cache: keep the raw records in memory after the first pass (small data sets).
+    augmentation: an image_ops.Augmentation (e.g. @Augmentation()) applied to image
+      features in training only.
+    image_size: [height, width] images are resized to; left out, the module's expected size.
   """
 
+  image_features = ()  # names of features that are decoded images
+
   def __init__(self, batch_size=32, eval_batch_size=None, shuffle_buffer_size=10000,
-               seed=None, cache=True):
+               seed=None, cache=True, augmentation=None, image_size=None):
     if batch_size <= 0:
       raise FinetuneError(f"batch_size must be positive, got {batch_size}.")
     self.batch_size = batch_size
@@ -48,6 +54,22 @@ class DataSource:
     self.shuffle_buffer_size = shuffle_buffer_size
     self.seed = seed
     self.cache = cache
+    self.augmentation = augmentation
+    self.image_size = list(image_size) if image_size else None
+
+  def adapt_to_module(self, module):
+    """Takes the image size from the module where the config does not set one."""
+    if self.image_features and self.image_size is None:
+      size = image_ops.expected_size(module)
+      if size is None:
+        raise FinetuneError(
+            f"Module '{module.handle}' does not declare an image size for signature "
+            f"'{module.signature}'; set image_size = [height, width] on the data source.")
+      self.image_size = list(size)
+
+  def _image_spec(self):
+    size = self.image_size or [None, None]
+    return tf.TensorSpec(size + [3], tf.float32)
 
   def feature_specs(self):
     """{feature name: tf.TensorSpec of one example}."""
@@ -75,19 +97,32 @@ class DataSource:
                                   reshuffle_each_iteration=True).repeat()
       batches = records.batch(batch_size)
       batches = batches.map(self._parse_batch, num_parallel_calls=tf.data.AUTOTUNE)
+      if training and self.augmentation and self.image_features:
+        batches = batches.map(self._augment, num_parallel_calls=tf.data.AUTOTUNE)
       return batches.prefetch(tf.data.AUTOTUNE)
 
     return input_fn
 
+  def _augment(self, features, labels):
+    features = dict(features)
+    for name in self.image_features:
+      features[name] = self.augmentation(features[name])
+    return features, labels
+
   def serving_input_receiver_fn(self):
-    """A receiver that takes the raw features (same names, dtypes and shapes as the data)."""
+    """A receiver that takes the raw features: same names, dtypes and shapes as the data,
+    and encoded image bytes as `<feature>_bytes` for image features."""
     specs = self.feature_specs()
+    images = image_ops.image_bytes_receiver_fn(self.image_features, self.image_size)
 
     def receiver_fn():
-      placeholders = {
-          name: tf.compat.v1.placeholder(spec.dtype, [None] + spec.shape.as_list(), name=name)
-          for name, spec in specs.items()}
-      return tf.estimator.export.ServingInputReceiver(placeholders, placeholders)
+      receiver = images()
+      features, receivers = dict(receiver.features), dict(receiver.receiver_tensors)
+      for name, spec in specs.items():
+        if name not in self.image_features:
+          features[name] = receivers[name] = tf.compat.v1.placeholder(
+              spec.dtype, [None] + spec.shape.as_list(), name=name)
+      return tf.estimator.export.ServingInputReceiver(features, receivers)
 
     return receiver_fn
 
@@ -185,7 +220,8 @@ class TFRecordData(DataSource):
 
   Args:
     train_files, eval_files: file path, glob pattern, or list of them.
-    feature_spec: {feature name: (type, shape)}, e.g. {"pixels": ("float", [64])}.
+    feature_spec: {feature name: (type, shape)}, e.g. {"pixels": ("float", [64])}; type
+      "image" is an encoded JPEG/PNG string decoded to float [height, width, 3] in [0, 1].
     label_key: the feature holding the label, with its spec in `label_spec`.
     label_spec: (type, shape) of the label, default ("int", []).
     compression_type: "" , "GZIP" or "ZLIB".
@@ -196,15 +232,17 @@ class TFRecordData(DataSource):
                compression_type="", **pipeline_options):
     super().__init__(**pipeline_options)
     self.files = {TRAIN: train_files, EVAL: eval_files}
+    feature_spec = dict(feature_spec)
+    self.image_features = tuple(n for n, (kind, _) in feature_spec.items() if kind == "image")
     self.specs = {name: tf.TensorSpec(list(shape), _dtype(kind, f"feature '{name}'"))
-                  for name, (kind, shape) in dict(feature_spec).items()}
+                  for name, (kind, shape) in feature_spec.items() if kind != "image"}
     self.label_key = label_key
     kind, shape = label_spec
     self.label = tf.TensorSpec(list(shape), _dtype(kind, "the label"))
     self.compression_type = compression_type
 
   def feature_specs(self):
-    return dict(self.specs)
+    return dict(self.specs, **{name: self._image_spec() for name in self.image_features})
 
   def _records(self, split):
     files = _glob(self.files[split], f"tfrecord_data.{split}_files")
@@ -212,8 +250,11 @@ class TFRecordData(DataSource):
 
   def _parse_batch(self, records):
     specs = dict(self.specs, **{self.label_key: self.label})
+    specs.update({name: tf.TensorSpec([], tf.string) for name in self.image_features})
     parsed = tf.io.parse_example(records, {
         name: tf.io.FixedLenFeature(spec.shape, spec.dtype) for name, spec in specs.items()})
+    for name in self.image_features:
+      parsed[name] = image_ops.decode_batch(parsed[name], self.image_size)
     label = parsed.pop(self.label_key)
     return parsed, label
 

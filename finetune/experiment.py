@@ -18,6 +18,7 @@ import tensorflow as tf
 from finetune import data as data_lib
 from finetune import exporters as exporters_lib
 from finetune import heads as heads_lib
+from finetune import image_data  # noqa: F401  (registers image_folder_data)
 from finetune import model as model_lib
 from finetune.errors import FinetuneError
 from finetune.hub_module import HubModule
@@ -99,6 +100,7 @@ def _validate(module, data, head, train_steps):
   if not isinstance(train_steps, int) or train_steps <= 0:
     raise FinetuneError(f"experiment.train_steps must be a positive integer, got "
                         f"{train_steps!r}.")
+  data.adapt_to_module(module)
   module.validate(data.feature_specs())
   with tf.Graph().as_default():  # Checks the learning-rate regime's values.
     learning_rate_schedule(tf.constant(0, tf.int64), train_steps)

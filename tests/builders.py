@@ -8,10 +8,10 @@ import os
 
 import numpy as np
 
-from examples.digits import build_modules
+from examples.digits import dataset
 from examples.digits import module as digits_module
 
-DIGITS_DATA = build_modules.DATA_DIR
+DIGITS_DATA = dataset.DATA_DIR
 
 
 def digits_arrays(split="pretrain"):
@@ -20,7 +20,7 @@ def digits_arrays(split="pretrain"):
            "train": ("finetune_train.csv", "parity"),
            "eval": ("finetune_eval.csv", "parity")}
   name, label_column = files[split]
-  return build_modules.read_csv(os.path.join(DIGITS_DATA, name), label_column)
+  return dataset.read_csv(name, label_column)
 
 
 def build_digits_module(path, steps=100, **module_kwargs):

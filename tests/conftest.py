@@ -36,3 +36,11 @@ def unregularized_module(tmp_path_factory):
   """The same untrained module (same initial weights) without any regularizer."""
   return builders.build_digits_module(
       str(tmp_path_factory.mktemp("modules") / "digits_no_l2"), steps=0, l2=0.0)
+
+
+@pytest.fixture(scope="session")
+def image_example(tmp_path_factory):
+  """Digit image folders and small image modules (both common image signatures)."""
+  from examples.images import build  # pylint: disable=g-import-not-at-top
+  return build.build(str(tmp_path_factory.mktemp("images")), steps=50, filters=(4,),
+                     feature_dim=8)

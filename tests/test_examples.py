@@ -36,3 +36,16 @@ def test_compare_script_runs_all_three_settings(tmp_path):
   assert [label.split()[0] for label, _ in results] == ["fine-tuned", "frozen", "from"]
   table = compare.markdown(results)
   assert table.count("\n") == 4 and "| frozen (trainable=False) |" in table
+
+
+def test_image_example_builds_and_fine_tunes_both_image_signatures(tmp_path):
+  out = run("examples.images.build", f"--output_dir={tmp_path}", "--steps=100")
+  assert "image modules exported" in out
+  for gin_file, module in (("images/feature_vector.gin", "image_feature_vector"),
+                           ("images/classification.gin", "image_classification")):
+    out = run("finetune.train", f"--gin_file={gin_file}",
+              f"--gin_bindings=MODULE_HANDLE = '{tmp_path}/modules/{module}'",
+              f"--gin_bindings=TRAIN_DIR = '{tmp_path}/parity/train'",
+              f"--gin_bindings=EVAL_DIR = '{tmp_path}/parity/eval'",
+              "--gin_bindings=TRAIN_STEPS = 60", f"--model_dir={tmp_path / module}")
+    assert "Final metrics:" in out and f"/export/hub/" in out and module in out

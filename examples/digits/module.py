@@ -8,14 +8,14 @@ The module maps `pixels` ([batch, 64] floats in 0..16) to a feature vector. It h
   * L2 regularizers on its kernels, which land in REGULARIZATION_LOSSES when it is
     instantiated with trainable=True, so that fine-tuning keeps regularizing it.
 
-`pretrain_and_export` trains it to read digits (hub.Module(trainable=True, tags={"train"})
-in a plain session loop) and exports it with Module.export: the usual route from a trained
-graph to a hub module. Copy this file to author a module of your own.
+`pretrain_and_export` trains it to read digits (examples/pretrain.py) and exports it.
+Copy this file to author a module of your own.
 """
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_hub as hub
+
+from examples import pretrain
 
 NUM_PIXELS = 64
 PRETRAIN_CLASSES = 10
@@ -50,38 +50,13 @@ def make_spec(**module_kwargs):
 
 def pretrain_and_export(export_dir, pixels, labels, steps=1500, batch_size=64,
                         learning_rate=0.01, seed=0, **module_kwargs):
-  """Trains the module on (pixels, labels) with its "classifier" signature and exports it.
+  """Trains the module to read digits with its "classifier" signature and exports it.
 
-  With steps=0 the module is exported untrained (random initialization): the
-  "from scratch" baseline for comparisons.
+  With steps=0 the module is exported untrained (the "from scratch" baseline).
 
   Returns:
     The training-set accuracy of the exported weights (serving variant).
   """
-  spec = make_spec(**module_kwargs)
-  with tf.Graph().as_default():
-    tf.compat.v1.set_random_seed(seed)
-    train_module = hub.Module(spec, trainable=True, tags={"train"}, name="digits")
-    serve_module = hub.Module(spec, tags=set(), name="digits_eval")
-    x = tf.compat.v1.placeholder(tf.float32, [None, NUM_PIXELS])
-    y = tf.compat.v1.placeholder(tf.int64, [None])
-    logits = train_module({"pixels": x}, signature="classifier")
-    loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(y, logits)
-    loss += tf.compat.v1.losses.get_regularization_loss()
-    update_ops = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)
-    with tf.control_dependencies(update_ops):
-      train_op = tf.compat.v1.train.AdamOptimizer(learning_rate).minimize(loss)
-    # The eval copy shares nothing; weights are copied in before measuring accuracy.
-    copy = [dst.assign(src) for src, dst in zip(train_module.variables, serve_module.variables)]
-    eval_logits = serve_module({"pixels": x}, signature="classifier")
-    accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(eval_logits, 1), y), tf.float32))
-    rng = np.random.RandomState(seed)
-    with tf.compat.v1.Session() as session:
-      session.run(tf.compat.v1.global_variables_initializer())
-      for _ in range(steps):
-        idx = rng.randint(0, len(labels), batch_size)
-        session.run(train_op, {x: pixels[idx], y: labels[idx]})
-      session.run(copy)
-      train_accuracy = session.run(accuracy, {x: pixels, y: labels})
-      train_module.export(export_dir, session)
-  return float(train_accuracy)
+  return pretrain.pretrain_and_export(
+      make_spec(**module_kwargs), export_dir, "pixels", pixels, labels, "classifier",
+      steps=steps, batch_size=batch_size, learning_rate=learning_rate, seed=seed)
