@@ -44,3 +44,11 @@ def image_example(tmp_path_factory):
   from examples.images import build  # pylint: disable=g-import-not-at-top
   return build.build(str(tmp_path_factory.mktemp("images")), steps=50, filters=(4,),
                      feature_dim=8)
+
+
+@pytest.fixture(scope="session")
+def text_module(tmp_path_factory):
+  """A small text embedding module (the text example's, built from its shipped corpus)."""
+  from examples.text import build  # pylint: disable=g-import-not-at-top
+  return build.build(str(tmp_path_factory.mktemp("text")), vocab_size=500,
+                     dim=8)["docstring_embedding"]

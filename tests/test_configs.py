@@ -26,6 +26,8 @@ def tiny_inputs(gin_file, request):
     kind = "image_classification" if "classification" in gin_file else "image_feature_vector"
     return [f"MODULE_HANDLE = '{images[kind]}'", f"TRAIN_DIR = '{images['parity_train']}'",
             f"EVAL_DIR = '{images['parity_eval']}'"]
+  if gin_file.startswith("text/"):
+    return [f"MODULE_HANDLE = '{request.getfixturevalue('text_module')}'"]
   return [f"MODULE_HANDLE = '{request.getfixturevalue('digits_module')}'"]
 
 

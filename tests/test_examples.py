@@ -49,3 +49,14 @@ def test_image_example_builds_and_fine_tunes_both_image_signatures(tmp_path):
               f"--gin_bindings=EVAL_DIR = '{tmp_path}/parity/eval'",
               "--gin_bindings=TRAIN_STEPS = 60", f"--model_dir={tmp_path / module}")
     assert "Final metrics:" in out and f"/export/hub/" in out and module in out
+
+
+def test_text_example_builds_and_fine_tunes(tmp_path):
+  out = run("examples.text.build", f"--output_dir={tmp_path}", "--vocab_size=1000")
+  assert "docstring_embedding: exported" in out
+  out = run("finetune.train", "--gin_file=text/embedding.gin",
+            f"--gin_bindings=MODULE_HANDLE = '{tmp_path}/modules/docstring_embedding'",
+            "--gin_bindings=TRAIN_STEPS = 100", f"--model_dir={tmp_path / 'run'}")
+  accuracy = float(next(l for l in out.splitlines() if l.strip().startswith("accuracy"))
+                   .split()[1])
+  assert accuracy > 0.4, out  # four areas; the largest class alone is about 0.3
