@@ -57,6 +57,11 @@ def describe_bad_handle(handle, error):
                 "hub.create_module_spec.")
       return (f"Module handle '{handle}' is a directory without tfhub_module.pb, so it is "
               "not a TF1 Hub format module.")
+    if "DecodeError" in type(error).__name__ or "parse" in str(error).lower():
+      return (f"Module '{handle}' has a tfhub_module.pb but its saved_model.pb could not be "
+              f"read ({type(error).__name__}: {error}); the module is corrupt or truncated. "
+              "Export or download it again (for a cached download, delete its folder under "
+              "TFHUB_CACHE_DIR).")
   return f"Could not load module '{handle}': {type(error).__name__}: {error}"
 
 

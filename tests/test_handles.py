@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+import tensorflow as tf
 
 from finetune.errors import FinetuneError
 from finetune.hub_module import HubModule
@@ -133,3 +134,33 @@ def test_unreachable_url_names_the_handle(cache_dir):
     pass  # the server is stopped: the port refuses connections
   with pytest.raises(FinetuneError, match=f"Could not load module '{url}/gone.tar.gz'"):
     _ = HubModule(handle=f"{url}/gone.tar.gz").spec
+
+
+def copy_tree_with_gfile(src, dst):
+  for root, _, files in os.walk(src):
+    for name in files:
+      path = os.path.join(root, name)
+      target = dst + "/" + os.path.relpath(path, src)
+      tf.io.gfile.makedirs(os.path.dirname(target))
+      tf.io.gfile.copy(path, target, overwrite=True)
+
+
+def test_module_on_a_tf_io_gfile_filesystem_resolves_and_validates(digits_module):
+  """ram:// is resolved through tf.io.gfile as gs:// is (there is no network here for gs://).
+
+  Only the spec is loaded: ram:// reports "variables/variables" as a directory (any prefix of
+  a file is one there), which sends TensorFlow's checkpoint reader astray; GCS does not.
+  """
+  handle = "ram://finetune_test/digits"
+  copy_tree_with_gfile(digits_module, handle)
+  module = HubModule(handle=handle)
+  module.validate({"pixels": tf.TensorSpec([64], tf.float32)})
+  assert module.train_tags == {"train"} and module.export_name == "digits"
+
+
+def test_corrupt_saved_model_is_named(tmp_path, digits_module):
+  broken = tmp_path / "broken"
+  copy_tree_with_gfile(digits_module, str(broken))
+  (broken / "saved_model.pb").write_bytes(b"\x08\x96\x01 this is not a protocol buffer")
+  with pytest.raises(FinetuneError, match="saved_model.pb could not be read .*corrupt"):
+    _ = HubModule(handle=str(broken)).spec

@@ -49,3 +49,12 @@ def test_bad_handle_is_one_line(tmp_path):
                           cwd=REPO, capture_output=True, text=True, timeout=120)
   assert result.returncode == 2
   assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_image_module_reports_expected_size_and_channels(image_example):
+  description = inspect_module.describe(image_example["image_classification"])
+  serving = next(v for v in description["variants"] if not v["tags"])
+  assert serving["signatures"]["default"]["image"] == {"height": 32, "width": 32,
+                                                       "channels": 3}
+  assert "expects images of 32x32 with 3 channels" in inspect_module.format_text(description)
+  assert "image_feature_vector" in serving["signatures"]
