@@ -27,5 +27,6 @@ setuptools.setup(
         "test": ["pytest>=7"],
     },
     entry_points={"console_scripts": ["finetune-train=finetune.train:run",
-                                      "finetune-inspect=finetune.inspect:run"]},
+                                      "finetune-inspect=finetune.inspect:run",
+                                      "finetune-sweep=finetune.sweep:run"]},
 )

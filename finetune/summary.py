@@ -14,6 +14,16 @@ def latest_export(model_dir, name):
   return os.path.join(base, stamps[-1]) if stamps else None
 
 
+def latest_module_export(model_dir, name):
+  """The newest exported hub module under MODEL_DIR/export/<name>/<timestamp>/<module>."""
+  path = latest_export(model_dir, name)
+  if path is None:
+    return None
+  modules = [m.rstrip("/") for m in tf.io.gfile.listdir(path)
+             if tf.io.gfile.isdir(os.path.join(path, m))]
+  return os.path.join(path, modules[0]) if len(modules) == 1 else path
+
+
 def print_summary(model_dir, schedule, result):
   print()
   if isinstance(result, dict) and schedule in ("train_and_evaluate", "evaluate"):
@@ -23,12 +33,9 @@ def print_summary(model_dir, schedule, result):
   for name, label in (("hub", "Fine-tuned module (TF1 Hub format)"),
                       ("best_hub", "Best fine-tuned module"),
                       ("serving", "Serving SavedModel")):
-    path = latest_export(model_dir, name)
+    path = (latest_export(model_dir, name) if name == "serving"
+            else latest_module_export(model_dir, name))
     if path:
-      if name in ("hub", "best_hub"):
-        modules = [m.rstrip("/") for m in tf.io.gfile.listdir(path)
-                   if tf.io.gfile.isdir(os.path.join(path, m))]
-        path = os.path.join(path, modules[0]) if len(modules) == 1 else path
       print(f"{label}: {path}")
   if schedule == "predict" and result:
     print(f"Predictions: {result}")

@@ -23,10 +23,10 @@ def digits_arrays(split="pretrain"):
   return dataset.read_csv(name, label_column)
 
 
-def build_digits_module(path, steps=100, **module_kwargs):
-  """Pretrains (steps > 0) or just initializes a small digits module on digits 0-4."""
+def build_digits_module(path, steps=100, all_digits=False, **module_kwargs):
+  """Pretrains (steps > 0) or just initializes a small digits module on digits 0-4 (or all)."""
   pixels, labels = digits_arrays("pretrain")
-  low = labels < 5
+  low = labels < (10 if all_digits else 5)
   kwargs = dict(hidden_units=16, feature_dim=8)
   kwargs.update(module_kwargs)
   digits_module.pretrain_and_export(path, pixels[low], labels[low], steps=steps, **kwargs)

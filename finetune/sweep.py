@@ -1,0 +1,82 @@
+"""The command: run a hyperparameter sweep, print its commands, or collect its results.
+
+  python -m finetune.sweep --gin_file=digits/finetune.gin --sweep_dir=runs/sweep \
+      --grid="MODULE_HANDLE=['build/modules/digits_pretrained', 'build/modules/digits_untrained']" \
+      --grid='LEARNING_RATE=[0.003, 0.01]' [--zip] [--sweep_file=F.json|F.gin] \
+      [--parallel=2] [--dry_run] [--collect] [--metric=accuracy] [--lower_is_better]
+"""
+
+import shlex
+import signal
+import sys
+
+from finetune import logs
+
+logs.quiet_tensorflow_before_import("--verbose" in sys.argv)
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+flags.DEFINE_multi_string("gin_file", [], "Base gin config(s) of every trial.")
+flags.DEFINE_multi_string("gin_bindings", [], "Bindings for every trial.")
+flags.DEFINE_string("sweep_dir", None, "Where trials and results go.")
+flags.DEFINE_multi_string("grid", [], "PARAM=[v1, v2, ...]; repeat for more parameters.")
+flags.DEFINE_string("sweep_file", None, "Grids from a .json or gin-style file.")
+flags.DEFINE_bool("zip", False, "Pair the grids' values instead of the cross product.")
+flags.DEFINE_integer("parallel", 1, "Trials run at once (each gets cores/parallel threads).")
+flags.DEFINE_bool("dry_run", False, "Print one command per trial instead of running.")
+flags.DEFINE_bool("collect", False, "Only build results from existing trial directories.")
+flags.DEFINE_string("metric", "accuracy", "Eval metric the trials are ranked by.")
+flags.DEFINE_bool("lower_is_better", False, "Rank by the smallest metric (e.g. loss).")
+flags.DEFINE_bool("verbose", False, "Full tracebacks.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  logs.configure(FLAGS.verbose)
+  # Schedulers stop jobs with SIGTERM: unwind, so running trials are stopped and stay
+  # resumable, instead of the sweep dying and leaving them running.
+  signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+  from finetune import sweeps  # pylint: disable=g-import-not-at-top
+  from finetune.errors import FinetuneError  # pylint: disable=g-import-not-at-top
+  try:
+    if not FLAGS.sweep_dir:
+      raise FinetuneError("Pass --sweep_dir=DIR.")
+    if not FLAGS.collect:
+      grids = [sweeps.parse_grid(g) for g in FLAGS.grid]
+      zipped = FLAGS.zip
+      if FLAGS.sweep_file:
+        file_grids, file_zip = sweeps.read_sweep_file(FLAGS.sweep_file)
+        grids, zipped = grids + file_grids, zipped or file_zip
+      if not FLAGS.gin_file:
+        raise FinetuneError("Pass --gin_file=F: the base config of every trial.")
+      sweep = sweeps.Sweep(FLAGS.sweep_dir, FLAGS.gin_file, FLAGS.gin_bindings,
+                           sweeps.plan(grids, zipped), parallel=FLAGS.parallel)
+      if FLAGS.dry_run:
+        for command in sweep.commands():
+          print(shlex.join(command))
+        return 0
+      sweep.run()
+    rows = sweeps.collect(FLAGS.sweep_dir, FLAGS.metric, not FLAGS.lower_is_better)
+    paths, best = sweeps.write_results(FLAGS.sweep_dir, rows, FLAGS.metric)
+  except FinetuneError as e:
+    if FLAGS.verbose:
+      raise
+    print(f"finetune: error: {e}", file=sys.stderr)
+    return 2
+  with open(paths["md"]) as f:
+    print(f.read())
+  print("Results: " + ", ".join(paths.values()))
+  failed = [r["trial"] for r in rows if r["state"] != "done"]
+  return 1 if failed and not best else 0
+
+
+def run():
+  """Console-script entry point (`finetune-sweep`)."""
+  app.run(lambda argv: sys.exit(main(argv)))
+
+
+if __name__ == "__main__":
+  run()

@@ -1,0 +1,168 @@
+"""Sweeps over module handles and learning rates: ranking, resume, failures, dry run, collect."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from finetune import sweeps
+from finetune.errors import FinetuneError
+from tests import builders
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def sweep(*args, check=True):
+  result = subprocess.run([sys.executable, "-m", "finetune.sweep", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+  if check:
+    assert result.returncode == 0, result.stdout + result.stderr
+  return result
+
+
+def results(sweep_dir):
+  with open(os.path.join(sweep_dir, "results.csv")) as f:
+    return list(csv.DictReader(f))
+
+
+def command_count(trial_dir):
+  path = os.path.join(trial_dir, "command_lines.txt")
+  return len(open(path).read().splitlines()) if os.path.exists(path) else 0
+
+
+@pytest.fixture(scope="module")
+def quality_modules(tmp_path_factory):
+  """Three modules of known quality for parity from frozen features."""
+  root = tmp_path_factory.mktemp("quality")
+  return {
+      "good": builders.build_digits_module(str(root / "good"), steps=400, all_digits=True,
+                                           feature_dim=16, hidden_units=32),
+      "random": builders.build_digits_module(str(root / "random"), steps=0, feature_dim=16,
+                                             hidden_units=32),
+      "bad": builders.build_digits_module(str(root / "bad"), steps=0, feature_dim=1,
+                                          hidden_units=1),
+  }
+
+
+BASE = ["--gin_file=digits/finetune.gin", "--gin_bindings=hub_module.trainable = False",
+        "--gin_bindings=TRAIN_STEPS = 150", "--gin_bindings=run_config.save_checkpoints_steps"
+        " = 150", "--gin_bindings=learning_rate_schedule.warmup_steps = 0"]
+
+
+def test_sweep_over_handles_and_rates_ranks_trials(tmp_path, quality_modules):
+  handles = [quality_modules[k] for k in ("bad", "good", "random")]
+  out = sweep(*BASE, f"--sweep_dir={tmp_path}", f"--grid=MODULE_HANDLE={handles!r}",
+              "--grid=LEARNING_RATE=[0.01, 0.03]", "--parallel=2").stdout
+  rows = results(tmp_path)
+  assert len(rows) == 6 and all(r["state"] == "done" for r in rows)
+  assert [r["rank"] for r in rows] == ["1", "2", "3", "4", "5", "6"]
+  accuracies = [float(r["accuracy"]) for r in rows]
+  assert accuracies == sorted(accuracies, reverse=True)
+  modules = [os.path.basename(r["MODULE_HANDLE"]) for r in rows]
+  assert modules[:2] == ["good", "good"] and modules[-2:] == ["bad", "bad"], rows
+  assert all(r["steps"] == "150" and os.path.exists(r["export"]) for r in rows)
+  assert rows[0]["trial"].split("-", 1)[1].startswith("good-LEARNING_RATE=")
+  assert f"Best trial by accuracy: {rows[0]['trial']}" in out
+  assert os.path.exists(tmp_path / "results.md")
+  trial = json.loads((tmp_path / "trials" / rows[0]["trial"] / "trial.json").read_text())
+  assert set(trial["params"]) == {"MODULE_HANDLE", "LEARNING_RATE"}
+
+
+def test_failing_trial_is_reported_and_the_rest_finish(tmp_path, quality_modules):
+  handles = [str(tmp_path / "missing_module"), quality_modules["good"]]
+  sweep(*BASE, f"--sweep_dir={tmp_path}", f"--grid=MODULE_HANDLE={handles!r}",
+        "--grid=LEARNING_RATE=[0.01, 0.03]", "--zip")
+  rows = results(tmp_path)
+  assert [r["state"] for r in rows] == ["done", "failed"]
+  assert "missing_module' does not exist" in rows[1]["error"]
+  assert rows[1]["rank"] == "" and rows[0]["rank"] == "1"
+
+
+def test_interrupted_sweep_resumes_without_redoing_work(tmp_path, quality_modules):
+  args = ["--gin_file=digits/finetune.gin", f"--sweep_dir={tmp_path}",
+          f"--gin_bindings=MODULE_HANDLE = '{quality_modules['good']}'",
+          "--gin_bindings=TRAIN_STEPS = 600", "--gin_bindings=run_config."
+          "save_checkpoints_steps = 50", "--grid=LEARNING_RATE=[0.01, 0.02, 0.03]"]
+  proc = subprocess.Popen([sys.executable, "-m", "finetune.sweep", *args], cwd=REPO,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+  trials = tmp_path / "trials"
+  deadline = time.time() + 240
+  second = None
+  while time.time() < deadline:  # wait for trial 0 to finish and trial 1 to checkpoint
+    names = sorted(os.listdir(trials)) if trials.exists() else []
+    if len(names) >= 2 and os.path.exists(trials / names[1] / "model.ckpt-50.index"):
+      second = names[1]
+      break
+    time.sleep(0.1)
+  assert second, "the sweep never reached its second trial"
+  proc.send_signal(signal.SIGTERM)
+  proc.wait(timeout=60)
+  first = sorted(os.listdir(trials))[0]
+  assert sweeps._read_json(str(trials / first / "status.json"))["state"] == "done"
+  assert sweeps._read_json(str(trials / second / "status.json"))["state"] == "running"
+  assert len(os.listdir(trials)) == 2  # the third never started
+
+  sweep(*args)
+  rows = {r["trial"]: r for r in results(tmp_path)}
+  assert len(rows) == 3 and all(r["state"] == "done" and r["steps"] == "600"
+                                for r in rows.values())
+  assert command_count(trials / first) == 1   # finished: not run again
+  assert command_count(trials / second) == 2  # resumed in its own model_dir
+
+
+def test_dry_run_prints_one_command_per_trial_and_runs_nothing(tmp_path):
+  out = sweep("--gin_file=digits/finetune.gin", f"--sweep_dir={tmp_path}",
+              "--grid=MODULE_HANDLE=['gs://bucket/m1', 'https://example.test/m2.tar.gz']",
+              "--grid=LEARNING_RATE=[0.01, 0.1]", "--parallel=2", "--dry_run").stdout
+  commands = [l for l in out.splitlines() if "finetune.train" in l]
+  assert len(commands) == 4
+  assert "LEARNING_RATE = 0.1" in commands[1] and "m1-LEARNING_RATE=0.1" in commands[1]
+  assert "run_config.intra_op_threads = " in commands[0]
+  assert not os.path.exists(tmp_path / "trials")
+
+
+def test_collect_rebuilds_results_from_trial_directories(tmp_path, quality_modules):
+  sweep(*BASE, f"--sweep_dir={tmp_path}", "--grid=LEARNING_RATE=[0.01, 0.03]",
+        f"--gin_bindings=MODULE_HANDLE = '{quality_modules['random']}'")
+  before = results(tmp_path)
+  os.remove(tmp_path / "results.csv")
+  os.remove(tmp_path / "results.md")
+  sweep(f"--sweep_dir={tmp_path}", "--collect")
+  after = results(tmp_path)
+  assert [(r["trial"], r["accuracy"]) for r in after] == [
+      (r["trial"], r["accuracy"]) for r in before]
+  trial_dirs = [tmp_path / "trials" / r["trial"] for r in after]
+  assert all(command_count(d) == 1 for d in trial_dirs)  # nothing ran again
+  result = sweep(f"--sweep_dir={tmp_path}", "--collect", "--metric=acuracy", check=False)
+  assert result.returncode == 2 and "Metric 'acuracy' is not in the trials' metrics" in (
+      result.stderr)
+
+
+def test_plan_cross_product_zip_names_and_sweep_files(tmp_path):
+  trials = sweeps.plan([("hub_module.handle", ["/m/text_a", "http://h/b.tar.gz"]),
+                        ("optimization.optimizer", ["@tf.train.AdamOptimizer"])])
+  assert [n for n, _ in trials] == ["0-text_a-optimizer=AdamOptimizer",
+                                    "1-b-optimizer=AdamOptimizer"]
+  assert len(sweeps.plan([("a", [1, 2]), ("b", [3, 4])])) == 4
+  assert [v for _, v in sweeps.plan([("a", [1, 2]), ("b", [3, 4])], zipped=True)] == [
+      {"a": 1, "b": 3}, {"a": 2, "b": 4}]
+  with pytest.raises(FinetuneError, match="--zip needs grids of one length"):
+    sweeps.plan([("a", [1, 2]), ("b", [3])], zipped=True)
+  with pytest.raises(FinetuneError, match="is not PARAM=\\[v1, v2, ...\\]"):
+    sweeps.parse_grid("a = 1")
+  json_file = tmp_path / "s.json"
+  json_file.write_text(json.dumps({"grid": {"a": [1, 2], "b": ["x", "y"]}, "zip": True}))
+  assert sweeps.read_sweep_file(str(json_file)) == ([("a", [1, 2]), ("b", ["x", "y"])], True)
+  gin_file = tmp_path / "s.gin"
+  gin_file.write_text("# learning rates\nLEARNING_RATE = [0.1, 0.01]\nMODULE_HANDLE = ['m']\n")
+  assert sweeps.read_sweep_file(str(gin_file)) == (
+      [("LEARNING_RATE", [0.1, 0.01]), ("MODULE_HANDLE", ["m"])], False)
+  command = sweeps.trial_command(["f.gin"], [], {"o": "@tf.train.AdamOptimizer", "s": "x"},
+                                 "/d", threads=0)
+  assert "--gin_bindings=o = @tf.train.AdamOptimizer" in command
+  assert "--gin_bindings=s = 'x'" in command
