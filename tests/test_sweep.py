@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+import tensorflow as tf
 
 from finetune import sweeps
 from finetune.errors import FinetuneError
@@ -86,8 +87,8 @@ def test_failing_trial_is_reported_and_the_rest_finish(tmp_path, quality_modules
 def test_interrupted_sweep_resumes_without_redoing_work(tmp_path, quality_modules):
   args = ["--gin_file=digits/finetune.gin", f"--sweep_dir={tmp_path}",
           f"--gin_bindings=MODULE_HANDLE = '{quality_modules['good']}'",
-          "--gin_bindings=TRAIN_STEPS = 600", "--gin_bindings=run_config."
-          "save_checkpoints_steps = 50", "--grid=LEARNING_RATE=[0.01, 0.02, 0.03]"]
+          "--gin_bindings=TRAIN_STEPS = 400", "--gin_bindings=run_config."
+          "save_checkpoints_steps = 100", "--grid=LEARNING_RATE=[0.01, 0.02, 0.03]"]
   proc = subprocess.Popen([sys.executable, "-m", "finetune.sweep", *args], cwd=REPO,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
   trials = tmp_path / "trials"
@@ -95,7 +96,7 @@ def test_interrupted_sweep_resumes_without_redoing_work(tmp_path, quality_module
   second = None
   while time.time() < deadline:  # wait for trial 0 to finish and trial 1 to checkpoint
     names = sorted(os.listdir(trials)) if trials.exists() else []
-    if len(names) >= 2 and os.path.exists(trials / names[1] / "model.ckpt-50.index"):
+    if len(names) >= 2 and os.path.exists(trials / names[1] / "model.ckpt-100.index"):
       second = names[1]
       break
     time.sleep(0.1)
@@ -109,7 +110,7 @@ def test_interrupted_sweep_resumes_without_redoing_work(tmp_path, quality_module
 
   sweep(*args)
   rows = {r["trial"]: r for r in results(tmp_path)}
-  assert len(rows) == 3 and all(r["state"] == "done" and r["steps"] == "600"
+  assert len(rows) == 3 and all(r["state"] == "done" and r["steps"] == "400"
                                 for r in rows.values())
   assert command_count(trials / first) == 1   # finished: not run again
   assert command_count(trials / second) == 2  # resumed in its own model_dir
@@ -138,6 +139,18 @@ def test_collect_rebuilds_results_from_trial_directories(tmp_path, quality_modul
       (r["trial"], r["accuracy"]) for r in before]
   trial_dirs = [tmp_path / "trials" / r["trial"] for r in after]
   assert all(command_count(d) == 1 for d in trial_dirs)  # nothing ran again
+  # The same from a tf.io.gfile filesystem (ram:// here; gs:// on a cluster).
+  remote = "ram://sweeps/collect_test"
+  for root, _, files in os.walk(tmp_path / "trials"):
+    for name in files:
+      path = os.path.join(root, name)
+      target = remote + "/" + os.path.relpath(path, tmp_path)
+      tf.io.gfile.makedirs(os.path.dirname(target))
+      tf.io.gfile.copy(path, target, overwrite=True)
+  rows = sweeps.collect(remote)
+  assert [r["trial"] for r in rows] == [r["trial"] for r in after]
+  sweeps.write_results(remote, rows, "accuracy")
+  assert "Best trial by accuracy" in tf.io.gfile.GFile(remote + "/results.md").read()
   result = sweep(f"--sweep_dir={tmp_path}", "--collect", "--metric=acuracy", check=False)
   assert result.returncode == 2 and "Metric 'acuracy' is not in the trials' metrics" in (
       result.stderr)
@@ -166,3 +179,14 @@ def test_plan_cross_product_zip_names_and_sweep_files(tmp_path):
                                  "/d", threads=0)
   assert "--gin_bindings=o = @tf.train.AdamOptimizer" in command
   assert "--gin_bindings=s = 'x'" in command
+
+
+def test_results_png_compares_trials_when_matplotlib_is_there(tmp_path):
+  pytest.importorskip("matplotlib")
+  rows = [{"trial": f"{i}-t", "state": "done", "params": {"a": i}, "steps": 1,
+           "metrics": {"accuracy": 0.5 + i / 10}, "wall_time_secs": 1.0, "export": None,
+           "error": ""} for i in range(3)]
+  paths, best = sweeps.write_results(str(tmp_path), rows, "accuracy")
+  assert best["trial"] == "0-t"  # rows come ranked; write_results keeps their order
+  with open(paths["png"], "rb") as f:
+    assert f.read(8) == b"\x89PNG\r\n\x1a\n"
