@@ -47,8 +47,10 @@ class DataSource:
 
   def __init__(self, batch_size=32, eval_batch_size=None, shuffle_buffer_size=10000,
                seed=None, cache=True, augmentation=None, image_size=None):
-    if batch_size <= 0:
-      raise FinetuneError(f"batch_size must be positive, got {batch_size}.")
+    for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
+      if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                or value <= 0):
+        raise FinetuneError(f"{name} must be a positive integer, got {value!r}.")
     self.batch_size = batch_size
     self.eval_batch_size = eval_batch_size or batch_size
     self.shuffle_buffer_size = shuffle_buffer_size
@@ -74,6 +76,9 @@ class DataSource:
   def feature_specs(self):
     """{feature name: tf.TensorSpec of one example}."""
     raise NotImplementedError
+
+  def check_not_empty(self):
+    """Raises FinetuneError if a split has no examples (training would silently do nothing)."""
 
   def _records(self, split):
     """Dataset of raw records for `split`, before batching."""
@@ -125,6 +130,12 @@ class DataSource:
       return tf.estimator.export.ServingInputReceiver(features, receivers)
 
     return receiver_fn
+
+
+def _has_data_row(path):
+  with tf.io.gfile.GFile(path) as f:
+    f.readline()
+    return bool(f.readline().strip())
 
 
 def _glob(pattern, what):
@@ -199,6 +210,13 @@ class CsvData(DataSource):
       specs[name] = tf.TensorSpec([len(columns)], tf.float32)
     return specs
 
+  def check_not_empty(self):
+    for split in (TRAIN, EVAL):
+      files = _glob(self.files[split], f"csv_data.{split}_files")
+      if not any(_has_data_row(f) for f in files):
+        raise FinetuneError(f"csv_data.{split}_files ({', '.join(files)}) have a header but "
+                            "no data rows.")
+
   def _records(self, split):
     files = _glob(self.files[split], f"csv_data.{split}_files")
     return tf.data.Dataset.from_tensor_slices(files).interleave(
@@ -244,6 +262,12 @@ class TFRecordData(DataSource):
   def feature_specs(self):
     return dict(self.specs, **{name: self._image_spec() for name in self.image_features})
 
+  def check_not_empty(self):
+    for split in (TRAIN, EVAL):
+      files = _glob(self.files[split], f"tfrecord_data.{split}_files")
+      if not any(tf.io.gfile.stat(f).length > 0 for f in files):
+        raise FinetuneError(f"tfrecord_data.{split}_files ({', '.join(files)}) are empty.")
+
   def _records(self, split):
     files = _glob(self.files[split], f"tfrecord_data.{split}_files")
     return tf.data.TFRecordDataset(files, compression_type=self.compression_type)
@@ -279,6 +303,11 @@ class ArrayData(DataSource):
       specs[name] = tf.TensorSpec(values.shape[1:], tf.as_dtype(
           tf.string if values.dtype.kind in "USO" else values.dtype))
     return specs
+
+  def check_not_empty(self):
+    for split in (TRAIN, EVAL):
+      if len(self.arrays[split][1]) == 0:
+        raise FinetuneError(f"array_data.{split} has no examples.")
 
   def _records(self, split):
     features, labels = self.arrays[split]

@@ -5,6 +5,7 @@ through gin references. It checks the whole configuration against the module and
 before the Estimator exists, so a mistake costs nothing and writes nothing to model_dir.
 """
 
+import contextlib
 import datetime
 import json
 import logging
@@ -17,11 +18,13 @@ import tensorflow as tf
 
 from finetune import data as data_lib
 from finetune import exporters as exporters_lib
+from finetune import faults
 from finetune import heads as heads_lib
 from finetune import image_data  # noqa: F401  (registers image_folder_data)
 from finetune import model as model_lib
 from finetune.errors import FinetuneError
 from finetune.hub_module import HubModule
+from finetune import preflight
 from finetune.optimization import learning_rate_schedule
 from finetune.runtime import make_run_config
 
@@ -69,13 +72,46 @@ def run(model_dir, schedule="train_and_evaluate", data=gin.REQUIRED, head=gin.RE
     raise FinetuneError(f"Unknown schedule '{schedule}'; use one of: {', '.join(SCHEDULES)}.")
   module = module or HubModule()
   _validate(module, data, head, train_steps)
-  if command_line:
-    record_command_line(model_dir, command_line)
   estimator = _make_estimator(model_dir, module, data, head, train_steps, warm_start_from,
                               warm_start_vars, progress_every_secs)
+  trains = schedule in ("train_and_evaluate", "train")
+  if schedule != "evaluate":
+    preflight.check_writable(model_dir)
+  if trains:
+    preflight.check_checkpoint_matches(model_dir, estimator.model_fn, data.feature_specs(),
+                                       estimator.config)
+  if command_line:
+    record_command_line(model_dir, command_line)
+  lock = (preflight.ModelDirLock(model_dir, command_line)
+          if schedule in ("train_and_evaluate", "train", "export") and _is_chief()
+          else contextlib.nullcontext())
+  with lock:
+    preflight.remove_partial_exports(model_dir)
+    try:
+      result = _run_schedule(schedule, estimator, data, model_dir, train_steps, eval_steps,
+                             eval_throttle_secs, exports_to_keep, best_export_metric,
+                             best_export_higher_is_better, early_stopping_metric,
+                             early_stopping_higher_is_better, early_stopping_patience_steps,
+                             early_stopping_check_every_steps)
+    except (tf.errors.OpError, ValueError) as e:
+      raise faults.explain(e, model_dir) or e
+  if trains and faults.STOP_REQUESTED.is_set():
+    checkpoint = estimator.latest_checkpoint()
+    raise faults.Preempted(
+        f"Stopped by SIGTERM at step {estimator.get_variable_value('global_step')}; the "
+        f"checkpoint is saved ({checkpoint}). Run the same command to resume.")
+  return result
+
+
+def _run_schedule(schedule, estimator, data, model_dir, train_steps, eval_steps,
+                  eval_throttle_secs, exports_to_keep, best_export_metric,
+                  best_export_higher_is_better, early_stopping_metric,
+                  early_stopping_higher_is_better, early_stopping_patience_steps,
+                  early_stopping_check_every_steps):
   serving_fn = data.serving_input_receiver_fn()
   if schedule == "train":
-    estimator.train(data.input_fn(data_lib.TRAIN), max_steps=train_steps)
+    estimator.train(data.input_fn(data_lib.TRAIN), max_steps=train_steps,
+                    hooks=[faults.PreemptionHook()])
     return None
   if schedule == "evaluate":
     return _evaluate(estimator, data, eval_steps, model_dir)
@@ -87,8 +123,15 @@ def run(model_dir, schedule="train_and_evaluate", data=gin.REQUIRED, head=gin.RE
       estimator, data, model_dir, train_steps, eval_steps, eval_throttle_secs,
       _exporters(model_dir, serving_fn, exports_to_keep, best_export_metric,
                  best_export_higher_is_better),
-      _early_stopping(estimator, early_stopping_metric, early_stopping_higher_is_better,
-                      early_stopping_patience_steps, early_stopping_check_every_steps))
+      [faults.PreemptionHook()] + _early_stopping(
+          estimator, early_stopping_metric, early_stopping_higher_is_better,
+          early_stopping_patience_steps, early_stopping_check_every_steps))
+
+
+def _is_chief():
+  """True outside a cluster and on its chief: the task that writes and exports."""
+  cluster = json.loads(os.environ.get("TF_CONFIG") or "{}")
+  return cluster.get("task", {}).get("type", "chief") in ("chief", "master")
 
 
 def _validate(module, data, head, train_steps):
@@ -102,6 +145,7 @@ def _validate(module, data, head, train_steps):
                         f"{train_steps!r}.")
   data.adapt_to_module(module)
   module.validate(data.feature_specs())
+  data.check_not_empty()
   with tf.Graph().as_default():  # Checks the learning-rate regime's values.
     learning_rate_schedule(tf.constant(0, tf.int64), train_steps)
 

@@ -16,6 +16,7 @@ import gin
 import tensorflow as tf
 import tensorflow_hub as hub
 
+from finetune import resolvers
 from finetune.errors import FinetuneError
 
 TRAIN_TAG = "train"
@@ -34,8 +35,13 @@ def load_spec(handle):
   if not handle:
     raise FinetuneError("No module handle: set hub_module.handle to a path or URL of a "
                         "TF1 Hub format module.")
+  resolvers.check_allowed(handle)
+  resolvers.install()
   try:
     return hub.load_module_spec(handle)
+  except resolvers.UnsafeArchive as e:
+    raise FinetuneError(f"Refused module '{handle}': {e}. Nothing from it was kept; a module "
+                        "archive must hold only plain files and folders inside it.") from e
   except Exception as e:  # hub raises several unrelated types for a bad handle.
     raise FinetuneError(describe_bad_handle(handle, e)) from e
 

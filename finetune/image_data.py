@@ -85,6 +85,10 @@ class ImageFolderData(DataSource):
   def feature_specs(self):
     return {self.image_features[0]: self._image_spec()}
 
+  def check_not_empty(self):
+    for split in (TRAIN, EVAL):
+      self.files(split)
+
   def _records(self, split):
     paths, labels = zip(*self.files(split))
     size = self.image_size

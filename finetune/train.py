@@ -5,6 +5,8 @@
       [--schedule=train_and_evaluate|train|evaluate|export|predict] [--verbose]
 """
 
+import re
+import signal
 import sys
 
 from finetune import logs
@@ -37,8 +39,11 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   logs.configure(FLAGS.verbose)
-  from finetune import config, experiment, summary  # pylint: disable=g-import-not-at-top
+  from finetune import config, experiment, faults, summary  # pylint: disable=g-import-not-at-top
   from finetune.errors import FinetuneError  # pylint: disable=g-import-not-at-top
+
+  # Schedulers pre-empt with SIGTERM: finish the step, save a checkpoint, then stop.
+  signal.signal(signal.SIGTERM, faults.request_stop)
 
   model_dir = FLAGS.model_dir or default_model_dir(FLAGS.gin_file)
   try:
@@ -47,10 +52,16 @@ def main(argv):
     config.parse(FLAGS.gin_file, FLAGS.gin_bindings, model_dir)
     command = ["python", "-m", "finetune.train"] + sys.argv[1:]
     result = experiment.run(model_dir, FLAGS.schedule, command_line=command)
-  except FinetuneError as e:
-    if FLAGS.verbose:
+  except Exception as e:  # pylint: disable=broad-except
+    error = e if isinstance(e, FinetuneError) else faults.explain(e, model_dir)
+    if error is None or FLAGS.verbose:
       raise
-    print(f"finetune: error: {e}", file=sys.stderr)
+    # gin appends "In call to configurable ..." to errors raised inside configurables.
+    message = re.sub(r"\n\s*In call to configurable .*", "", str(error))
+    if isinstance(error, faults.Preempted):
+      print(f"finetune: {message}", file=sys.stderr)
+      return 143
+    print(f"finetune: error: {message}", file=sys.stderr)
     return 2
   summary.print_summary(model_dir, FLAGS.schedule, result)
   return 0
