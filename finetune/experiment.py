@@ -80,13 +80,14 @@ def run(model_dir, schedule="train_and_evaluate", data=gin.REQUIRED, head=gin.RE
   if trains:
     preflight.check_checkpoint_matches(model_dir, estimator.model_fn, data.feature_specs(),
                                        estimator.config)
-  if command_line:
+  if command_line and _is_chief():
     record_command_line(model_dir, command_line)
   lock = (preflight.ModelDirLock(model_dir, command_line)
           if schedule in ("train_and_evaluate", "train", "export") and _is_chief()
           else contextlib.nullcontext())
   with lock:
-    preflight.remove_partial_exports(model_dir)
+    if _is_chief():
+      preflight.remove_partial_exports(model_dir)
     try:
       result = _run_schedule(schedule, estimator, data, model_dir, train_steps, eval_steps,
                              eval_throttle_secs, exports_to_keep, best_export_metric,
@@ -119,19 +120,29 @@ def _run_schedule(schedule, estimator, data, model_dir, train_steps, eval_steps,
     return export_latest(estimator, serving_fn, model_dir, exports_to_keep)
   if schedule == "predict":
     return predict(estimator, data, model_dir)
+  if _task_type() is not None:
+    # A TF_CONFIG cluster: the evaluator reports metrics; the chief alone exports, once
+    # training is done, so no two tasks write the same export.
+    exporters = [exporters_lib.MetricsReporter(model_dir)]
+  else:
+    exporters = _exporters(model_dir, serving_fn, exports_to_keep, best_export_metric,
+                           best_export_higher_is_better)
   return _train_and_evaluate(
-      estimator, data, model_dir, train_steps, eval_steps, eval_throttle_secs,
-      _exporters(model_dir, serving_fn, exports_to_keep, best_export_metric,
-                 best_export_higher_is_better),
+      estimator, data, model_dir, train_steps, eval_steps, eval_throttle_secs, exporters,
+      lambda: export_latest(estimator, serving_fn, model_dir, exports_to_keep),
       [faults.PreemptionHook()] + _early_stopping(
           estimator, early_stopping_metric, early_stopping_higher_is_better,
           early_stopping_patience_steps, early_stopping_check_every_steps))
 
 
+def _task_type():
+  """This process's task type in a TF_CONFIG cluster, or None outside one."""
+  return json.loads(os.environ.get("TF_CONFIG") or "{}").get("task", {}).get("type")
+
+
 def _is_chief():
   """True outside a cluster and on its chief: the task that writes and exports."""
-  cluster = json.loads(os.environ.get("TF_CONFIG") or "{}")
-  return cluster.get("task", {}).get("type", "chief") in ("chief", "master")
+  return _task_type() in (None, "chief", "master")
 
 
 def _validate(module, data, head, train_steps):
@@ -185,13 +196,26 @@ def _early_stopping(estimator, metric, higher_is_better, patience_steps, every_s
 
 
 def _train_and_evaluate(estimator, data, model_dir, train_steps, eval_steps, throttle_secs,
-                        exporters, train_hooks):
+                        exporters, export_fn, train_hooks):
   train_spec = tf.estimator.TrainSpec(data.input_fn(data_lib.TRAIN), max_steps=train_steps,
                                       hooks=train_hooks)
   eval_spec = tf.estimator.EvalSpec(data.input_fn(data_lib.EVAL), steps=eval_steps,
                                     exporters=exporters, start_delay_secs=0,
                                     throttle_secs=throttle_secs)
-  eval_result, _ = tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
+  # Locally this returns (eval result, export results); in a cluster, None on most tasks.
+  outcome = tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
+  eval_result = outcome[0] if outcome else None
+  task = _task_type()
+  if task in ("chief", "master"):
+    if not faults.STOP_REQUESTED.is_set():
+      export_fn()
+    return {"global_step": int(estimator.get_variable_value("global_step"))}
+  if task == "evaluator":  # its MetricsReporter wrote metrics.json after each evaluation
+    path = os.path.join(model_dir, "metrics.json")
+    with tf.io.gfile.GFile(path) as f:
+      return json.load(f)
+  if task is not None:  # workers report nothing
+    return None
   if eval_result is None:
     # Training was already complete (a rerun of a finished job): report its metrics anyway.
     return _evaluate(estimator, data, eval_steps, model_dir)

@@ -21,7 +21,7 @@ LOCK_FILE = ".finetune.lock"
 
 
 def check_writable(model_dir):
-  probe = os.path.join(model_dir, ".write_probe")
+  probe = os.path.join(model_dir, f".write_probe.{socket.gethostname()}.{os.getpid()}")
   try:
     tf.io.gfile.makedirs(model_dir)
     with tf.io.gfile.GFile(probe, "w") as f:

@@ -1,0 +1,118 @@
+"""A real TF_CONFIG cluster on 127.0.0.1: chief, worker, parameter server and evaluator, all
+running `python -m finetune.train` with the same config, fine-tuning a real module."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests import helpers
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRAIN_STEPS = 2500  # long enough for the worker, which Estimator starts 5 s late
+
+
+def free_ports(n):
+  sockets = [socket.socket() for _ in range(n)]
+  for s in sockets:
+    s.bind(("127.0.0.1", 0))
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports
+
+
+class Cluster:
+  """Starts and stops the tasks of one cluster; each task's output goes to a log file."""
+
+  def __init__(self, tmp_path, handle):
+    chief, worker, ps = free_ports(3)
+    self.spec = {"chief": [f"127.0.0.1:{chief}"], "worker": [f"127.0.0.1:{worker}"],
+                 "ps": [f"127.0.0.1:{ps}"]}
+    self.tmp_path = tmp_path
+    self.model_dir = tmp_path / "model"
+    self.handle = handle
+    self.procs = {}
+
+  def command(self):
+    bindings = [f"MODULE_HANDLE = '{self.handle}'", f"TRAIN_STEPS = {TRAIN_STEPS}",
+                "learning_rate_schedule.warmup_steps = 0",
+                "run_config.save_checkpoints_steps = 500", "experiment.progress_every_secs = 0.3",
+                "experiment.eval_throttle_secs = 1"]
+    return [sys.executable, "-m", "finetune.train", "--gin_file=digits/finetune.gin",
+            f"--model_dir={self.model_dir}"] + [f"--gin_bindings={b}" for b in bindings]
+
+  def start(self, task, index=0):
+    env = dict(os.environ, TF_CONFIG=json.dumps(
+        {"cluster": self.spec, "task": {"type": task, "index": index}}))
+    log = open(self.tmp_path / f"{task}.log", "a")
+    self.procs[task] = subprocess.Popen(self.command(), cwd=REPO, env=env, stdout=log,
+                                        stderr=subprocess.STDOUT)
+
+  def log(self, task):
+    return (self.tmp_path / f"{task}.log").read_text()
+
+  def wait(self, task, timeout=300):
+    code = self.procs[task].wait(timeout=timeout)
+    assert code == 0, f"{task} exited {code}:\n{self.log(task)[-3000:]}"
+
+  def stop(self):
+    for proc in self.procs.values():
+      if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.fixture
+def cluster(tmp_path, digits_module):
+  running = Cluster(tmp_path, digits_module)
+  yield running
+  running.stop()
+
+
+def progress_steps(log):
+  return [int(line.split("step ")[1].split("/")[0]) for line in log.splitlines()
+          if "  step " in line and f"/{TRAIN_STEPS}" in line]
+
+
+def check_finished(cluster):
+  # Asynchronous replicas stop on their own after seeing max_steps, so steps already in
+  # flight on the other replica can add a few.
+  step = helpers.checkpoint_values(str(cluster.model_dir))["global_step"]
+  assert TRAIN_STEPS <= step <= TRAIN_STEPS + 5
+  metrics = json.loads((cluster.model_dir / "metrics.json").read_text())
+  assert metrics["global_step"] >= TRAIN_STEPS and "accuracy" in metrics
+  hub_exports = os.listdir(cluster.model_dir / "export" / "hub")
+  assert len(hub_exports) == 1  # written once, by the chief, after training
+  assert "Fine-tuned module (hub) exported" in cluster.log("chief")
+  for task in ("worker", "evaluator"):
+    assert "exported to" not in cluster.log(task)
+
+
+def test_chief_worker_ps_and_evaluator_fine_tune_together(cluster):
+  for task in ("ps", "chief", "worker", "evaluator"):
+    cluster.start(task)
+  for task in ("chief", "worker", "evaluator"):
+    cluster.wait(task)
+  assert progress_steps(cluster.log("chief")) and progress_steps(cluster.log("worker"))
+  check_finished(cluster)
+
+
+def test_worker_killed_and_restarted_still_finishes(cluster):
+  for task in ("ps", "chief", "worker", "evaluator"):
+    cluster.start(task)
+  deadline = time.time() + 120
+  while not progress_steps(cluster.log("worker")) and time.time() < deadline:
+    time.sleep(0.1)
+  assert progress_steps(cluster.log("worker")), cluster.log("worker")
+  cluster.procs["worker"].send_signal(signal.SIGKILL)
+  cluster.procs["worker"].wait()
+  cluster.start("worker")
+  for task in ("chief", "worker", "evaluator"):
+    cluster.wait(task)
+  check_finished(cluster)
