@@ -7,12 +7,25 @@ TF_CONFIG cluster is read by RunConfig itself.
 
 import gin
 import tensorflow as tf
+from tensorflow.core.protobuf import rewriter_config_pb2
+
+from finetune.errors import FinetuneError
+
+
+MIRRORED_UNSUPPORTED = (
+    "run_config.distribution = 'mirrored' cannot be used with hub.Module: a TF1 Hub module "
+    "creates its variables by importing its graph, outside tf.distribute's variable "
+    "creators, so MirroredStrategy cannot mirror them (it fails in the optimizer with "
+    "'colocate_vars_with must only be passed a variable created in this "
+    "tf.distribute.Strategy.scope()'). Use one GPU per process and a TF_CONFIG cluster "
+    "(chief and workers with a GPU each, parameter servers) instead; see the README.")
 
 
 @gin.configurable("run_config", denylist=["model_dir"])
 def make_run_config(model_dir, random_seed=None, save_checkpoints_steps=None,
                     save_checkpoints_secs=None, keep_checkpoint_max=3, save_summary_steps=100,
-                    intra_op_threads=0, inter_op_threads=0):
+                    intra_op_threads=0, inter_op_threads=0, distribution=None,
+                    mixed_precision=False):
   """Builds the RunConfig.
 
   Args:
@@ -22,13 +35,25 @@ def make_run_config(model_dir, random_seed=None, save_checkpoints_steps=None,
     keep_checkpoint_max: how many recent checkpoints are kept.
     save_summary_steps: TensorBoard summary cadence.
     intra_op_threads / inter_op_threads: TensorFlow thread pools (0: one per core).
+    distribution: None: one device per process, or the parameter-server cluster that
+      TF_CONFIG describes. "mirrored" is refused with the reason (MIRRORED_UNSUPPORTED).
+    mixed_precision: let TensorFlow's graph rewrite run eligible ops in float16 on GPUs
+      (use it with optimization.loss_scale); the module's own dtypes are unchanged.
   """
+  if distribution == "mirrored":
+    raise FinetuneError(MIRRORED_UNSUPPORTED)
+  if distribution is not None:
+    raise FinetuneError(f"run_config.distribution = {distribution!r} is unknown; leave it "
+                        "None (a TF_CONFIG cluster needs no setting here).")
   if save_checkpoints_steps is None and save_checkpoints_secs is None:
     save_checkpoints_secs = 600
   session_config = tf.compat.v1.ConfigProto(
       intra_op_parallelism_threads=intra_op_threads,
       inter_op_parallelism_threads=inter_op_threads,
       allow_soft_placement=True)
+  if mixed_precision:
+    session_config.graph_options.rewrite_options.auto_mixed_precision = (
+        rewriter_config_pb2.RewriterConfig.ON)
   return tf.estimator.RunConfig(
       model_dir=model_dir, tf_random_seed=random_seed,
       save_checkpoints_steps=save_checkpoints_steps,

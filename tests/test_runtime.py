@@ -1,0 +1,28 @@
+"""RunConfig from gin: cadence, threads, seed, mixed precision, and the refused distribution."""
+
+import gin
+import pytest
+from tensorflow.core.protobuf import rewriter_config_pb2
+
+from finetune import runtime
+from finetune.errors import FinetuneError
+
+
+def test_run_config_from_gin():
+  gin.parse_config(["run_config.random_seed = 7", "run_config.save_checkpoints_steps = 50",
+                    "run_config.keep_checkpoint_max = 9", "run_config.intra_op_threads = 2",
+                    "run_config.inter_op_threads = 1", "run_config.mixed_precision = True"])
+  config = runtime.make_run_config("/tmp/model")
+  assert config.tf_random_seed == 7 and config.save_checkpoints_steps == 50
+  assert config.keep_checkpoint_max == 9 and config.log_step_count_steps is None
+  session = config.session_config
+  assert session.intra_op_parallelism_threads == 2
+  assert session.inter_op_parallelism_threads == 1
+  assert (session.graph_options.rewrite_options.auto_mixed_precision
+          == rewriter_config_pb2.RewriterConfig.ON)
+
+
+def test_mirrored_strategy_is_refused_with_the_reason():
+  gin.parse_config(["run_config.distribution = 'mirrored'"])
+  with pytest.raises(FinetuneError, match="cannot be used with hub.Module: .*TF_CONFIG"):
+    runtime.make_run_config("/tmp/model")
