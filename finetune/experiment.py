@@ -33,14 +33,15 @@ COMMAND_LOG = "command_lines.txt"
 SCHEDULES = ("train_and_evaluate", "train", "evaluate", "export", "predict")
 
 
-@gin.configurable("experiment", denylist=["model_dir", "schedule", "command_line"])
+@gin.configurable("experiment",
+                  denylist=["model_dir", "schedule", "command_line", "train_hooks"])
 def run(model_dir, schedule="train_and_evaluate", data=gin.REQUIRED, head=gin.REQUIRED,
         train_steps=gin.REQUIRED, module=None, eval_steps=None, eval_throttle_secs=0,
         exports_to_keep=3, best_export_metric=None, best_export_higher_is_better=True,
         early_stopping_metric=None, early_stopping_higher_is_better=True,
         early_stopping_patience_steps=1000, early_stopping_check_every_steps=100,
         warm_start_from=None, warm_start_vars=".*",
-        progress_every_secs=10.0, command_line=None):
+        progress_every_secs=10.0, command_line=None, train_hooks=()):
   """Fine-tunes, evaluates, exports or predicts, as `schedule` says.
 
   Args:
@@ -63,6 +64,7 @@ def run(model_dir, schedule="train_and_evaluate", data=gin.REQUIRED, head=gin.RE
     progress_every_secs: cadence of the progress line.
     command_line: argv of the command, recorded in MODEL_DIR/command_lines.txt once the
       configuration is valid.
+    train_hooks: extra SessionRunHooks for training (from Python, e.g. measurements).
 
   Returns:
     The final eval metrics (dict) for train_and_evaluate and evaluate, the export paths for
@@ -93,7 +95,7 @@ def run(model_dir, schedule="train_and_evaluate", data=gin.REQUIRED, head=gin.RE
                              eval_throttle_secs, exports_to_keep, best_export_metric,
                              best_export_higher_is_better, early_stopping_metric,
                              early_stopping_higher_is_better, early_stopping_patience_steps,
-                             early_stopping_check_every_steps)
+                             early_stopping_check_every_steps, list(train_hooks))
     except (tf.errors.OpError, ValueError) as e:
       raise faults.explain(e, model_dir) or e
   if trains and faults.STOP_REQUESTED.is_set():
@@ -108,11 +110,11 @@ def _run_schedule(schedule, estimator, data, model_dir, train_steps, eval_steps,
                   eval_throttle_secs, exports_to_keep, best_export_metric,
                   best_export_higher_is_better, early_stopping_metric,
                   early_stopping_higher_is_better, early_stopping_patience_steps,
-                  early_stopping_check_every_steps):
+                  early_stopping_check_every_steps, train_hooks):
   serving_fn = data.serving_input_receiver_fn()
   if schedule == "train":
     estimator.train(data.input_fn(data_lib.TRAIN), max_steps=train_steps,
-                    hooks=[faults.PreemptionHook()])
+                    hooks=[faults.PreemptionHook()] + train_hooks)
     return None
   if schedule == "evaluate":
     return _evaluate(estimator, data, eval_steps, model_dir)
@@ -130,7 +132,7 @@ def _run_schedule(schedule, estimator, data, model_dir, train_steps, eval_steps,
   return _train_and_evaluate(
       estimator, data, model_dir, train_steps, eval_steps, eval_throttle_secs, exporters,
       lambda: export_latest(estimator, serving_fn, model_dir, exports_to_keep),
-      [faults.PreemptionHook()] + _early_stopping(
+      [faults.PreemptionHook()] + train_hooks + _early_stopping(
           estimator, early_stopping_metric, early_stopping_higher_is_better,
           early_stopping_patience_steps, early_stopping_check_every_steps))
 

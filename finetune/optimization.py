@@ -160,16 +160,20 @@ def optimization(loss, global_step, train_steps, module_scope,
   if clip_gradient_norm:
     grads, _ = tf.clip_by_global_norm(grads, clip_gradient_norm, use_norm=norm)
   in_module = lambda v: v.op.name.startswith(module_scope + "/")
-  groups = {
-      "head": ([(g, v) for g, v in zip(grads, variables) if not in_module(v)], learning_rate),
-      "module": ([(g, v) for g, v in zip(grads, variables) if in_module(v)],
-                 learning_rate * module_learning_rate_multiplier),
-  }
+  pairs = list(zip(grads, variables))
+  if module_learning_rate_multiplier == 1.0:
+    groups = {"all": (pairs, learning_rate)}  # one optimizer: fewer ops per step
+  else:
+    groups = {
+        "head": ([(g, v) for g, v in pairs if not in_module(v)], learning_rate),
+        "module": ([(g, v) for g, v in pairs if in_module(v)],
+                   learning_rate * module_learning_rate_multiplier),
+    }
   updates = []
   for part, (part_pairs, rate) in groups.items():
     if part_pairs and not (part == "module" and module_learning_rate_multiplier == 0):
-      updates.append(optimizer(learning_rate=rate, name=f"{part}_optimizer")
-                     .apply_gradients(part_pairs))
+      name = "optimizer" if part == "all" else f"{part}_optimizer"
+      updates.append(optimizer(learning_rate=rate, name=name).apply_gradients(part_pairs))
   with tf.control_dependencies(updates):
     return tf.compat.v1.assign_add(global_step, 1, name="train_op").op
 
