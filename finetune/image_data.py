@@ -93,9 +93,9 @@ class ImageFolderData(DataSource):
     paths, labels = zip(*self.files(split))
     size = self.image_size
     dataset = tf.data.Dataset.from_tensor_slices((list(paths), list(labels)))
-    return dataset.map(
-        lambda path, label: (image_ops.decode_and_resize(tf.io.read_file(path), size), label),
-        num_parallel_calls=tf.data.AUTOTUNE)
+    decode = tf.autograph.experimental.do_not_convert(
+        lambda path, label: (image_ops.decode_and_resize(tf.io.read_file(path), size), label))
+    return dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
 
   def _parse_batch(self, images, labels):
     return {self.image_features[0]: images}, tf.cast(labels, tf.int64)
