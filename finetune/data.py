@@ -88,10 +88,14 @@ class DataSource:
     """Turns a batch of raw records into (features dict, labels)."""
     raise NotImplementedError
 
-  def input_fn(self, split, training=None):
-    """Returns an Estimator input_fn over `split`; training shuffles and repeats."""
+  def input_fn(self, split, training=None, batch_size=None, drop_remainder=False):
+    """Returns an Estimator input_fn over `split`; training shuffles and repeats.
+
+    batch_size overrides the configured one (TPUEstimator passes a per-core size);
+    drop_remainder gives every batch the same, static shape (TPUs need that).
+    """
     training = split == TRAIN if training is None else training
-    batch_size = self.batch_size if training else self.eval_batch_size
+    batch_size = batch_size or (self.batch_size if training else self.eval_batch_size)
 
     def input_fn():
       records = self._records(split)
@@ -100,7 +104,7 @@ class DataSource:
       if training:
         records = records.shuffle(self.shuffle_buffer_size, seed=self.seed,
                                   reshuffle_each_iteration=True).repeat()
-      batches = records.batch(batch_size)
+      batches = records.batch(batch_size, drop_remainder=drop_remainder)
       # Parsing is plain graph code: skipping autograph's conversion saves ~0.2 s of start-up.
       batches = batches.map(_no_autograph(self._parse_batch),
                             num_parallel_calls=tf.data.AUTOTUNE)

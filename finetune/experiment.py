@@ -25,6 +25,7 @@ from finetune import model as model_lib
 from finetune.errors import FinetuneError
 from finetune.hub_module import HubModule
 from finetune import preflight
+from finetune import tpu as tpu_lib
 from finetune.optimization import learning_rate_schedule
 from finetune.runtime import make_run_config
 
@@ -74,6 +75,20 @@ def run(model_dir, schedule="train_and_evaluate", data=gin.REQUIRED, head=gin.RE
     raise FinetuneError(f"Unknown schedule '{schedule}'; use one of: {', '.join(SCHEDULES)}.")
   module = module or HubModule()
   _validate(module, data, head, train_steps)
+  tpu_settings = tpu_lib.TPUSettings()
+  if tpu_settings.enabled:
+    if schedule == "predict":
+      raise FinetuneError("The TPU path runs train, evaluate, export and "
+                          "train_and_evaluate; predict with the serving SavedModel.")
+    if schedule != "evaluate":
+      preflight.check_writable(model_dir)
+    with (preflight.ModelDirLock(model_dir, command_line) if schedule != "evaluate"
+          else contextlib.nullcontext()):
+      try:
+        return tpu_lib.run(model_dir, schedule, module, data, head, train_steps, eval_steps,
+                           tpu_settings)
+      except (tf.errors.OpError, ValueError) as e:
+        raise faults.explain(e, model_dir) or e
   estimator = _make_estimator(model_dir, module, data, head, train_steps, warm_start_from,
                               warm_start_vars, progress_every_secs)
   trains = schedule in ("train_and_evaluate", "train")

@@ -41,10 +41,11 @@ def head_logits(inputs, logits_dimension, training, hidden_units=(), dropout=0.0
     return layers.dense(net, logits_dimension, kernel_regularizer=regularizer, name="logits")
 
 
-def _train_op(loss, global_step, train_steps, module_scope):
-  # A NaN or infinite loss fails the step before any weight moves, naming the step.
+def train_op(loss, global_step, train_steps, module_scope, wrap_optimizer=None):
+  """The update, guarded: a NaN or infinite loss fails the step before any weight moves."""
   with tf.control_dependencies([faults.loss_check(loss, global_step)]):
-    return optimization(loss, global_step, train_steps, module_scope)
+    return optimization(loss, global_step, train_steps, module_scope,
+                        wrap_optimizer=wrap_optimizer)
 
 
 def make_model_fn(module, head, train_steps, batch_size, progress_every_secs=10.0):
@@ -66,7 +67,7 @@ def make_model_fn(module, head, train_steps, batch_size, progress_every_secs=10.
     spec = head.create_estimator_spec(
         features=features, mode=mode, logits=logits,
         labels=heads_lib.adapt_labels(head, labels),
-        train_op_fn=lambda loss: _train_op(loss, global_step, train_steps, module.name),
+        train_op_fn=lambda loss: train_op(loss, global_step, train_steps, module.name),
         update_ops=tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS),
         regularization_losses=regularization_losses or None)
     if mode != TRAIN:

@@ -123,11 +123,11 @@ class AdamWOptimizer(tf.compat.v1.train.AdamOptimizer):
       return super().apply_gradients(grads_and_vars, global_step=global_step, name=name)
 
 
-@gin.configurable
+@gin.configurable(denylist=["wrap_optimizer"])
 def optimization(loss, global_step, train_steps, module_scope,
                  optimizer=tf.compat.v1.train.AdamOptimizer,
                  module_learning_rate_multiplier=1.0, freeze_variables=(),
-                 clip_gradient_norm=None):
+                 clip_gradient_norm=None, wrap_optimizer=None):
   """Builds the train op (without UPDATE_OPS: the head adds those).
 
   Args:
@@ -139,6 +139,8 @@ def optimization(loss, global_step, train_steps, module_scope,
       (e.g. 0.1); 0 keeps the module fixed while batch-norm statistics still update.
     freeze_variables: regexes; matching variables are not trained.
     clip_gradient_norm: clip all gradients together to this global norm.
+    wrap_optimizer: applied to each optimizer instance (the TPU path passes
+      CrossShardOptimizer); not a gin setting.
 
   Returns:
     The train op, which also increments the global step.
@@ -173,7 +175,10 @@ def optimization(loss, global_step, train_steps, module_scope,
   for part, (part_pairs, rate) in groups.items():
     if part_pairs and not (part == "module" and module_learning_rate_multiplier == 0):
       name = "optimizer" if part == "all" else f"{part}_optimizer"
-      updates.append(optimizer(learning_rate=rate, name=name).apply_gradients(part_pairs))
+      instance = optimizer(learning_rate=rate, name=name)
+      if wrap_optimizer:
+        instance = wrap_optimizer(instance)
+      updates.append(instance.apply_gradients(part_pairs))
   with tf.control_dependencies(updates):
     return tf.compat.v1.assign_add(global_step, 1, name="train_op").op
 
