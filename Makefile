@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: example test
+.PHONY: example test format
 
 example: $(VENV)/.installed
 	$(BIN)/python -m examples.digits.build_modules --output_dir=build/modules
@@ -18,3 +18,7 @@ $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -e '.[cpu,test]'
 	touch $@
+
+format: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/yapf -i -r finetune tests examples bench setup.py

@@ -26,8 +26,12 @@ setuptools.setup(
         "tpu": ["tensorflow-cpu>=2.15,<2.16"],
         "test": ["pytest>=7", "matplotlib>=3.5"],
         "plot": ["matplotlib>=3.5"],
+        "dev": ["yapf==0.43.0"],
     },
-    entry_points={"console_scripts": ["finetune-train=finetune.train:run",
-                                      "finetune-inspect=finetune.inspect:run",
-                                      "finetune-sweep=finetune.sweep:run"]},
+    entry_points={
+        "console_scripts": [
+            "finetune-train=finetune.train:run", "finetune-inspect=finetune.inspect:run",
+            "finetune-sweep=finetune.sweep:run"
+        ]
+    },
 )

@@ -54,37 +54,49 @@ class Timing(tf.compat.v1.train.SessionRunHook):
 
 # --- The same input pipeline and model, written by hand for (b) and (c) --------------------
 
+
 def input_fn(paths, kind, batch_size, training):
+
   def fn():
     if kind == "text":
       lines = tf.data.TextLineDataset(paths["train" if training else "eval"]).skip(1).cache()
       if training:
         lines = lines.shuffle(10000, seed=1).repeat()
+
       def parse(batch):
         text, area = tf.io.decode_csv(batch, [tf.constant([], tf.string)] * 2)
         return {"text": text}, area
+
       return lines.batch(batch_size).map(parse, tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
     records = tf.data.TFRecordDataset(paths["train" if training else "eval"]).cache()
     if training:
       records = records.shuffle(10000, seed=1).repeat()
-    spec = {"images": tf.io.FixedLenFeature([32, 32, 3], tf.float32),
-            "label": tf.io.FixedLenFeature([], tf.int64)}
+    spec = {
+        "images": tf.io.FixedLenFeature([32, 32, 3], tf.float32),
+        "label": tf.io.FixedLenFeature([], tf.int64)
+    }
+
     def parse(batch):
       parsed = tf.io.parse_example(batch, spec)
       return {"images": parsed["images"]}, parsed["label"]
+
     return records.batch(batch_size).map(parse, tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
   return fn
 
 
 def model(features, labels, kind, module_path, training):
   """Returns (loss, train_op or None, logits)."""
-  module = hub.Module(module_path, trainable=True, tags={"train"} if training else set(),
+  module = hub.Module(module_path,
+                      trainable=True,
+                      tags={"train"} if training else set(),
                       name="module")
   inputs = features["text"] if kind == "text" else features["images"]
   outputs = module(inputs)
   if kind == "text":
-    table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
-        ["files", "math", "network", "text"], [0, 1, 2, 3], tf.string, tf.int64), -1)
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(["files", "math", "network", "text"], [0, 1, 2, 3],
+                                            tf.string, tf.int64), -1)
     logits = tf.compat.v1.layers.dense(outputs, 4, name="logits")
     loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(table.lookup(labels), logits)
   else:
@@ -102,30 +114,35 @@ def model(features, labels, kind, module_path, training):
 
 # --- The three ways ------------------------------------------------------------------------
 
+
 def run_a(paths, kind, batch_size, steps, model_dir):
   import gin  # pylint: disable=g-import-not-at-top
   from finetune import config, experiment  # noqa: F401  (config registers gin's TF pieces)
   t0 = time.time()  # after imports, as for (b) and (c): libraries load before the clock
   if kind == "text":
-    data = [f"csv_data.train_files = '{paths['train']}'",
-            f"csv_data.eval_files = '{paths['eval']}'", "csv_data.label_column = 'area'",
-            "csv_data.column_types = {'text': 'string'}",
-            "experiment.data = @csv_data()", f"csv_data.batch_size = {batch_size}",
-            "csv_data.seed = 1", "hub_module.input_mapping = {'default': 'text'}",
-            "experiment.head = @multi_class_head()", "multi_class_head.n_classes = 4",
-            "multi_class_head.label_vocabulary = ['files', 'math', 'network', 'text']"]
+    data = [
+        f"csv_data.train_files = '{paths['train']}'", f"csv_data.eval_files = '{paths['eval']}'",
+        "csv_data.label_column = 'area'", "csv_data.column_types = {'text': 'string'}",
+        "experiment.data = @csv_data()", f"csv_data.batch_size = {batch_size}", "csv_data.seed = 1",
+        "hub_module.input_mapping = {'default': 'text'}", "experiment.head = @multi_class_head()",
+        "multi_class_head.n_classes = 4",
+        "multi_class_head.label_vocabulary = ['files', 'math', 'network', 'text']"
+    ]
   else:
-    data = [f"tfrecord_data.train_files = '{paths['train']}'",
-            f"tfrecord_data.eval_files = '{paths['eval']}'",
-            "tfrecord_data.feature_spec = {'images': ('float', [32, 32, 3])}",
-            "tfrecord_data.label_key = 'label'", "experiment.data = @tfrecord_data()",
-            f"tfrecord_data.batch_size = {batch_size}", "tfrecord_data.seed = 1",
-            "experiment.head = @binary_class_head()"]
+    data = [
+        f"tfrecord_data.train_files = '{paths['train']}'",
+        f"tfrecord_data.eval_files = '{paths['eval']}'",
+        "tfrecord_data.feature_spec = {'images': ('float', [32, 32, 3])}",
+        "tfrecord_data.label_key = 'label'", "experiment.data = @tfrecord_data()",
+        f"tfrecord_data.batch_size = {batch_size}", "tfrecord_data.seed = 1",
+        "experiment.head = @binary_class_head()"
+    ]
   gin.parse_config(data + [
       f"hub_module.handle = '{paths['module']}'", f"experiment.train_steps = {steps}",
       "optimization.optimizer = @tf.train.AdamOptimizer",
       f"learning_rate_schedule.base_learning_rate = {LEARNING_RATE}",
-      "optimization.module_learning_rate_multiplier = 1.0"])
+      "optimization.module_learning_rate_multiplier = 1.0"
+  ])
   timing = Timing(t0)
   experiment.run(model_dir, "train", train_hooks=[timing])
   t1 = time.time()
@@ -161,8 +178,7 @@ def run_c(paths, kind, batch_size, steps, model_dir):
     _, train_op, _ = model(features, labels, kind, paths["module"], True)
     saver = tf.compat.v1.train.Saver()
     with tf.compat.v1.Session() as session:
-      session.run([tf.compat.v1.global_variables_initializer(),
-                   tf.compat.v1.tables_initializer()])
+      session.run([tf.compat.v1.global_variables_initializer(), tf.compat.v1.tables_initializer()])
       for _ in range(steps):
         session.run(train_op)
         timing.after_run(None, None)
@@ -196,13 +212,17 @@ def main(argv):
   finally:
     shutil.rmtree(model_dir, ignore_errors=True)
   measured_steps = timing.steps - WARMUP_STEPS
-  print(json.dumps({
-      "mode": FLAGS.mode, "kind": FLAGS.kind, "batch_size": FLAGS.batch_size,
-      "steps": timing.steps,
-      "train_examples_per_sec": measured_steps * FLAGS.batch_size / (timing.last - timing.warm),
-      "first_step_secs": timing.first,
-      "eval_examples_per_sec": eval_examples / eval_secs,
-      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+  print(
+      json.dumps({
+          "mode": FLAGS.mode,
+          "kind": FLAGS.kind,
+          "batch_size": FLAGS.batch_size,
+          "steps": timing.steps,
+          "train_examples_per_sec": measured_steps * FLAGS.batch_size / (timing.last - timing.warm),
+          "first_step_secs": timing.first,
+          "eval_examples_per_sec": eval_examples / eval_secs,
+          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+      }))
 
 
 if __name__ == "__main__":

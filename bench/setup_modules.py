@@ -25,8 +25,11 @@ def text():
     embeddings = text_module.pretrain_embeddings(corpus, vocabulary, 64)
     # 50,000 out-of-vocabulary buckets: 3.3 M parameters, like a small real embedding.
     text_module.export(path, vocabulary, embeddings, num_oov_buckets=50000)
-  return {"module": path, "train": os.path.join(TEXT_DATA, "task_train.csv"),
-          "eval": os.path.join(TEXT_DATA, "task_eval.csv")}
+  return {
+      "module": path,
+      "train": os.path.join(TEXT_DATA, "task_train.csv"),
+      "eval": os.path.join(TEXT_DATA, "task_eval.csv")
+  }
 
 
 def image():
@@ -35,9 +38,13 @@ def image():
   records = {s: os.path.join(ROOT, f"images_{s}.tfrecord") for s in ("train", "eval")}
   if not os.path.exists(os.path.join(path, "tfhub_module.pb")):
     pixels, labels = dataset.read_csv("pretrain.csv", "label")
-    pretrain.pretrain_and_export(image_module.make_spec("feature_vector", **kwargs), path,
-                                 "images", image_build.to_images(pixels), labels,
-                                 "pretraining_logits", steps=200)
+    pretrain.pretrain_and_export(image_module.make_spec("feature_vector", **kwargs),
+                                 path,
+                                 "images",
+                                 image_build.to_images(pixels),
+                                 labels,
+                                 "pretraining_logits",
+                                 steps=200)
   for split, name, column in (("train", "finetune_train.csv", "parity"),
                               ("eval", "finetune_eval.csv", "parity")):
     if os.path.exists(records[split]):
@@ -47,10 +54,14 @@ def image():
       pixels, labels = np.resize(pixels, (1000, 64)), np.resize(labels, 1000)
     with tf.io.TFRecordWriter(records[split]) as writer:
       for image, label in zip(image_build.to_images(pixels), labels):
-        writer.write(tf.train.Example(features=tf.train.Features(feature={
-            "images": tf.train.Feature(float_list=tf.train.FloatList(value=image.ravel())),
-            "label": tf.train.Feature(int64_list=tf.train.Int64List(
-                value=[int(label == "odd")]))})).SerializeToString())
+        writer.write(
+            tf.train.Example(features=tf.train.Features(
+                feature={
+                    "images":
+                        tf.train.Feature(float_list=tf.train.FloatList(value=image.ravel())),
+                    "label":
+                        tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label == "odd")]))
+                })).SerializeToString())
   return {"module": path, **records}
 
 

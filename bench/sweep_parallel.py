@@ -27,17 +27,23 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def sweep(sweep_dir, parallel):
   rates = ", ".join(str(0.001 * (i + 1)) for i in range(FLAGS.trials))
   started = time.time()
-  subprocess.run([sys.executable, "-m", "finetune.sweep", "--gin_file=digits/finetune.gin",
-                  f"--sweep_dir={sweep_dir}", f"--grid=LEARNING_RATE=[{rates}]",
-                  f"--gin_bindings=TRAIN_STEPS = {FLAGS.train_steps}",
-                  f"--parallel={parallel}"], cwd=REPO, check=True, capture_output=True)
+  subprocess.run([
+      sys.executable, "-m", "finetune.sweep", "--gin_file=digits/finetune.gin",
+      f"--sweep_dir={sweep_dir}", f"--grid=LEARNING_RATE=[{rates}]",
+      f"--gin_bindings=TRAIN_STEPS = {FLAGS.train_steps}", f"--parallel={parallel}"
+  ],
+                 cwd=REPO,
+                 check=True,
+                 capture_output=True)
   return time.time() - started
 
 
 def main(argv):
   del argv
-  subprocess.run([sys.executable, "-m", "examples.digits.build_modules"], cwd=REPO,
-                 check=True, capture_output=True)
+  subprocess.run([sys.executable, "-m", "examples.digits.build_modules"],
+                 cwd=REPO,
+                 check=True,
+                 capture_output=True)
   root = tempfile.mkdtemp(prefix="bench_sweep_")
   try:
     sequential = sweep(os.path.join(root, "sequential"), 1)

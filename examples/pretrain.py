@@ -8,8 +8,16 @@ import tensorflow as tf
 import tensorflow_hub as hub
 
 
-def pretrain_and_export(spec, export_dir, input_name, inputs, labels, signature,
-                        steps=1500, batch_size=64, learning_rate=0.01, seed=0,
+def pretrain_and_export(spec,
+                        export_dir,
+                        input_name,
+                        inputs,
+                        labels,
+                        signature,
+                        steps=1500,
+                        batch_size=64,
+                        learning_rate=0.01,
+                        seed=0,
                         also_export=None):
   """Trains `spec` to predict `labels` from `inputs` with `signature`, then exports it.
 
@@ -38,8 +46,10 @@ def pretrain_and_export(spec, export_dir, input_name, inputs, labels, signature,
     update_ops = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)
     with tf.control_dependencies(update_ops):
       train_op = tf.compat.v1.train.AdamOptimizer(learning_rate).minimize(loss)
-    others = {path: hub.Module(other, name=f"export_{i}")
-              for i, (path, other) in enumerate((also_export or {}).items())}
+    others = {
+        path: hub.Module(other, name=f"export_{i}")
+        for i, (path, other) in enumerate((also_export or {}).items())
+    }
     # Copies share nothing with the trained module; its weights are copied in before use.
     copies = [copy_variables(train_module, m) for m in [serve_module] + list(others.values())]
     eval_logits = serve_module({input_name: x}, signature=signature)

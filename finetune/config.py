@@ -19,8 +19,7 @@ import tensorflow as tf
 from finetune import experiment  # noqa: F401  (registers finetune's configurables)
 from finetune.errors import FinetuneError
 
-CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                          "configs")
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
 OPERATIVE_CONFIG = "operative_config.gin"
 
 
@@ -73,8 +72,11 @@ def _locate(path):
   for candidate in (path, os.path.join(CONFIG_DIR, path)):
     if tf.io.gfile.exists(candidate):
       return candidate
-  known = sorted(os.path.relpath(os.path.join(d, f), CONFIG_DIR)
-                 for d, _, files in os.walk(CONFIG_DIR) for f in files if f.endswith(".gin"))
+  known = sorted(
+      os.path.relpath(os.path.join(d, f), CONFIG_DIR)
+      for d, _, files in os.walk(CONFIG_DIR)
+      for f in files
+      if f.endswith(".gin"))
   raise FinetuneError(f"Gin file '{path}' not found (looked in the working directory and in "
                       f"{CONFIG_DIR}). Shipped configs: {', '.join(known)}.")
 

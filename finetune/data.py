@@ -16,8 +16,13 @@ from finetune import image_ops
 from finetune.errors import FinetuneError
 
 TRAIN, EVAL = "train", "eval"
-_TYPES = {"string": tf.string, "float": tf.float32, "int": tf.int64,
-          "float32": tf.float32, "int64": tf.int64}
+_TYPES = {
+    "string": tf.string,
+    "float": tf.float32,
+    "int": tf.int64,
+    "float32": tf.float32,
+    "int64": tf.int64
+}
 
 
 def _dtype(name, what):
@@ -45,11 +50,17 @@ class DataSource:
 
   image_features = ()  # names of features that are decoded images
 
-  def __init__(self, batch_size=32, eval_batch_size=None, shuffle_buffer_size=10000,
-               seed=None, cache=True, augmentation=None, image_size=None):
+  def __init__(self,
+               batch_size=32,
+               eval_batch_size=None,
+               shuffle_buffer_size=10000,
+               seed=None,
+               cache=True,
+               augmentation=None,
+               image_size=None):
     for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
-      if value is not None and (not isinstance(value, int) or isinstance(value, bool)
-                                or value <= 0):
+      if value is not None and (not isinstance(value, int) or isinstance(value, bool) or
+                                value <= 0):
         raise FinetuneError(f"{name} must be a positive integer, got {value!r}.")
     self.batch_size = batch_size
     self.eval_batch_size = eval_batch_size or batch_size
@@ -102,15 +113,14 @@ class DataSource:
       if self.cache:
         records = records.cache()
       if training:
-        records = records.shuffle(self.shuffle_buffer_size, seed=self.seed,
+        records = records.shuffle(self.shuffle_buffer_size,
+                                  seed=self.seed,
                                   reshuffle_each_iteration=True).repeat()
       batches = records.batch(batch_size, drop_remainder=drop_remainder)
       # Parsing is plain graph code: skipping autograph's conversion saves ~0.2 s of start-up.
-      batches = batches.map(_no_autograph(self._parse_batch),
-                            num_parallel_calls=tf.data.AUTOTUNE)
+      batches = batches.map(_no_autograph(self._parse_batch), num_parallel_calls=tf.data.AUTOTUNE)
       if training and self.augmentation and self.image_features:
-        batches = batches.map(_no_autograph(self._augment),
-                              num_parallel_calls=tf.data.AUTOTUNE)
+        batches = batches.map(_no_autograph(self._augment), num_parallel_calls=tf.data.AUTOTUNE)
       return batches.prefetch(tf.data.AUTOTUNE)
 
     return input_fn
@@ -132,8 +142,9 @@ class DataSource:
       features, receivers = dict(receiver.features), dict(receiver.receiver_tensors)
       for name, spec in specs.items():
         if name not in self.image_features:
-          features[name] = receivers[name] = tf.compat.v1.placeholder(
-              spec.dtype, [None] + spec.shape.as_list(), name=name)
+          features[name] = receivers[name] = tf.compat.v1.placeholder(spec.dtype,
+                                                                      [None] + spec.shape.as_list(),
+                                                                      name=name)
       return tf.estimator.export.ServingInputReceiver(features, receivers)
 
     return receiver_fn
@@ -173,9 +184,15 @@ class CsvData(DataSource):
     field_delim: the CSV delimiter.
   """
 
-  def __init__(self, train_files=gin.REQUIRED, eval_files=gin.REQUIRED,
-               label_column=gin.REQUIRED, column_types=None, column_groups=None,
-               feature_columns=None, field_delim=",", **pipeline_options):
+  def __init__(self,
+               train_files=gin.REQUIRED,
+               eval_files=gin.REQUIRED,
+               label_column=gin.REQUIRED,
+               column_types=None,
+               column_groups=None,
+               feature_columns=None,
+               field_delim=",",
+               **pipeline_options):
     super().__init__(**pipeline_options)
     self.files = {TRAIN: train_files, EVAL: eval_files}
     self.label_column = label_column
@@ -185,8 +202,9 @@ class CsvData(DataSource):
     self.header = self._read_header()
     self._check_columns(feature_columns)
     grouped = {c for cols in self._groups().values() for c in cols}
-    self.feature_columns = [c for c in (feature_columns or self.header)
-                            if c != label_column and c not in grouped]
+    self.feature_columns = [
+        c for c in (feature_columns or self.header) if c != label_column and c not in grouped
+    ]
 
   def _read_header(self):
     first = _glob(self.files[TRAIN], "csv_data.train_files")[0]
@@ -208,8 +226,10 @@ class CsvData(DataSource):
                             f"columns are: {', '.join(self.header)}.")
 
   def _groups(self):
-    return {name: [c for c in self.header if fnmatch.fnmatch(c, pattern)]
-            for name, pattern in self.column_groups.items()}
+    return {
+        name: [c for c in self.header if fnmatch.fnmatch(c, pattern)]
+        for name, pattern in self.column_groups.items()
+    }
 
   def _type(self, column):
     default = "string" if column == self.label_column else "float"
@@ -258,15 +278,23 @@ class TFRecordData(DataSource):
     compression_type: "" , "GZIP" or "ZLIB".
   """
 
-  def __init__(self, train_files=gin.REQUIRED, eval_files=gin.REQUIRED,
-               feature_spec=gin.REQUIRED, label_key=gin.REQUIRED, label_spec=("int", []),
-               compression_type="", **pipeline_options):
+  def __init__(self,
+               train_files=gin.REQUIRED,
+               eval_files=gin.REQUIRED,
+               feature_spec=gin.REQUIRED,
+               label_key=gin.REQUIRED,
+               label_spec=("int", []),
+               compression_type="",
+               **pipeline_options):
     super().__init__(**pipeline_options)
     self.files = {TRAIN: train_files, EVAL: eval_files}
     feature_spec = dict(feature_spec)
     self.image_features = tuple(n for n, (kind, _) in feature_spec.items() if kind == "image")
-    self.specs = {name: tf.TensorSpec(list(shape), _dtype(kind, f"feature '{name}'"))
-                  for name, (kind, shape) in feature_spec.items() if kind != "image"}
+    self.specs = {
+        name: tf.TensorSpec(list(shape), _dtype(kind, f"feature '{name}'"))
+        for name, (kind, shape) in feature_spec.items()
+        if kind != "image"
+    }
     self.label_key = label_key
     kind, shape = label_spec
     self.label = tf.TensorSpec(list(shape), _dtype(kind, "the label"))
@@ -289,7 +317,8 @@ class TFRecordData(DataSource):
     specs = dict(self.specs, **{self.label_key: self.label})
     specs.update({name: tf.TensorSpec([], tf.string) for name in self.image_features})
     parsed = tf.io.parse_example(records, {
-        name: tf.io.FixedLenFeature(spec.shape, spec.dtype) for name, spec in specs.items()})
+        name: tf.io.FixedLenFeature(spec.shape, spec.dtype) for name, spec in specs.items()
+    })
     for name in self.image_features:
       parsed[name] = image_ops.decode_batch(parsed[name], self.image_size)
     label = parsed.pop(self.label_key)
@@ -313,8 +342,8 @@ class ArrayData(DataSource):
     specs = {}
     for name, values in features.items():
       values = np.asarray(values)
-      specs[name] = tf.TensorSpec(values.shape[1:], tf.as_dtype(
-          tf.string if values.dtype.kind in "USO" else values.dtype))
+      specs[name] = tf.TensorSpec(
+          values.shape[1:], tf.as_dtype(tf.string if values.dtype.kind in "USO" else values.dtype))
     return specs
 
   def check_not_empty(self):

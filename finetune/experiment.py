@@ -34,15 +34,27 @@ COMMAND_LOG = "command_lines.txt"
 SCHEDULES = ("train_and_evaluate", "train", "evaluate", "export", "predict")
 
 
-@gin.configurable("experiment",
-                  denylist=["model_dir", "schedule", "command_line", "train_hooks"])
-def run(model_dir, schedule="train_and_evaluate", data=gin.REQUIRED, head=gin.REQUIRED,
-        train_steps=gin.REQUIRED, module=None, eval_steps=None, eval_throttle_secs=0,
-        exports_to_keep=3, best_export_metric=None, best_export_higher_is_better=True,
-        early_stopping_metric=None, early_stopping_higher_is_better=True,
-        early_stopping_patience_steps=1000, early_stopping_check_every_steps=100,
-        warm_start_from=None, warm_start_vars=".*",
-        progress_every_secs=10.0, command_line=None, train_hooks=()):
+@gin.configurable("experiment", denylist=["model_dir", "schedule", "command_line", "train_hooks"])
+def run(model_dir,
+        schedule="train_and_evaluate",
+        data=gin.REQUIRED,
+        head=gin.REQUIRED,
+        train_steps=gin.REQUIRED,
+        module=None,
+        eval_steps=None,
+        eval_throttle_secs=0,
+        exports_to_keep=3,
+        best_export_metric=None,
+        best_export_higher_is_better=True,
+        early_stopping_metric=None,
+        early_stopping_higher_is_better=True,
+        early_stopping_patience_steps=1000,
+        early_stopping_check_every_steps=100,
+        warm_start_from=None,
+        warm_start_vars=".*",
+        progress_every_secs=10.0,
+        command_line=None,
+        train_hooks=()):
   """Fine-tunes, evaluates, exports or predicts, as `schedule` says.
 
   Args:
@@ -82,8 +94,8 @@ def run(model_dir, schedule="train_and_evaluate", data=gin.REQUIRED, head=gin.RE
                           "train_and_evaluate; predict with the serving SavedModel.")
     if schedule != "evaluate":
       preflight.check_writable(model_dir)
-    with (preflight.ModelDirLock(model_dir, command_line) if schedule != "evaluate"
-          else contextlib.nullcontext()):
+    with (preflight.ModelDirLock(model_dir, command_line)
+          if schedule != "evaluate" else contextlib.nullcontext()):
       try:
         return tpu_lib.run(model_dir, schedule, module, data, head, train_steps, eval_steps,
                            tpu_settings)
@@ -100,8 +112,8 @@ def run(model_dir, schedule="train_and_evaluate", data=gin.REQUIRED, head=gin.RE
   if command_line and _is_chief():
     record_command_line(model_dir, command_line)
   lock = (preflight.ModelDirLock(model_dir, command_line)
-          if schedule in ("train_and_evaluate", "train", "export") and _is_chief()
-          else contextlib.nullcontext())
+          if schedule in ("train_and_evaluate", "train", "export") and _is_chief() else
+          contextlib.nullcontext())
   with lock:
     if _is_chief():
       preflight.remove_partial_exports(model_dir)
@@ -121,14 +133,14 @@ def run(model_dir, schedule="train_and_evaluate", data=gin.REQUIRED, head=gin.RE
   return result
 
 
-def _run_schedule(schedule, estimator, data, model_dir, train_steps, eval_steps,
-                  eval_throttle_secs, exports_to_keep, best_export_metric,
-                  best_export_higher_is_better, early_stopping_metric,
-                  early_stopping_higher_is_better, early_stopping_patience_steps,
-                  early_stopping_check_every_steps, train_hooks):
+def _run_schedule(schedule, estimator, data, model_dir, train_steps, eval_steps, eval_throttle_secs,
+                  exports_to_keep, best_export_metric, best_export_higher_is_better,
+                  early_stopping_metric, early_stopping_higher_is_better,
+                  early_stopping_patience_steps, early_stopping_check_every_steps, train_hooks):
   serving_fn = data.serving_input_receiver_fn()
   if schedule == "train":
-    estimator.train(data.input_fn(data_lib.TRAIN), max_steps=train_steps,
+    estimator.train(data.input_fn(data_lib.TRAIN),
+                    max_steps=train_steps,
                     hooks=[faults.PreemptionHook()] + train_hooks)
     return None
   if schedule == "evaluate":
@@ -147,9 +159,9 @@ def _run_schedule(schedule, estimator, data, model_dir, train_steps, eval_steps,
   return _train_and_evaluate(
       estimator, data, model_dir, train_steps, eval_steps, eval_throttle_secs, exporters,
       lambda: export_latest(estimator, serving_fn, model_dir, exports_to_keep),
-      [faults.PreemptionHook()] + train_hooks + _early_stopping(
-          estimator, early_stopping_metric, early_stopping_higher_is_better,
-          early_stopping_patience_steps, early_stopping_check_every_steps))
+      [faults.PreemptionHook()] + train_hooks +
+      _early_stopping(estimator, early_stopping_metric, early_stopping_higher_is_better,
+                      early_stopping_patience_steps, early_stopping_check_every_steps))
 
 
 def _task_type():
@@ -178,15 +190,16 @@ def _validate(module, data, head, train_steps):
     learning_rate_schedule(tf.constant(0, tf.int64), train_steps)
 
 
-def _make_estimator(model_dir, module, data, head, train_steps, warm_start_from,
-                    warm_start_vars, progress_every_secs):
+def _make_estimator(model_dir, module, data, head, train_steps, warm_start_from, warm_start_vars,
+                    progress_every_secs):
   model_fn = model_lib.make_model_fn(module, head, train_steps, data.batch_size,
                                      progress_every_secs)
   warm_start = None
   if warm_start_from:
     warm_start = tf.estimator.WarmStartSettings(ckpt_to_initialize_from=warm_start_from,
                                                 vars_to_warm_start=warm_start_vars)
-  return tf.estimator.Estimator(model_fn, config=make_run_config(model_dir),
+  return tf.estimator.Estimator(model_fn,
+                                config=make_run_config(model_dir),
                                 warm_start_from=warm_start)
 
 
@@ -197,27 +210,34 @@ def _exporters(model_dir, serving_fn, exports_to_keep, best_metric, best_higher)
       exporters_lib.ServingExporter("serving", serving_fn, exports_to_keep=exports_to_keep),
   ]
   if best_metric:
-    exporters.append(exporters_lib.BestHubModuleExporter(
-        "best_hub", serving_fn, best_metric, higher_is_better=best_higher,
-        exports_to_keep=exports_to_keep))
+    exporters.append(
+        exporters_lib.BestHubModuleExporter("best_hub",
+                                            serving_fn,
+                                            best_metric,
+                                            higher_is_better=best_higher,
+                                            exports_to_keep=exports_to_keep))
   return exporters
 
 
 def _early_stopping(estimator, metric, higher_is_better, patience_steps, every_steps):
   if not metric:
     return []
-  stop_if = (tf.estimator.experimental.stop_if_no_increase_hook if higher_is_better
-             else tf.estimator.experimental.stop_if_no_decrease_hook)
-  return [stop_if(estimator, metric, patience_steps, run_every_secs=None,
-                  run_every_steps=every_steps)]
+  stop_if = (tf.estimator.experimental.stop_if_no_increase_hook
+             if higher_is_better else tf.estimator.experimental.stop_if_no_decrease_hook)
+  return [
+      stop_if(estimator, metric, patience_steps, run_every_secs=None, run_every_steps=every_steps)
+  ]
 
 
 def _train_and_evaluate(estimator, data, model_dir, train_steps, eval_steps, throttle_secs,
                         exporters, export_fn, train_hooks):
-  train_spec = tf.estimator.TrainSpec(data.input_fn(data_lib.TRAIN), max_steps=train_steps,
+  train_spec = tf.estimator.TrainSpec(data.input_fn(data_lib.TRAIN),
+                                      max_steps=train_steps,
                                       hooks=train_hooks)
-  eval_spec = tf.estimator.EvalSpec(data.input_fn(data_lib.EVAL), steps=eval_steps,
-                                    exporters=exporters, start_delay_secs=0,
+  eval_spec = tf.estimator.EvalSpec(data.input_fn(data_lib.EVAL),
+                                    steps=eval_steps,
+                                    exporters=exporters,
+                                    start_delay_secs=0,
                                     throttle_secs=throttle_secs)
   # Locally this returns (eval result, export results); in a cluster, None on most tasks.
   outcome = tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
@@ -250,14 +270,11 @@ def export_latest(estimator, serving_fn, model_dir, exports_to_keep=3):
   checkpoint = estimator.latest_checkpoint()
   if checkpoint is None:
     raise FinetuneError(f"No checkpoint in '{model_dir}' to export; train first.")
-  hub_exporter = exporters_lib.HubModuleExporter("hub", serving_fn,
-                                                 exports_to_keep=exports_to_keep)
-  hub_path = hub_exporter.export(estimator, os.path.join(model_dir, "export", "hub"),
-                                 checkpoint)
-  serving = exporters_lib.ServingExporter("serving", serving_fn,
-                                          exports_to_keep=exports_to_keep)
-  serving_path = serving.export(estimator, os.path.join(model_dir, "export", "serving"),
-                                checkpoint, None, True)
+  hub_exporter = exporters_lib.HubModuleExporter("hub", serving_fn, exports_to_keep=exports_to_keep)
+  hub_path = hub_exporter.export(estimator, os.path.join(model_dir, "export", "hub"), checkpoint)
+  serving = exporters_lib.ServingExporter("serving", serving_fn, exports_to_keep=exports_to_keep)
+  serving_path = serving.export(estimator, os.path.join(model_dir, "export", "serving"), checkpoint,
+                                None, True)
   return {"hub": _text(hub_path), "serving": _text(serving_path)}
 
 

@@ -44,10 +44,13 @@ def write_json_atomically(path, payload):
 class HubModuleExporter(hub.LatestModuleExporter):
   """hub.LatestModuleExporter that says where each export went."""
 
-  def export(self, estimator, export_path, checkpoint_path=None, eval_result=None,
+  def export(self,
+             estimator,
+             export_path,
+             checkpoint_path=None,
+             eval_result=None,
              is_the_final_export=None):
-    path = super().export(estimator, export_path, checkpoint_path, eval_result,
-                          is_the_final_export)
+    path = super().export(estimator, export_path, checkpoint_path, eval_result, is_the_final_export)
     if path:
       log.info("Fine-tuned module (%s) exported to %s", self.name, _text(path))
     return path
@@ -60,8 +63,7 @@ class BestHubModuleExporter(HubModuleExporter):
   eval_result.json it was chosen with), so a resumed run keeps comparing against it.
   """
 
-  def __init__(self, name, serving_input_fn, metric, higher_is_better=True,
-               exports_to_keep=1):
+  def __init__(self, name, serving_input_fn, metric, higher_is_better=True, exports_to_keep=1):
     super().__init__(name, serving_input_fn, exports_to_keep=exports_to_keep)
     self._metric = metric
     self._higher_is_better = higher_is_better
@@ -78,7 +80,11 @@ class BestHubModuleExporter(HubModuleExporter):
       return None
     return max(values) if self._higher_is_better else min(values)
 
-  def export(self, estimator, export_path, checkpoint_path=None, eval_result=None,
+  def export(self,
+             estimator,
+             export_path,
+             checkpoint_path=None,
+             eval_result=None,
              is_the_final_export=None):
     result = jsonable(eval_result)
     if self._metric not in result:
@@ -89,8 +95,7 @@ class BestHubModuleExporter(HubModuleExporter):
     value = result[self._metric]
     if best is not None and (value <= best if self._higher_is_better else value >= best):
       return None
-    path = super().export(estimator, export_path, checkpoint_path, eval_result,
-                          is_the_final_export)
+    path = super().export(estimator, export_path, checkpoint_path, eval_result, is_the_final_export)
     if path:
       write_json_atomically(os.path.join(_text(path), EVAL_RESULT_FILE), result)
     return path
@@ -99,10 +104,8 @@ class BestHubModuleExporter(HubModuleExporter):
 class ServingExporter(tf.estimator.LatestExporter):
   """tf.estimator.LatestExporter that says where each SavedModel went."""
 
-  def export(self, estimator, export_path, checkpoint_path, eval_result,
-             is_the_final_export):
-    path = super().export(estimator, export_path, checkpoint_path, eval_result,
-                          is_the_final_export)
+  def export(self, estimator, export_path, checkpoint_path, eval_result, is_the_final_export):
+    path = super().export(estimator, export_path, checkpoint_path, eval_result, is_the_final_export)
     log.info("Serving SavedModel exported to %s", _text(path))
     return path
 
@@ -117,16 +120,15 @@ class MetricsReporter(tf.estimator.Exporter):
   def name(self):
     return "metrics"
 
-  def export(self, estimator, export_path, checkpoint_path, eval_result,
-             is_the_final_export):
+  def export(self, estimator, export_path, checkpoint_path, eval_result, is_the_final_export):
     return report_metrics(self._model_dir, eval_result)
 
 
 def report_metrics(model_dir, eval_result):
   """Logs `eval_result` and writes it to MODEL_DIR/metrics.json; returns the file path."""
   result = jsonable(eval_result)
-  log.info("eval at step %s: %s", result.get("global_step"), "  ".join(
-      f"{k}={v:.4f}" for k, v in sorted(result.items()) if k != "global_step"))
+  log.info("eval at step %s: %s", result.get("global_step"),
+           "  ".join(f"{k}={v:.4f}" for k, v in sorted(result.items()) if k != "global_step"))
   path = os.path.join(model_dir, "metrics.json")
   write_json_atomically(path, result)
   return path

@@ -65,14 +65,12 @@ def explain(error, model_dir=None):
         "(or give a label_vocabulary for named labels).")
   if "Labels must be >= 0" in message and ("Lookup" in message or "[-1]" in message):
     # A word missing from the vocabulary is looked up as -1.
-    return FinetuneError(
-        "A label is not in the head's label_vocabulary (or is -1). Add it to "
-        "label_vocabulary (and n_classes), or fix the label column.")
+    return FinetuneError("A label is not in the head's label_vocabulary (or is -1). Add it to "
+                         "label_vocabulary (and n_classes), or fix the label column.")
   if "Labels must be >= 0" in message:
     return FinetuneError(f"A label is negative (labels seen: {_values(message)}); class "
                          "labels must be 0..n_classes-1.")
-  number = re.search(r"StringToNumberOp could not correctly convert string: (.*?)(\n|$)",
-                     message)
+  number = re.search(r"StringToNumberOp could not correctly convert string: (.*?)(\n|$)", message)
   if number:
     return FinetuneError(
         f"Label '{number.group(1).strip()}' is not a number and the head has no "
@@ -90,17 +88,16 @@ def explain(error, model_dir=None):
         f"CSV field {parse.group(1)} of a row is not a valid {parse.group(3)}: "
         f"'{parse.group(4).strip()}'. Declare the column's type in csv_data.column_types or "
         "fix the value.")
-  if re.search(r"Key .* not found in checkpoint|Assign requires shapes of both tensors|"
-               r"tensor .* shape .* in the checkpoint", message):
+  if re.search(
+      r"Key .* not found in checkpoint|Assign requires shapes of both tensors|"
+      r"tensor .* shape .* in the checkpoint", message):
     return different_model(model_dir, message.splitlines()[0][:200])
-  required = re.search(r"Required bindings for `(\w+)` not provided in config: \[(.*?)\]",
-                       message)
+  required = re.search(r"Required bindings for `(\w+)` not provided in config: \[(.*?)\]", message)
   if required:
     names = [n.strip(" '\"") for n in required.group(2).split(",")]
-    return FinetuneError(
-        "Missing required setting" + ("s" if len(names) > 1 else "") + ": "
-        + ", ".join(f"{required.group(1)}.{n}" for n in names)
-        + ". Set it in the config or with --gin_bindings.")
+    return FinetuneError("Missing required setting" + ("s" if len(names) > 1 else "") + ": " +
+                         ", ".join(f"{required.group(1)}.{n}" for n in names) +
+                         ". Set it in the config or with --gin_bindings.")
   return None
 
 

@@ -32,16 +32,18 @@ def multi_class_head(n_classes=gin.REQUIRED, label_vocabulary=None):
 def binary_class_head(label_vocabulary=None, thresholds=None):
   """Two-class classification with a sigmoid; eval adds AUC, precision and recall."""
   return tf.estimator.BinaryClassHead(
-      label_vocabulary=list(label_vocabulary) if label_vocabulary else None,
-      thresholds=thresholds)
+      label_vocabulary=list(label_vocabulary) if label_vocabulary else None, thresholds=thresholds)
 
 
 @gin.configurable
-def multi_label_head(n_classes=gin.REQUIRED, label_vocabulary=None, thresholds=None,
+def multi_label_head(n_classes=gin.REQUIRED,
+                     label_vocabulary=None,
+                     thresholds=None,
                      label_delimiter="|"):
   """Any number of labels per example; CSV labels are joined by `label_delimiter`."""
   head = tf.estimator.MultiLabelHead(
-      n_classes, label_vocabulary=list(label_vocabulary) if label_vocabulary else None,
+      n_classes,
+      label_vocabulary=list(label_vocabulary) if label_vocabulary else None,
       thresholds=thresholds)
   head.label_delimiter = label_delimiter
   return head

@@ -54,8 +54,7 @@ def describe_bad_handle(handle, error):
       return (f"Module handle '{handle}' does not exist. Give a directory that holds "
               "tfhub_module.pb, a file:// or gs:// path, or an http(s) URL of a "
               "compressed module.")
-    if tf.io.gfile.isdir(path) and not tf.io.gfile.exists(
-        os.path.join(path, "tfhub_module.pb")):
+    if tf.io.gfile.isdir(path) and not tf.io.gfile.exists(os.path.join(path, "tfhub_module.pb")):
       if tf.io.gfile.exists(os.path.join(path, "saved_model.pb")):
         return (f"Module handle '{handle}' is a SavedModel (the TF2 format), not a TF1 Hub "
                 "format module (no tfhub_module.pb). finetune needs the TF1 Hub format "
@@ -91,9 +90,16 @@ class HubModule:
     name: the variable scope of the module, fixed so that checkpoints restore across modes.
   """
 
-  def __init__(self, handle=gin.REQUIRED, signature="default", output_key="default",
-               input_mapping=None, train_tags=None, serving_tags=(), trainable=True,
-               export_name=None, name="module"):
+  def __init__(self,
+               handle=gin.REQUIRED,
+               signature="default",
+               output_key="default",
+               input_mapping=None,
+               train_tags=None,
+               serving_tags=(),
+               trainable=True,
+               export_name=None,
+               name="module"):
     self.handle = handle
     self.signature = signature
     self.output_key = output_key
@@ -157,10 +163,9 @@ class HubModule:
   def _check_signature(self, tags):
     names = self.spec.get_signature_names(tags=tags)
     if self.signature not in names:
-      raise FinetuneError(
-          f"Signature '{self.signature}' not in module '{self.handle}' (tags "
-          f"{_fmt_tags(tags)}); it has: {', '.join(sorted(names))}. "
-          "Set hub_module.signature to one of those.")
+      raise FinetuneError(f"Signature '{self.signature}' not in module '{self.handle}' (tags "
+                          f"{_fmt_tags(tags)}); it has: {', '.join(sorted(names))}. "
+                          "Set hub_module.signature to one of those.")
 
   def _check_outputs(self, tags):
     outputs = self.spec.get_output_info_dict(signature=self.signature, tags=tags)
@@ -185,17 +190,15 @@ class HubModule:
       elif len(inputs) == 1 and len(feature_specs) == 1:
         mapping = {next(iter(inputs)): next(iter(feature_specs))}
       else:
-        raise FinetuneError(
-            f"Cannot match the inputs of signature '{self.signature}' "
-            f"({', '.join(sorted(inputs))}) to the data's features "
-            f"({', '.join(sorted(feature_specs))}). Set hub_module.input_mapping = "
-            "{'<signature input>': '<feature>'}.")
+        raise FinetuneError(f"Cannot match the inputs of signature '{self.signature}' "
+                            f"({', '.join(sorted(inputs))}) to the data's features "
+                            f"({', '.join(sorted(feature_specs))}). Set hub_module.input_mapping = "
+                            "{'<signature input>': '<feature>'}.")
     for input_name in inputs:
       if input_name not in mapping:
-        raise FinetuneError(
-            f"Signature '{self.signature}' input '{input_name}' is not in "
-            f"hub_module.input_mapping ({mapping}); map it to one of the features: "
-            f"{', '.join(sorted(feature_specs))}.")
+        raise FinetuneError(f"Signature '{self.signature}' input '{input_name}' is not in "
+                            f"hub_module.input_mapping ({mapping}); map it to one of the features: "
+                            f"{', '.join(sorted(feature_specs))}.")
     for input_name, feature in mapping.items():
       if input_name not in inputs:
         raise FinetuneError(
@@ -220,8 +223,7 @@ class HubModule:
     feature_specs = {k: tf.TensorSpec(v.shape[1:], v.dtype) for k, v in features.items()}
     mapping = self._resolve_inputs(feature_specs, tags)
     infos = module.get_input_info_dict(self.signature)
-    inputs = {name: _cast(features[feature], infos[name].dtype)
-              for name, feature in mapping.items()}
+    inputs = {name: _cast(features[feature], infos[name].dtype) for name, feature in mapping.items()}
     outputs = module(inputs, signature=self.signature, as_dict=True)
     tensors = [tf.cast(outputs[key], tf.float32) for key in self.output_keys()]
     return tensors[0] if len(tensors) == 1 else tf.concat(tensors, axis=-1)

@@ -41,8 +41,12 @@ class ImageFolderData(DataSource):
     Other arguments (batch_size, augmentation, image_size, ...) as for every data source.
   """
 
-  def __init__(self, train_dir=gin.REQUIRED, eval_dir=None, validation_percentage=20,
-               feature_name="images", **pipeline_options):
+  def __init__(self,
+               train_dir=gin.REQUIRED,
+               eval_dir=None,
+               validation_percentage=20,
+               feature_name="images",
+               **pipeline_options):
     super().__init__(**pipeline_options)
     self.image_features = (feature_name,)
     self.dirs = {TRAIN: train_dir, EVAL: eval_dir}
@@ -57,8 +61,10 @@ class ImageFolderData(DataSource):
     if not tf.io.gfile.isdir(folder):
       raise FinetuneError(f"Image folder '{folder}' does not exist; it needs one sub-folder "
                           "of images per class.")
-    classes = sorted(e.rstrip("/") for e in tf.io.gfile.listdir(folder)
-                     if tf.io.gfile.isdir(os.path.join(folder, e)))
+    classes = sorted(
+        e.rstrip("/")
+        for e in tf.io.gfile.listdir(folder)
+        if tf.io.gfile.isdir(os.path.join(folder, e)))
     if len(classes) < 2:
       raise FinetuneError(f"Image folder '{folder}' has {len(classes)} class sub-folders "
                           f"({', '.join(classes) or 'none'}); it needs at least two.")

@@ -23,7 +23,8 @@ def decode_and_resize(encoded, size):
 
 def decode_batch(encoded, size):
   """[batch] encoded images -> [batch, height, width, 3]."""
-  return tf.map_fn(lambda e: decode_and_resize(e, size), encoded,
+  return tf.map_fn(lambda e: decode_and_resize(e, size),
+                   encoded,
                    fn_output_signature=tf.TensorSpec(list(size) + [3], tf.float32))
 
 
@@ -39,7 +40,10 @@ class Augmentation:
     seed: op-level seed.
   """
 
-  def __init__(self, flip_left_right=False, max_brightness_delta=0.0, min_crop_fraction=1.0,
+  def __init__(self,
+               flip_left_right=False,
+               max_brightness_delta=0.0,
+               min_crop_fraction=1.0,
                seed=None):
     if not 0.0 < min_crop_fraction <= 1.0:
       raise FinetuneError(f"Augmentation.min_crop_fraction must be in (0, 1], got "
@@ -63,8 +67,10 @@ class Augmentation:
     if self.flip_left_right:
       images = tf.image.random_flip_left_right(images, seed=self.seed)
     if self.max_brightness_delta:
-      delta = tf.random.uniform([batch, 1, 1, 1], -self.max_brightness_delta,
-                                self.max_brightness_delta, seed=self.seed)
+      delta = tf.random.uniform([batch, 1, 1, 1],
+                                -self.max_brightness_delta,
+                                self.max_brightness_delta,
+                                seed=self.seed)
       images = tf.clip_by_value(images + delta, 0.0, 1.0)
     return images
 
@@ -79,9 +85,12 @@ def expected_size(module):
 
 def hub_expected_size(module):
   import tensorflow_hub as hub  # pylint: disable=g-import-not-at-top
-  image_inputs = [name for name, info in module.spec.get_input_info_dict(
-      module.signature, module.serving_tags).items() if info.get_shape().rank == 4]
-  return hub.get_expected_image_size(module.spec, signature=module.signature,
+  image_inputs = [
+      name for name, info in module.spec.get_input_info_dict(
+          module.signature, module.serving_tags).items() if info.get_shape().rank == 4
+  ]
+  return hub.get_expected_image_size(module.spec,
+                                     signature=module.signature,
                                      input_name=image_inputs[0] if image_inputs else None)
 
 

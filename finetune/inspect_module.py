@@ -16,9 +16,11 @@ from finetune.hub_module import load_spec
 
 def _tensor_info(info):
   shape = info.get_shape()
-  return {"dtype": info.dtype.name,
-          "shape": None if shape.rank is None else [d for d in shape.as_list()],
-          "sparse": bool(info.is_sparse)}
+  return {
+      "dtype": info.dtype.name,
+      "shape": None if shape.rank is None else [d for d in shape.as_list()],
+      "sparse": bool(info.is_sparse)
+  }
 
 
 def _placeholder(info):
@@ -30,8 +32,11 @@ def _placeholder(info):
 def _image_info(spec, signature):
   try:
     height, width = hub.get_expected_image_size(spec, signature=signature)
-    return {"height": height, "width": width,
-            "channels": hub.get_num_image_channels(spec, signature=signature)}
+    return {
+        "height": height,
+        "width": width,
+        "channels": hub.get_num_image_channels(spec, signature=signature)
+    }
   except (ValueError, KeyError):
     return None
 
@@ -45,8 +50,12 @@ def _describe_variant(spec, tags):
       outputs = spec.get_output_info_dict(name, tags)
       module({k: _placeholder(v) for k, v in inputs.items()}, signature=name, as_dict=True)
       signatures[name] = {
-          "inputs": {k: _tensor_info(v) for k, v in sorted(inputs.items())},
-          "outputs": {k: _tensor_info(v) for k, v in sorted(outputs.items())},
+          "inputs": {
+              k: _tensor_info(v) for k, v in sorted(inputs.items())
+          },
+          "outputs": {
+              k: _tensor_info(v) for k, v in sorted(outputs.items())
+          },
           "image": _image_info(spec, name) if TRAIN_TAG not in tags else None,
       }
     return {
@@ -62,10 +71,16 @@ def _describe_variant(spec, tags):
 def describe(handle):
   """Returns a JSON-ready description of the module at `handle` (resolved and cached)."""
   spec = load_spec(handle)
-  variants = [_describe_variant(spec, set(tags))
-              for tags in sorted(spec.get_tags(), key=lambda t: sorted(t))]
-  return {"handle": handle, "resolved_path": hub.resolve(handle), "variants": variants,
-          "gin": gin_snippet(handle, variants)}
+  variants = [
+      _describe_variant(spec, set(tags))
+      for tags in sorted(spec.get_tags(), key=lambda t: sorted(t))
+  ]
+  return {
+      "handle": handle,
+      "resolved_path": hub.resolve(handle),
+      "variants": variants,
+      "gin": gin_snippet(handle, variants)
+  }
 
 
 def gin_snippet(handle, variants):
@@ -77,12 +92,12 @@ def gin_snippet(handle, variants):
   output = "default" if "default" in described["outputs"] else next(iter(described["outputs"]))
   has_train = any(v["tags"] == [TRAIN_TAG] for v in variants)
   mapping = ", ".join(f'"{k}": "{k}"' for k in described["inputs"])
-  lines = [f'hub_module.handle = "{handle}"',
-           f'hub_module.signature = "{signature}"',
-           f'hub_module.output_key = "{output}"',
-           f"hub_module.input_mapping = {{{mapping}}}  # signature input -> data feature",
-           f"hub_module.train_tags = {['train'] if has_train else []}",
-           "hub_module.serving_tags = []"]
+  lines = [
+      f'hub_module.handle = "{handle}"', f'hub_module.signature = "{signature}"',
+      f'hub_module.output_key = "{output}"',
+      f"hub_module.input_mapping = {{{mapping}}}  # signature input -> data feature",
+      f"hub_module.train_tags = {['train'] if has_train else []}", "hub_module.serving_tags = []"
+  ]
   if described.get("image"):
     image = described["image"]
     lines.append(f"# images: [batch, {image['height']}, {image['width']}, {image['channels']}] "

@@ -19,8 +19,13 @@ TRAIN = tf.estimator.ModeKeys.TRAIN
 
 
 @gin.configurable("head_network")
-def head_logits(inputs, logits_dimension, training, hidden_units=(), dropout=0.0,
-                activation=tf.nn.relu, l2_regularization=0.0):
+def head_logits(inputs,
+                logits_dimension,
+                training,
+                hidden_units=(),
+                dropout=0.0,
+                activation=tf.nn.relu,
+                l2_regularization=0.0):
   """The new layers on top of the module: optional hidden layers with dropout, then logits.
 
   Args:
@@ -34,7 +39,10 @@ def head_logits(inputs, logits_dimension, training, hidden_units=(), dropout=0.0
   with tf.compat.v1.variable_scope("head"):
     net = layers.dropout(inputs, rate=dropout, training=training) if dropout else inputs
     for i, units in enumerate(hidden_units):
-      net = layers.dense(net, units, activation=activation, kernel_regularizer=regularizer,
+      net = layers.dense(net,
+                         units,
+                         activation=activation,
+                         kernel_regularizer=regularizer,
                          name=f"hidden_{i}")
       if dropout:
         net = layers.dropout(net, rate=dropout, training=training)
@@ -44,8 +52,7 @@ def head_logits(inputs, logits_dimension, training, hidden_units=(), dropout=0.0
 def train_op(loss, global_step, train_steps, module_scope, wrap_optimizer=None):
   """The update, guarded: a NaN or infinite loss fails the step before any weight moves."""
   with tf.control_dependencies([faults.loss_check(loss, global_step)]):
-    return optimization(loss, global_step, train_steps, module_scope,
-                        wrap_optimizer=wrap_optimizer)
+    return optimization(loss, global_step, train_steps, module_scope, wrap_optimizer=wrap_optimizer)
 
 
 def make_model_fn(module, head, train_steps, batch_size, progress_every_secs=10.0):
@@ -65,15 +72,17 @@ def make_model_fn(module, head, train_steps, batch_size, progress_every_secs=10.
     regularization_losses = tf.compat.v1.losses.get_regularization_losses()
     global_step = tf.compat.v1.train.get_or_create_global_step()
     spec = head.create_estimator_spec(
-        features=features, mode=mode, logits=logits,
+        features=features,
+        mode=mode,
+        logits=logits,
         labels=heads_lib.adapt_labels(head, labels),
         train_op_fn=lambda loss: train_op(loss, global_step, train_steps, module.name),
         update_ops=tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS),
         regularization_losses=regularization_losses or None)
     if mode != TRAIN:
       return spec
-    regularization = (tf.add_n(regularization_losses) if regularization_losses
-                      else tf.constant(0.0))
+    regularization = (tf.add_n(regularization_losses)
+                      if regularization_losses else tf.constant(0.0))
     tf.compat.v1.summary.scalar("task_loss", spec.loss - regularization)
     progress = hooks.ProgressHook(spec.loss, train_steps, batch_size, progress_every_secs)
     chief_hooks = list(spec.training_chief_hooks)

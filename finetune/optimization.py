@@ -19,9 +19,17 @@ DECAYS = ("constant", "linear", "polynomial", "cosine", "exponential", "piecewis
 
 
 @gin.configurable
-def learning_rate_schedule(global_step, train_steps, base_learning_rate=1e-3, warmup_steps=0,
-                           decay="constant", decay_steps=None, end_learning_rate=0.0,
-                           power=1.0, decay_rate=0.1, alpha=0.0, boundaries=(),
+def learning_rate_schedule(global_step,
+                           train_steps,
+                           base_learning_rate=1e-3,
+                           warmup_steps=0,
+                           decay="constant",
+                           decay_steps=None,
+                           end_learning_rate=0.0,
+                           power=1.0,
+                           decay_rate=0.1,
+                           alpha=0.0,
+                           boundaries=(),
                            multipliers=()):
   """The learning rate at `global_step`: linear warm-up from 0, then the chosen decay.
 
@@ -54,7 +62,10 @@ def learning_rate_schedule(global_step, train_steps, base_learning_rate=1e-3, wa
   if decay == "constant":
     rate = base
   elif decay in ("linear", "polynomial"):
-    rate = v1.polynomial_decay(base, after, decay_steps, end_learning_rate,
+    rate = v1.polynomial_decay(base,
+                               after,
+                               decay_steps,
+                               end_learning_rate,
                                power=1.0 if decay == "linear" else power)
   elif decay == "cosine":
     rate = v1.cosine_decay(base, after, decay_steps, alpha=alpha)
@@ -62,8 +73,8 @@ def learning_rate_schedule(global_step, train_steps, base_learning_rate=1e-3, wa
     rate = v1.exponential_decay(base, after, decay_steps, decay_rate)
   else:
     values = [base_learning_rate * m for m in multipliers]
-    rate = v1.piecewise_constant(tf.cast(global_step, tf.int64),
-                                 [int(b) for b in boundaries], values)
+    rate = v1.piecewise_constant(tf.cast(global_step, tf.int64), [int(b) for b in boundaries],
+                                 values)
   if warmup_steps:
     warm = base * step / float(warmup_steps)
     rate = tf.where(step < warmup_steps, warm, rate)
@@ -107,8 +118,11 @@ class AdamWOptimizer(tf.compat.v1.train.AdamOptimizer):
   out by `exclude_from_weight_decay` (a regex over variable names).
   """
 
-  def __init__(self, learning_rate=1e-3, weight_decay=0.01,
-               exclude_from_weight_decay=r"bias|beta|gamma|moving_", **kwargs):
+  def __init__(self,
+               learning_rate=1e-3,
+               weight_decay=0.01,
+               exclude_from_weight_decay=r"bias|beta|gamma|moving_",
+               **kwargs):
     super().__init__(learning_rate=learning_rate, **kwargs)
     self._weight_decay = weight_decay
     self._exclude = re.compile(exclude_from_weight_decay) if exclude_from_weight_decay else None
@@ -116,18 +130,25 @@ class AdamWOptimizer(tf.compat.v1.train.AdamOptimizer):
   def apply_gradients(self, grads_and_vars, global_step=None, name=None):
     grads_and_vars = list(grads_and_vars)
     lr = tf.cast(self._call_if_callable(self._lr), tf.float32)
-    decays = [var.assign_sub(lr * self._weight_decay * var, read_value=False)
-              for grad, var in grads_and_vars
-              if grad is not None and not (self._exclude and self._exclude.search(var.op.name))]
+    decays = [
+        var.assign_sub(lr * self._weight_decay * var, read_value=False)
+        for grad, var in grads_and_vars
+        if grad is not None and not (self._exclude and self._exclude.search(var.op.name))
+    ]
     with tf.control_dependencies(decays):
       return super().apply_gradients(grads_and_vars, global_step=global_step, name=name)
 
 
 @gin.configurable(denylist=["wrap_optimizer"])
-def optimization(loss, global_step, train_steps, module_scope,
+def optimization(loss,
+                 global_step,
+                 train_steps,
+                 module_scope,
                  optimizer=tf.compat.v1.train.AdamOptimizer,
-                 module_learning_rate_multiplier=1.0, freeze_variables=(),
-                 clip_gradient_norm=None, wrap_optimizer=None):
+                 module_learning_rate_multiplier=1.0,
+                 freeze_variables=(),
+                 clip_gradient_norm=None,
+                 wrap_optimizer=None):
   """Builds the train op (without UPDATE_OPS: the head adds those).
 
   Args:

@@ -55,9 +55,12 @@ class ModelDirLock:
 
   def __init__(self, model_dir, command=None):
     self.path = os.path.join(model_dir, LOCK_FILE)
-    self.owner = {"pid": os.getpid(), "host": socket.gethostname(),
-                  "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-                  "command": " ".join(command or [])}
+    self.owner = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "command": " ".join(command or [])
+    }
     self.held = False
 
   def __enter__(self):
@@ -66,8 +69,8 @@ class ModelDirLock:
         self.held = True
         return self
       holder = self._read()
-      if holder and holder.get("host") == self.owner["host"] and holder.get("pid") and (
-          not _alive(holder["pid"])):
+      if holder and holder.get("host") == self.owner["host"] and holder.get("pid") and (not _alive(
+          holder["pid"])):
         tf.io.gfile.remove(self.path)  # stale: its process is gone
         continue
       raise FinetuneError(
@@ -135,8 +138,10 @@ def check_checkpoint_matches(model_dir, model_fn, feature_specs, run_config):
     return
   saved = dict(tf.train.list_variables(checkpoint))
   with tf.Graph().as_default():
-    features = {name: tf.compat.v1.placeholder(spec.dtype, [None] + spec.shape.as_list())
-                for name, spec in feature_specs.items()}
+    features = {
+        name: tf.compat.v1.placeholder(spec.dtype, [None] + spec.shape.as_list())
+        for name, spec in feature_specs.items()
+    }
     tf.compat.v1.train.get_or_create_global_step()
     model_fn(features, None, tf.estimator.ModeKeys.PREDICT, run_config)
     for variable in tf.compat.v1.global_variables():

@@ -75,13 +75,16 @@ class StrictHttpCompressedFileResolver(compressed_module_resolver.HttpCompressed
   """hub's http(s) tarball resolver with strict extraction."""
 
   def __call__(self, handle):
+
     def download(handle, tmp_dir):
       request = urllib.request.Request(self._append_compressed_format_query(handle))
       extract_strictly(self._call_urlopen(request), tmp_dir)
 
-    return resolver.atomic_download(handle, download,
-                                    compressed_module_resolver._module_dir(handle),  # pylint: disable=protected-access
-                                    self._lock_file_timeout_sec())
+    return resolver.atomic_download(
+        handle,
+        download,
+        compressed_module_resolver._module_dir(handle),  # pylint: disable=protected-access
+        self._lock_file_timeout_sec())
 
 
 _INSTALLED = []

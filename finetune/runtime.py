@@ -11,7 +11,6 @@ from tensorflow.core.protobuf import rewriter_config_pb2
 
 from finetune.errors import FinetuneError
 
-
 MIRRORED_UNSUPPORTED = (
     "run_config.distribution = 'mirrored' cannot be used with hub.Module: a TF1 Hub module "
     "creates its variables by importing its graph, outside tf.distribute's variable "
@@ -22,9 +21,15 @@ MIRRORED_UNSUPPORTED = (
 
 
 @gin.configurable("run_config", denylist=["model_dir"])
-def make_run_config(model_dir, random_seed=None, save_checkpoints_steps=None,
-                    save_checkpoints_secs=None, keep_checkpoint_max=3, save_summary_steps=100,
-                    intra_op_threads=0, inter_op_threads=0, distribution=None,
+def make_run_config(model_dir,
+                    random_seed=None,
+                    save_checkpoints_steps=None,
+                    save_checkpoints_secs=None,
+                    keep_checkpoint_max=3,
+                    save_summary_steps=100,
+                    intra_op_threads=0,
+                    inter_op_threads=0,
+                    distribution=None,
                     mixed_precision=False):
   """Builds the RunConfig.
 
@@ -47,16 +52,17 @@ def make_run_config(model_dir, random_seed=None, save_checkpoints_steps=None,
                         "None (a TF_CONFIG cluster needs no setting here).")
   if save_checkpoints_steps is None and save_checkpoints_secs is None:
     save_checkpoints_secs = 600
-  session_config = tf.compat.v1.ConfigProto(
-      intra_op_parallelism_threads=intra_op_threads,
-      inter_op_parallelism_threads=inter_op_threads,
-      allow_soft_placement=True)
+  session_config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=intra_op_threads,
+                                            inter_op_parallelism_threads=inter_op_threads,
+                                            allow_soft_placement=True)
   if mixed_precision:
     session_config.graph_options.rewrite_options.auto_mixed_precision = (
         rewriter_config_pb2.RewriterConfig.ON)
-  return tf.estimator.RunConfig(
-      model_dir=model_dir, tf_random_seed=random_seed,
-      save_checkpoints_steps=save_checkpoints_steps,
-      save_checkpoints_secs=save_checkpoints_secs,
-      keep_checkpoint_max=keep_checkpoint_max, save_summary_steps=save_summary_steps,
-      session_config=session_config, log_step_count_steps=None)
+  return tf.estimator.RunConfig(model_dir=model_dir,
+                                tf_random_seed=random_seed,
+                                save_checkpoints_steps=save_checkpoints_steps,
+                                save_checkpoints_secs=save_checkpoints_secs,
+                                keep_checkpoint_max=keep_checkpoint_max,
+                                save_summary_steps=save_summary_steps,
+                                session_config=session_config,
+                                log_step_count_steps=None)

@@ -19,8 +19,9 @@ def latest_module_export(model_dir, name):
   path = latest_export(model_dir, name)
   if path is None:
     return None
-  modules = [m.rstrip("/") for m in tf.io.gfile.listdir(path)
-             if tf.io.gfile.isdir(os.path.join(path, m))]
+  modules = [
+      m.rstrip("/") for m in tf.io.gfile.listdir(path) if tf.io.gfile.isdir(os.path.join(path, m))
+  ]
   return os.path.join(path, modules[0]) if len(modules) == 1 else path
 
 
@@ -31,10 +32,9 @@ def print_summary(model_dir, schedule, result):
     for key, value in sorted(result.items()):
       print(f"  {key:<24} {value:.4f}" if isinstance(value, float) else f"  {key:<24} {value}")
   for name, label in (("hub", "Fine-tuned module (TF1 Hub format)"),
-                      ("best_hub", "Best fine-tuned module"),
-                      ("serving", "Serving SavedModel")):
-    path = (latest_export(model_dir, name) if name == "serving"
-            else latest_module_export(model_dir, name))
+                      ("best_hub", "Best fine-tuned module"), ("serving", "Serving SavedModel")):
+    path = (latest_export(model_dir, name) if name == "serving" else latest_module_export(
+        model_dir, name))
     if path:
       print(f"{label}: {path}")
   if schedule == "predict" and result:

@@ -52,8 +52,11 @@ def main(argv):
         grids, zipped = grids + file_grids, zipped or file_zip
       if not FLAGS.gin_file:
         raise FinetuneError("Pass --gin_file=F: the base config of every trial.")
-      sweep = sweeps.Sweep(FLAGS.sweep_dir, FLAGS.gin_file, FLAGS.gin_bindings,
-                           sweeps.plan(grids, zipped), parallel=FLAGS.parallel)
+      sweep = sweeps.Sweep(FLAGS.sweep_dir,
+                           FLAGS.gin_file,
+                           FLAGS.gin_bindings,
+                           sweeps.plan(grids, zipped),
+                           parallel=FLAGS.parallel)
       if FLAGS.dry_run:
         for command in sweep.commands():
           print(shlex.join(command))

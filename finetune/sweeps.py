@@ -31,8 +31,8 @@ log = logging.getLogger("finetune")
 TRIALS = "trials"
 DONE, FAILED, RUNNING = "done", "failed", "running"
 
-
 # --- Planning --------------------------------------------------------------------------------
+
 
 def parse_grid(text):
   """'PARAM=[v1, v2]' -> (PARAM, [v1, v2]). Values are Python/gin literals; a string that
@@ -111,12 +111,12 @@ def trial_command(gin_files, gin_bindings, values, model_dir, threads):
   command += [f"--gin_file={f}" for f in gin_files]
   bindings = list(gin_bindings) + [f"{p} = {format_value(v)}" for p, v in values.items()]
   if threads:
-    bindings += [f"run_config.intra_op_threads = {threads}",
-                 "run_config.inter_op_threads = 1"]
+    bindings += [f"run_config.intra_op_threads = {threads}", "run_config.inter_op_threads = 1"]
   return command + [f"--gin_bindings={b}" for b in bindings]
 
 
 # --- Running ---------------------------------------------------------------------------------
+
 
 def _read_json(path):
   if not tf.io.gfile.exists(path):
@@ -164,8 +164,8 @@ class Sweep:
     pending = [(n, v) for n, v in self.trials if self.status(n) != DONE]
     skipped = len(self.trials) - len(pending)
     if skipped:
-      log.info("%d of %d trials already done; running the other %d", skipped,
-               len(self.trials), len(pending))
+      log.info("%d of %d trials already done; running the other %d", skipped, len(self.trials),
+               len(pending))
     running, states, durations = {}, {}, []
     try:
       while pending or running:
@@ -193,10 +193,12 @@ class Sweep:
     trial_dir = self.trial_dir(name)
     tf.io.gfile.makedirs(trial_dir)
     command = self.command(name, values)
-    _write_json(os.path.join(trial_dir, "trial.json"),
-                {"name": name, "params": values, "command": shlex.join(command)})
-    _write_json(os.path.join(trial_dir, "status.json"),
-                {"state": RUNNING, "started": time.time()})
+    _write_json(os.path.join(trial_dir, "trial.json"), {
+        "name": name,
+        "params": values,
+        "command": shlex.join(command)
+    })
+    _write_json(os.path.join(trial_dir, "status.json"), {"state": RUNNING, "started": time.time()})
     log_file = open(os.path.join(trial_dir, "trial.log"), "a")
     log.info("start %s", name)
     proc = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env)
@@ -205,9 +207,12 @@ class Sweep:
   def _finish(self, name, returncode, elapsed):
     trial_dir = self.trial_dir(name)
     previous = _read_json(os.path.join(trial_dir, "status.json")) or {}
-    status = {"state": DONE if returncode == 0 else FAILED, "returncode": returncode,
-              "started": previous.get("started"),
-              "wall_time_secs": round(elapsed + previous.get("wall_time_secs", 0.0), 2)}
+    status = {
+        "state": DONE if returncode == 0 else FAILED,
+        "returncode": returncode,
+        "started": previous.get("started"),
+        "wall_time_secs": round(elapsed + previous.get("wall_time_secs", 0.0), 2)
+    }
     if returncode:
       status["error"] = _last_error(os.path.join(trial_dir, "trial.log"))
       log.info("FAILED %s: %s", name, status["error"])
@@ -219,8 +224,8 @@ class Sweep:
     failed = sum(s == FAILED for s in states.values())
     mean = sum(durations) / len(durations)
     eta = mean * (running + pending) / self.parallel
-    log.info("trials: %d done, %d running, %d failed, %d waiting; eta %s", done, running,
-             failed, pending, format_duration(eta))
+    log.info("trials: %d done, %d running, %d failed, %d waiting; eta %s", done, running, failed,
+             pending, format_duration(eta))
 
 
 def _last_error(log_path):
@@ -231,6 +236,7 @@ def _last_error(log_path):
 
 
 # --- Results ---------------------------------------------------------------------------------
+
 
 def collect(sweep_dir, metric="accuracy", higher_is_better=True):
   """One row per trial directory under SWEEP_DIR/trials, best first (failed trials last)."""
@@ -246,11 +252,16 @@ def collect(sweep_dir, metric="accuracy", higher_is_better=True):
     status = _read_json(os.path.join(trial_dir, "status.json")) or {}
     metrics = _read_json(os.path.join(trial_dir, "metrics.json")) or {}
     export = latest_module_export(trial_dir, "hub")
-    rows.append({"trial": trial["name"], "state": status.get("state", "unknown"),
-                 "params": trial["params"], "metrics": metrics,
-                 "steps": metrics.get("global_step"), "wall_time_secs":
-                 status.get("wall_time_secs"), "export": export,
-                 "error": status.get("error", "")})
+    rows.append({
+        "trial": trial["name"],
+        "state": status.get("state", "unknown"),
+        "params": trial["params"],
+        "metrics": metrics,
+        "steps": metrics.get("global_step"),
+        "wall_time_secs": status.get("wall_time_secs"),
+        "export": export,
+        "error": status.get("error", "")
+    })
   ranked = [r for r in rows if r["state"] == DONE and metric in r["metrics"]]
   ranked.sort(key=lambda r: r["metrics"][metric], reverse=higher_is_better)
   if rows and not ranked and any(r["state"] == DONE for r in rows):
@@ -264,22 +275,23 @@ def write_results(sweep_dir, rows, metric):
   """Writes results.csv, results.md and (with matplotlib) results.png; returns their paths."""
   params = list(dict.fromkeys(p for r in rows for p in r["params"]))
   metric_names = sorted({m for r in rows for m in r["metrics"] if m != "global_step"})
-  header = ["rank", "trial", "state"] + params + metric_names + [
-      "steps", "wall_time_secs", "export", "error"]
+  header = ["rank", "trial", "state"
+           ] + params + metric_names + ["steps", "wall_time_secs", "export", "error"]
   table = []
   for i, row in enumerate(rows):
     rank = i + 1 if row["state"] == DONE and metric in row["metrics"] else ""
-    table.append([rank, row["trial"], row["state"]]
-                 + [row["params"].get(p, "") for p in params]
-                 + [_fmt(row["metrics"].get(m)) for m in metric_names]
-                 + [row["steps"] or "", row["wall_time_secs"] or "", row["export"] or "",
-                    row["error"]])
+    table.append(
+        [rank, row["trial"], row["state"]] + [row["params"].get(p, "") for p in params] +
+        [_fmt(row["metrics"].get(m)) for m in metric_names] +
+        [row["steps"] or "", row["wall_time_secs"] or "", row["export"] or "", row["error"]])
   buffer = io.StringIO()
   writer = csv.writer(buffer)
   writer.writerow(header)
   writer.writerows(table)
-  paths = {"csv": os.path.join(sweep_dir, "results.csv"),
-           "md": os.path.join(sweep_dir, "results.md")}
+  paths = {
+      "csv": os.path.join(sweep_dir, "results.csv"),
+      "md": os.path.join(sweep_dir, "results.md")
+  }
   with tf.io.gfile.GFile(paths["csv"], "w") as f:
     f.write(buffer.getvalue())
   best = next((r for r in rows if r["state"] == DONE and metric in r["metrics"]), None)
@@ -287,12 +299,13 @@ def write_results(sweep_dir, rows, metric):
   shown = [h for h in header if h not in metric_names or h == metric]
   index = [header.index(h) for h in shown]
   lines = ["| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
-  lines += ["| " + " | ".join(str(row[i]).replace("|", "\\|") for i in index) + " |"
-            for row in table]
+  lines += [
+      "| " + " | ".join(str(row[i]).replace("|", "\\|") for i in index) + " |" for row in table
+  ]
   lines.append("")
   lines.append(f"Best trial by {metric}: {best['trial']} ({metric} = "
-               f"{best['metrics'][metric]:.4f}), exported module: {best['export']}" if best
-               else f"No finished trial has {metric}.")
+               f"{best['metrics'][metric]:.4f}), exported module: {best['export']}"
+               if best else f"No finished trial has {metric}.")
   with tf.io.gfile.GFile(paths["md"], "w") as f:
     f.write("\n".join(lines) + "\n")
   png = plot(sweep_dir, rows, metric)

@@ -43,8 +43,15 @@ class TPUSettings:
     bfloat16: run the new head network in bfloat16 (the module keeps its own dtypes).
   """
 
-  def __init__(self, enabled=False, use_tpu=False, tpu=None, zone=None, project=None,
-               iterations_per_loop=100, num_shards=None, bfloat16=False):
+  def __init__(self,
+               enabled=False,
+               use_tpu=False,
+               tpu=None,
+               zone=None,
+               project=None,
+               iterations_per_loop=100,
+               num_shards=None,
+               bfloat16=False):
     self.enabled = enabled
     self.use_tpu = use_tpu
     self.tpu, self.zone, self.project = tpu, zone, project
@@ -78,7 +85,8 @@ def make_model_fn(module, head, train_steps, batch_size, settings):
     outputs = module(features, mode)
     if settings.bfloat16:
       with tf.compat.v1.tpu.bfloat16_scope():
-        logits = model_lib.head_logits(tf.cast(outputs, tf.bfloat16), head.logits_dimension,
+        logits = model_lib.head_logits(tf.cast(outputs, tf.bfloat16),
+                                       head.logits_dimension,
                                        training=training)
       logits = tf.cast(logits, tf.float32)
     else:
@@ -86,18 +94,21 @@ def make_model_fn(module, head, train_steps, batch_size, settings):
     global_step = tf.compat.v1.train.get_or_create_global_step()
     wrap = tf.compat.v1.tpu.CrossShardOptimizer if settings.use_tpu else None
     # Under bfloat16 the head's own regularizers are bfloat16: sum everything in float32.
-    regularization = [tf.cast(loss, tf.float32)
-                      for loss in tf.compat.v1.losses.get_regularization_losses()]
+    regularization = [
+        tf.cast(loss, tf.float32) for loss in tf.compat.v1.losses.get_regularization_losses()
+    ]
     spec = head._create_tpu_estimator_spec(  # pylint: disable=protected-access
-        features=features, mode=mode, logits=logits,
+        features=features,
+        mode=mode,
+        logits=logits,
         labels=heads_lib.adapt_labels(head, labels),
-        train_op_fn=lambda loss: model_lib.train_op(loss, global_step, train_steps,
-                                                    module.name, wrap_optimizer=wrap),
+        train_op_fn=lambda loss: model_lib.train_op(
+            loss, global_step, train_steps, module.name, wrap_optimizer=wrap),
         update_ops=tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS),
         regularization_losses=regularization or None)
     if training and not settings.use_tpu:  # host-side hooks only make sense off the TPU
-      spec = spec._replace(training_hooks=list(spec.training_hooks or []) + [
-          hooks.ProgressHook(spec.loss, train_steps, batch_size)])
+      spec = spec._replace(training_hooks=list(spec.training_hooks or []) +
+                           [hooks.ProgressHook(spec.loss, train_steps, batch_size)])
     return spec
 
   return model_fn
@@ -107,24 +118,33 @@ def make_estimator(model_dir, module, data, head, train_steps, settings):
   base = make_run_config(model_dir)
   cluster = None
   if settings.use_tpu:
-    cluster = tf.distribute.cluster_resolver.TPUClusterResolver(
-        settings.tpu, zone=settings.zone, project=settings.project)
+    cluster = tf.distribute.cluster_resolver.TPUClusterResolver(settings.tpu,
+                                                                zone=settings.zone,
+                                                                project=settings.project)
   config = tf.compat.v1.estimator.tpu.RunConfig(
-      cluster=cluster, model_dir=model_dir, tf_random_seed=base.tf_random_seed,
+      cluster=cluster,
+      model_dir=model_dir,
+      tf_random_seed=base.tf_random_seed,
       save_checkpoints_steps=base.save_checkpoints_steps or settings.iterations_per_loop,
-      keep_checkpoint_max=base.keep_checkpoint_max, session_config=base.session_config,
+      keep_checkpoint_max=base.keep_checkpoint_max,
+      session_config=base.session_config,
       tpu_config=tf.compat.v1.estimator.tpu.TPUConfig(
           iterations_per_loop=settings.iterations_per_loop, num_shards=settings.num_shards))
-  return tf.compat.v1.estimator.tpu.TPUEstimator(
-      model_fn=make_model_fn(module, head, train_steps, data.batch_size, settings),
-      config=config, use_tpu=settings.use_tpu, train_batch_size=data.batch_size,
-      eval_batch_size=data.eval_batch_size, predict_batch_size=data.eval_batch_size,
-      export_to_tpu=False)
+  return tf.compat.v1.estimator.tpu.TPUEstimator(model_fn=make_model_fn(
+      module, head, train_steps, data.batch_size, settings),
+                                                 config=config,
+                                                 use_tpu=settings.use_tpu,
+                                                 train_batch_size=data.batch_size,
+                                                 eval_batch_size=data.eval_batch_size,
+                                                 predict_batch_size=data.eval_batch_size,
+                                                 export_to_tpu=False)
 
 
 def _input_fn(data, split):
+
   def input_fn(params):
     return data.input_fn(split, batch_size=params["batch_size"], drop_remainder=True)()
+
   return input_fn
 
 
@@ -134,7 +154,8 @@ def export_module_from_checkpoint(module, checkpoint, model_dir):
   stamp = str(int(time.time()))
   final = os.path.join(base, stamp)
   temp = os.path.join(base, "temp-" + stamp)
-  module.spec.export(os.path.join(temp, module.export_name), checkpoint_path=checkpoint,
+  module.spec.export(os.path.join(temp, module.export_name),
+                     checkpoint_path=checkpoint,
                      name_transform_fn=lambda name: f"{module.name}/{name}")
   tf.io.gfile.rename(temp, final)
   return os.path.join(final, module.export_name)
@@ -145,7 +166,8 @@ def run(model_dir, schedule, module, data, head, train_steps, eval_steps, settin
   check_paths_for_tpu(settings, model_dir, module)
   estimator = make_estimator(model_dir, module, data, head, train_steps, settings)
   if schedule in ("train", "train_and_evaluate"):
-    estimator.train(_input_fn(data, data_lib.TRAIN), max_steps=train_steps,
+    estimator.train(_input_fn(data, data_lib.TRAIN),
+                    max_steps=train_steps,
                     hooks=[faults.PreemptionHook()])
     if schedule == "train":
       return None
@@ -161,8 +183,8 @@ def run(model_dir, schedule, module, data, head, train_steps, eval_steps, settin
   serving = estimator.export_saved_model(os.path.join(model_dir, "export", "serving"),
                                          data.serving_input_receiver_fn(),
                                          checkpoint_path=checkpoint)
-  exporters_lib.log.info("Fine-tuned module exported to %s; serving SavedModel to %s",
-                         hub_path, serving.decode() if isinstance(serving, bytes) else serving)
+  exporters_lib.log.info("Fine-tuned module exported to %s; serving SavedModel to %s", hub_path,
+                         serving.decode() if isinstance(serving, bytes) else serving)
   if schedule == "export":
     return {"hub": hub_path, "serving": serving}
   return exporters_lib.jsonable(result)

@@ -16,14 +16,14 @@ logs.quiet_tensorflow_before_import("--verbose" in sys.argv)
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
+flags.DEFINE_multi_string("gin_file", None,
+                          "Gin config file; repeat to compose, later files override earlier.")
 flags.DEFINE_multi_string(
-    "gin_file", None, "Gin config file; repeat to compose, later files override earlier.")
-flags.DEFINE_multi_string("gin_bindings", [], "Gin binding, e.g. 'experiment.train_steps = 10'"
-                          "; overrides the files.")
+    "gin_bindings", [], "Gin binding, e.g. 'experiment.train_steps = 10'"
+    "; overrides the files.")
 flags.DEFINE_string("model_dir", None, "Output directory (default: runs/<last config name>).")
 flags.DEFINE_enum("schedule", "train_and_evaluate",
-                  ["train_and_evaluate", "train", "evaluate", "export", "predict"],
-                  "What to run.")
+                  ["train_and_evaluate", "train", "evaluate", "export", "predict"], "What to run.")
 flags.DEFINE_bool("verbose", False, "Show TensorFlow's logs and full tracebacks.")
 FLAGS = flags.FLAGS
 

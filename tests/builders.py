@@ -16,9 +16,11 @@ DIGITS_DATA = dataset.DATA_DIR
 
 def digits_arrays(split="pretrain"):
   """(pixels [n, 64] float32, labels [n]) of a shipped digits split."""
-  files = {"pretrain": ("pretrain.csv", "label"),
-           "train": ("finetune_train.csv", "parity"),
-           "eval": ("finetune_eval.csv", "parity")}
+  files = {
+      "pretrain": ("pretrain.csv", "label"),
+      "train": ("finetune_train.csv", "parity"),
+      "eval": ("finetune_eval.csv", "parity")
+  }
   name, label_column = files[split]
   return dataset.read_csv(name, label_column)
 
@@ -38,8 +40,11 @@ def finetune_arrays(n_train=60, n_eval=100):
   pixels, labels = digits_arrays("pretrain")
   high = labels >= 5
   pixels, labels = pixels[high], labels[high] - 5
-  return (({"pixels": pixels[:n_train]}, labels[:n_train]),
-          ({"pixels": pixels[n_train:n_train + n_eval]}, labels[n_train:n_train + n_eval]))
+  return (({
+      "pixels": pixels[:n_train]
+  }, labels[:n_train]), ({
+      "pixels": pixels[n_train:n_train + n_eval]
+  }, labels[n_train:n_train + n_eval]))
 
 
 def random_pixels(n=8, seed=0):

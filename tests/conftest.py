@@ -8,7 +8,6 @@ from finetune import config
 from tests import builders
 
 
-
 @pytest.fixture(autouse=True)
 def clean_state():
   gin.clear_config(clear_constants=False)
@@ -27,23 +26,24 @@ def digits_module(tmp_path_factory):
 @pytest.fixture(scope="session")
 def heavy_l2_module(tmp_path_factory):
   """An untrained digits module whose graph carries a huge L2 regularizer (5.0)."""
-  return builders.build_digits_module(
-      str(tmp_path_factory.mktemp("modules") / "digits_l2"), steps=0, l2=5.0)
+  return builders.build_digits_module(str(tmp_path_factory.mktemp("modules") / "digits_l2"),
+                                      steps=0,
+                                      l2=5.0)
 
 
 @pytest.fixture(scope="session")
 def unregularized_module(tmp_path_factory):
   """The same untrained module (same initial weights) without any regularizer."""
-  return builders.build_digits_module(
-      str(tmp_path_factory.mktemp("modules") / "digits_no_l2"), steps=0, l2=0.0)
+  return builders.build_digits_module(str(tmp_path_factory.mktemp("modules") / "digits_no_l2"),
+                                      steps=0,
+                                      l2=0.0)
 
 
 @pytest.fixture(scope="session")
 def image_example(tmp_path_factory):
   """Digit image folders and small image modules (both common image signatures)."""
   from examples.images import build  # pylint: disable=g-import-not-at-top
-  return build.build(str(tmp_path_factory.mktemp("images")), steps=50, filters=(4,),
-                     feature_dim=8)
+  return build.build(str(tmp_path_factory.mktemp("images")), steps=50, filters=(4,), feature_dim=8)
 
 
 @pytest.fixture(scope="session")

@@ -13,17 +13,27 @@ from finetune.hub_module import HubModule
 from tests import builders
 
 
-def run(model_dir, handle, bindings=(), train_steps=30, schedule="train_and_evaluate",
-        n_classes=5, data=None, head=None, **module_kwargs):
+def run(model_dir,
+        handle,
+        bindings=(),
+        train_steps=30,
+        schedule="train_and_evaluate",
+        n_classes=5,
+        data=None,
+        head=None,
+        **module_kwargs):
   """Fine-tunes `handle` on digits 5-9 arrays; gin `bindings` tune the rest."""
   gin.parse_config(list(bindings))
   if data is None:
     train, eval_ = builders.finetune_arrays()
     data = data_lib.ArrayData(train=train, eval=eval_, batch_size=16, seed=1)
   module = HubModule(handle=handle, **module_kwargs)
-  return experiment.run(str(model_dir), schedule, data=data,
+  return experiment.run(str(model_dir),
+                        schedule,
+                        data=data,
                         head=head or heads.multi_class_head(n_classes=n_classes),
-                        train_steps=train_steps, module=module)
+                        train_steps=train_steps,
+                        module=module)
 
 
 def checkpoint_values(model_dir_or_ckpt):

@@ -32,26 +32,41 @@ class Cluster:
 
   def __init__(self, tmp_path, handle):
     chief, worker, ps = free_ports(3)
-    self.spec = {"chief": [f"127.0.0.1:{chief}"], "worker": [f"127.0.0.1:{worker}"],
-                 "ps": [f"127.0.0.1:{ps}"]}
+    self.spec = {
+        "chief": [f"127.0.0.1:{chief}"],
+        "worker": [f"127.0.0.1:{worker}"],
+        "ps": [f"127.0.0.1:{ps}"]
+    }
     self.tmp_path = tmp_path
     self.model_dir = tmp_path / "model"
     self.handle = handle
     self.procs = {}
 
   def command(self):
-    bindings = [f"MODULE_HANDLE = '{self.handle}'", f"TRAIN_STEPS = {TRAIN_STEPS}",
-                "learning_rate_schedule.warmup_steps = 0",
-                "run_config.save_checkpoints_steps = 500", "experiment.progress_every_secs = 0.3",
-                "experiment.eval_throttle_secs = 1"]
-    return [sys.executable, "-m", "finetune.train", "--gin_file=digits/finetune.gin",
-            f"--model_dir={self.model_dir}"] + [f"--gin_bindings={b}" for b in bindings]
+    bindings = [
+        f"MODULE_HANDLE = '{self.handle}'", f"TRAIN_STEPS = {TRAIN_STEPS}",
+        "learning_rate_schedule.warmup_steps = 0", "run_config.save_checkpoints_steps = 500",
+        "experiment.progress_every_secs = 0.3", "experiment.eval_throttle_secs = 1"
+    ]
+    return [
+        sys.executable, "-m", "finetune.train", "--gin_file=digits/finetune.gin",
+        f"--model_dir={self.model_dir}"
+    ] + [f"--gin_bindings={b}" for b in bindings]
 
   def start(self, task, index=0):
-    env = dict(os.environ, TF_CONFIG=json.dumps(
-        {"cluster": self.spec, "task": {"type": task, "index": index}}))
+    env = dict(os.environ,
+               TF_CONFIG=json.dumps({
+                   "cluster": self.spec,
+                   "task": {
+                       "type": task,
+                       "index": index
+                   }
+               }))
     log = open(self.tmp_path / f"{task}.log", "a")
-    self.procs[task] = subprocess.Popen(self.command(), cwd=REPO, env=env, stdout=log,
+    self.procs[task] = subprocess.Popen(self.command(),
+                                        cwd=REPO,
+                                        env=env,
+                                        stdout=log,
                                         stderr=subprocess.STDOUT)
 
   def log(self, task):
@@ -76,8 +91,11 @@ def cluster(tmp_path, digits_module):
 
 
 def progress_steps(log):
-  return [int(line.split("step ")[1].split("/")[0]) for line in log.splitlines()
-          if "  step " in line and f"/{TRAIN_STEPS}" in line]
+  return [
+      int(line.split("step ")[1].split("/")[0])
+      for line in log.splitlines()
+      if "  step " in line and f"/{TRAIN_STEPS}" in line
+  ]
 
 
 def check_finished(cluster):

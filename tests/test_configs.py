@@ -11,7 +11,8 @@ from finetune import experiment
 
 TASK_CONFIGS = sorted(
     os.path.relpath(os.path.join(d, f), config.CONFIG_DIR)
-    for d, _, files in os.walk(config.CONFIG_DIR) for f in files
+    for d, _, files in os.walk(config.CONFIG_DIR)
+    for f in files
     if f.endswith(".gin") and "base" not in os.path.relpath(d, config.CONFIG_DIR).split(os.sep))
 
 
@@ -24,8 +25,10 @@ def tiny_inputs(gin_file, request):
   if gin_file.startswith("images/"):
     images = request.getfixturevalue("image_example")
     kind = "image_classification" if "classification" in gin_file else "image_feature_vector"
-    return [f"MODULE_HANDLE = '{images[kind]}'", f"TRAIN_DIR = '{images['parity_train']}'",
-            f"EVAL_DIR = '{images['parity_eval']}'"]
+    return [
+        f"MODULE_HANDLE = '{images[kind]}'", f"TRAIN_DIR = '{images['parity_train']}'",
+        f"EVAL_DIR = '{images['parity_eval']}'"
+    ]
   if gin_file.startswith("text/"):
     return [f"MODULE_HANDLE = '{request.getfixturevalue('text_module')}'"]
   return [f"MODULE_HANDLE = '{request.getfixturevalue('digits_module')}'"]
@@ -35,8 +38,8 @@ def tiny_inputs(gin_file, request):
 def test_config_runs_and_operative_config_reparses(tmp_path, request, gin_file):
   bindings = tiny_inputs(gin_file, request)
   handle = bindings[0].split("'")[1]
-  config.parse([gin_file], bindings + ["TRAIN_STEPS = 2",
-                                       "learning_rate_schedule.warmup_steps = 0"])
+  config.parse([gin_file],
+               bindings + ["TRAIN_STEPS = 2", "learning_rate_schedule.warmup_steps = 0"])
   metrics = experiment.run(str(tmp_path), "train_and_evaluate")
   assert metrics["global_step"] == 2
   operative = tmp_path / "operative_config.gin"

@@ -30,7 +30,8 @@ def all_batches(input_fn):
 def digits_csv(**kwargs):
   return data_lib.CsvData(train_files=os.path.join(DIGITS, "finetune_train.csv"),
                           eval_files=os.path.join(DIGITS, "finetune_eval.csv"),
-                          label_column="parity", column_groups={"pixels": "pixel_*"},
+                          label_column="parity",
+                          column_groups={"pixels": "pixel_*"},
                           **kwargs)
 
 
@@ -49,10 +50,18 @@ def test_csv_column_group_stacks_pixels_in_header_order():
 def test_csv_text_and_numeric_columns(tmp_path):
   path = tmp_path / "reviews.csv"
   path.write_text("text,stars,label\ngreat film,5,1\n\"dull, long\",2,0\n")
-  source = data_lib.CsvData(train_files=str(path), eval_files=str(path), label_column="label",
-                            column_types={"text": "string", "label": "int"}, batch_size=2)
-  assert source.feature_specs() == {"text": tf.TensorSpec([], tf.string),
-                                    "stars": tf.TensorSpec([], tf.float32)}
+  source = data_lib.CsvData(train_files=str(path),
+                            eval_files=str(path),
+                            label_column="label",
+                            column_types={
+                                "text": "string",
+                                "label": "int"
+                            },
+                            batch_size=2)
+  assert source.feature_specs() == {
+      "text": tf.TensorSpec([], tf.string),
+      "stars": tf.TensorSpec([], tf.float32)
+  }
   (features, labels), = all_batches(source.input_fn(data_lib.EVAL))
   assert list(features["text"]) == [b"great film", b"dull, long"]
   np.testing.assert_array_equal(features["stars"], [5.0, 2.0])
@@ -62,8 +71,8 @@ def test_csv_text_and_numeric_columns(tmp_path):
 def test_training_input_shuffles_and_repeats():
   source = digits_csv(batch_size=16, seed=3)
   with tf.Graph().as_default():
-    features, _ = tf.compat.v1.data.make_one_shot_iterator(
-        source.input_fn(data_lib.TRAIN)()).get_next()
+    features, _ = tf.compat.v1.data.make_one_shot_iterator(source.input_fn(
+        data_lib.TRAIN)()).get_next()
     with tf.compat.v1.Session() as session:
       seen = np.concatenate([session.run(features)["pixels"] for _ in range(5)])
   rows = builders.digits_arrays("train")[0]  # 40 rows: 80 seen means it repeated
@@ -74,9 +83,9 @@ def test_training_input_shuffles_and_repeats():
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(label_column="label"), "Column 'label' is not in the CSV header; the columns are: "
-                                 "pixel_0"),
-    (dict(label_column="parity", column_groups={"image": "px_*"}),
-     "Column group 'image' = 'px_\\*' matches no CSV column"),
+     "pixel_0"),
+    (dict(label_column="parity", column_groups={"image":
+        "px_*"}), "Column group 'image' = 'px_\\*' matches no CSV column"),
     (dict(label_column="parity", train_files="/nonexistent/*.csv"),
      "No files match csv_data.train_files = '/nonexistent/\\*.csv'"),
 ])
@@ -91,25 +100,32 @@ def test_csv_mistakes_name_what_exists(kwargs, message):
 def write_tfrecord(path, pixels, labels):
   with tf.io.TFRecordWriter(str(path)) as writer:
     for row, label in zip(pixels, labels):
-      example = tf.train.Example(features=tf.train.Features(feature={
-          "pixels": tf.train.Feature(float_list=tf.train.FloatList(value=row)),
-          "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label]))}))
+      example = tf.train.Example(features=tf.train.Features(
+          feature={
+              "pixels": tf.train.Feature(float_list=tf.train.FloatList(value=row)),
+              "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label]))
+          }))
       writer.write(example.SerializeToString())
 
 
 def test_tfrecord_source_fine_tunes(tmp_path, digits_module):
-  (train_x, train_y), (eval_x, eval_y) = [(f["pixels"], y) for f, y in
-                                          builders.finetune_arrays()]
+  (train_x, train_y), (eval_x, eval_y) = [(f["pixels"], y) for f, y in builders.finetune_arrays()]
   write_tfrecord(tmp_path / "train.tfrecord", train_x, train_y)
   write_tfrecord(tmp_path / "eval.tfrecord", eval_x, eval_y)
-  source = data_lib.TFRecordData(
-      train_files=str(tmp_path / "train.tfrecord"), eval_files=str(tmp_path / "*eval*"),
-      feature_spec={"pixels": ("float", [64])}, label_key="label", batch_size=16)
+  source = data_lib.TFRecordData(train_files=str(tmp_path / "train.tfrecord"),
+                                 eval_files=str(tmp_path / "*eval*"),
+                                 feature_spec={"pixels": ("float", [64])},
+                                 label_key="label",
+                                 batch_size=16)
   assert source.feature_specs() == {"pixels": tf.TensorSpec([64], tf.float32)}
-  (features, labels), = all_batches(data_lib.TFRecordData(
-      train_files=str(tmp_path / "train.tfrecord"), eval_files=str(tmp_path / "eval.tfrecord"),
-      feature_spec={"pixels": ("float", [64])}, label_key="label",
-      eval_batch_size=1000).input_fn(data_lib.EVAL))
+  (features, labels), = all_batches(
+      data_lib.TFRecordData(train_files=str(tmp_path / "train.tfrecord"),
+                            eval_files=str(tmp_path / "eval.tfrecord"),
+                            feature_spec={
+                                "pixels": ("float", [64])
+                            },
+                            label_key="label",
+                            eval_batch_size=1000).input_fn(data_lib.EVAL))
   np.testing.assert_array_equal(features["pixels"], eval_x)
   np.testing.assert_array_equal(labels, eval_y)
   metrics = helpers.run(tmp_path / "model", digits_module, data=source, train_steps=5)
@@ -117,10 +133,10 @@ def test_tfrecord_source_fine_tunes(tmp_path, digits_module):
 
 
 @pytest.mark.parametrize("head, labels, expected", [
-    (lambda: heads.multi_class_head(3, label_vocabulary=["a", "b", "c"]), [b"b", b"c"],
-     [b"b", b"c"]),
-    (lambda: heads.multi_class_head(10, label_vocabulary=[str(i) for i in range(10)]),
-     [5, 7], [b"5", b"7"]),
+    (lambda: heads.multi_class_head(3, label_vocabulary=["a", "b", "c"]), [b"b", b"c"
+                                                                          ], [b"b", b"c"]),
+    (lambda: heads.multi_class_head(10, label_vocabulary=[str(i) for i in range(10)]), [5, 7],
+     [b"5", b"7"]),
     (lambda: heads.multi_class_head(10), [b" 5", b"7"], [5, 7]),
     (lambda: heads.regression_head(), [b"1.5", b"-2"], [1.5, -2.0]),
     (lambda: heads.binary_class_head(), [1, 0], [1, 0]),
@@ -133,8 +149,7 @@ def test_labels_are_adapted_to_the_head(head, labels, expected):
 
 def test_multi_label_strings_become_sparse_ids():
   with tf.Graph().as_default(), tf.compat.v1.Session() as session:
-    sparse = session.run(heads.adapt_labels(heads.multi_label_head(4),
-                                            tf.constant([b"1|3", b"0"])))
+    sparse = session.run(heads.adapt_labels(heads.multi_label_head(4), tf.constant([b"1|3", b"0"])))
   assert sparse.indices.tolist() == [[0, 0], [0, 1], [1, 0]]
   assert sparse.values.tolist() == [1, 3, 0]
 

@@ -37,10 +37,9 @@ ROW = ",".join(["1"] * 64)
 # (case id, extra command-line arguments (a callable of tmp_path and the tiny module
 #  handle), expected message). MODEL is replaced by the case's model_dir.
 CASES = [
-    ("missing_gin_file", lambda t, m: ["--gin_file=nope.gin"],
-     "Gin file 'nope.gin' not found"),
-    ("gin_syntax_error", lambda t, m: [
-        "--gin_file=" + write(t / "bad.gin", "experiment.train_steps = = 3\n")],
+    ("missing_gin_file", lambda t, m: ["--gin_file=nope.gin"], "Gin file 'nope.gin' not found"),
+    ("gin_syntax_error",
+     lambda t, m: ["--gin_file=" + write(t / "bad.gin", "experiment.train_steps = = 3\n")],
      "Gin syntax error at "),
     ("unknown_parameter", lambda t, m: ["--gin_bindings=hub_module.handel = 'x'"],
      "Did you mean: hub_module.handle"),
@@ -56,8 +55,8 @@ CASES = [
      "does not exist. Give a directory that holds tfhub_module.pb"),
     ("handle_not_a_module", lambda t, m: [f"--gin_bindings=MODULE_HANDLE = '{t}'"],
      "is a directory without tfhub_module.pb"),
-    ("handle_not_allowed", lambda t, m: [
-        "--gin_bindings=finetune.allowed_handles.prefixes = ['gs://trusted/']"],
+    ("handle_not_allowed",
+     lambda t, m: ["--gin_bindings=finetune.allowed_handles.prefixes = ['gs://trusted/']"],
      "is not allowed: finetune.allowed_handles.prefixes = ['gs://trusted/']"),
     ("unknown_signature", lambda t, m: ["--gin_bindings=hub_module.signature = 'tokens'"],
      "Signature 'tokens' not in module"),
@@ -70,52 +69,51 @@ CASES = [
     ("input_wrong_dtype", lambda t, m: [
         "--gin_bindings=hub_module.input_mapping = {'pixels': 'pixel_0'}",
         "--gin_bindings=csv_data.column_groups = {'pixels': 'pixel_1*'}",
-        "--gin_bindings=csv_data.column_types = {'pixel_0': 'string'}"],
-     "Feature 'pixel_0' is string but signature input 'pixels' takes float32"),
-    ("input_wrong_shape", lambda t, m: [
-        "--gin_bindings=csv_data.column_groups = {'pixels': 'pixel_1*'}"],
+        "--gin_bindings=csv_data.column_types = {'pixel_0': 'string'}"
+    ], "Feature 'pixel_0' is string but signature input 'pixels' takes float32"),
+    ("input_wrong_shape",
+     lambda t, m: ["--gin_bindings=csv_data.column_groups = {'pixels': 'pixel_1*'}"],
      "Feature 'pixels' has per-example shape [11] but signature input 'pixels' takes [64]"),
     ("label_outside_classes", lambda t, m: [
         f"--gin_bindings=csv_data.train_files = '{write(t / 'c.csv', csv_rows(ROW + ',7'))}'",
         "--gin_bindings=experiment.head = @multi_class_head()",
-        "--gin_bindings=multi_class_head.n_classes = 3"],
-     "A label is outside the head's classes (labels seen: 7"),
-    ("label_not_in_vocabulary", lambda t, m: [
-        "--gin_bindings=binary_class_head.label_vocabulary = ['even', 'uneven']"],
+        "--gin_bindings=multi_class_head.n_classes = 3"
+    ], "A label is outside the head's classes (labels seen: 7"),
+    ("label_not_in_vocabulary",
+     lambda t, m: ["--gin_bindings=binary_class_head.label_vocabulary = ['even', 'uneven']"],
      "A label is not in the head's label_vocabulary"),
-    ("label_not_a_number", lambda t, m: [
-        "--gin_bindings=binary_class_head.label_vocabulary = None"],
+    ("label_not_a_number",
+     lambda t, m: ["--gin_bindings=binary_class_head.label_vocabulary = None"],
      "Label 'even' is not a number and the head has no label_vocabulary"),
-    ("empty_data_file", lambda t, m: [
-        f"--gin_bindings=csv_data.eval_files = '{write(t / 'e.csv', csv_rows())}'"],
+    ("empty_data_file",
+     lambda t, m: [f"--gin_bindings=csv_data.eval_files = '{write(t / 'e.csv', csv_rows())}'"],
      "have a header but no data rows"),
-    ("missing_data_files", lambda t, m: [
-        f"--gin_bindings=csv_data.train_files = '{t}/nothing/*.csv'"],
+    ("missing_data_files",
+     lambda t, m: [f"--gin_bindings=csv_data.train_files = '{t}/nothing/*.csv'"],
      "No files match csv_data.train_files"),
     ("malformed_csv_row", lambda t, m: [
-        f"--gin_bindings=csv_data.train_files = '{write(t / 'm.csv', csv_rows(ROW + ',odd', '1,2,odd'))}'"],
-     "A CSV row has 3 fields where the header has 65"),
+        f"--gin_bindings=csv_data.train_files = '{write(t / 'm.csv', csv_rows(ROW + ',odd', '1,2,odd'))}'"
+    ], "A CSV row has 3 fields where the header has 65"),
     ("csv_value_not_a_number", lambda t, m: [
-        f"--gin_bindings=csv_data.train_files = '{write(t / 'n.csv', csv_rows(ROW.replace('1', 'x', 1) + ',odd'))}'"],
-     "is not a valid float: 'x'"),
+        f"--gin_bindings=csv_data.train_files = '{write(t / 'n.csv', csv_rows(ROW.replace('1', 'x', 1) + ',odd'))}'"
+    ], "is not a valid float: 'x'"),
     ("loss_becomes_nan", lambda t, m: [
         "--gin_bindings=LEARNING_RATE = 1e30",
         "--gin_bindings=optimization.optimizer = @tf.train.GradientDescentOptimizer",
-        "--gin_bindings=optimization.clip_gradient_norm = None",
-        "--gin_bindings=TRAIN_STEPS = 50"],
-     "The loss became NaN or infinite at step"),
+        "--gin_bindings=optimization.clip_gradient_norm = None", "--gin_bindings=TRAIN_STEPS = 50"
+    ], "The loss became NaN or infinite at step"),
     ("negative_learning_rate", lambda t, m: ["--gin_bindings=LEARNING_RATE = -0.1"],
      "base_learning_rate must be > 0, got -0.1"),
-    ("warmup_longer_than_training", lambda t, m: [
-        "--gin_bindings=learning_rate_schedule.warmup_steps = 10"],
+    ("warmup_longer_than_training",
+     lambda t, m: ["--gin_bindings=learning_rate_schedule.warmup_steps = 10"],
      "warmup_steps = 10 must be >= 0 and shorter than training (train_steps = 3)"),
     ("unknown_decay", lambda t, m: ["--gin_bindings=learning_rate_schedule.decay = 'cos'"],
      "decay = 'cos' is unknown; use one of: constant, linear"),
     ("vocabulary_class_count_mismatch", lambda t, m: [
         "--gin_bindings=experiment.head = @multi_class_head()",
         "--gin_bindings=multi_class_head.n_classes = 3",
-        "--gin_bindings=multi_class_head.label_vocabulary = ['even', 'odd']"],
-     "label_vocabulary has 2 entries but n_classes = 3"),
+        "--gin_bindings=multi_class_head.label_vocabulary = ['even', 'odd']"
+    ], "label_vocabulary has 2 entries but n_classes = 3"),
     ("read_only_model_dir", lambda t, m: ["--model_dir=/proc/finetune_model"],
      "model_dir '/proc/finetune_model' cannot be written"),
 ]
@@ -129,16 +127,17 @@ def run_command(args, capsys):
 
 
 def base_args(tmp_path, handle):
-  return ["--gin_file=digits/finetune.gin", f"--gin_bindings=MODULE_HANDLE = '{handle}'",
-          "--gin_bindings=TRAIN_STEPS = 3", "--gin_bindings=learning_rate_schedule."
-          "warmup_steps = 0", f"--model_dir={tmp_path / 'model'}"]
+  return [
+      "--gin_file=digits/finetune.gin", f"--gin_bindings=MODULE_HANDLE = '{handle}'",
+      "--gin_bindings=TRAIN_STEPS = 3", "--gin_bindings=learning_rate_schedule."
+      "warmup_steps = 0", f"--model_dir={tmp_path / 'model'}"
+  ]
 
 
 @pytest.mark.parametrize("case, extra, message", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_gets_one_clear_error(tmp_path, capsys, digits_module, case, extra,
-                                        message):
-  code, out = run_command(base_args(tmp_path, digits_module) + extra(tmp_path, digits_module),
-                          capsys)
+def test_bad_input_gets_one_clear_error(tmp_path, capsys, digits_module, case, extra, message):
+  code, out = run_command(
+      base_args(tmp_path, digits_module) + extra(tmp_path, digits_module), capsys)
   assert code == 2, (case, out)
   lines = [l for l in out.err.splitlines() if l.strip()]
   assert lines and lines[0].startswith("finetune: error: "), out.err
@@ -156,18 +155,23 @@ def test_different_model_in_model_dir_is_refused_and_kept(tmp_path, capsys, digi
   code, out = run_command(args, capsys)
   assert code == 0, out.err
   model_dir = tmp_path / "model"
-  before = {p: os.path.getmtime(model_dir / p) for p in os.listdir(model_dir)
-            if p.startswith("model.ckpt")}
-  code, out = run_command(args + ["--gin_bindings=experiment.head = @multi_class_head()",
-                                  "--gin_bindings=multi_class_head.n_classes = 3",
-                                  "--gin_bindings=multi_class_head.label_vocabulary = "
-                                  "['even', 'odd', 'other']"], capsys)
+  before = {
+      p: os.path.getmtime(model_dir / p) for p in os.listdir(model_dir) if p.startswith("model.ckpt")
+  }
+  code, out = run_command(
+      args + [
+          "--gin_bindings=experiment.head = @multi_class_head()",
+          "--gin_bindings=multi_class_head.n_classes = 3",
+          "--gin_bindings=multi_class_head.label_vocabulary = "
+          "['even', 'odd', 'other']"
+      ], capsys)
   assert code == 2
   assert "holds checkpoints of a different model (variable 'head/logits/kernel' has shape "\
          "[8, 1] there and [8, 3] here)" in out.err
   assert "experiment.warm_start_from" in out.err
-  after = {p: os.path.getmtime(model_dir / p) for p in os.listdir(model_dir)
-           if p.startswith("model.ckpt")}
+  after = {
+      p: os.path.getmtime(model_dir / p) for p in os.listdir(model_dir) if p.startswith("model.ckpt")
+  }
   assert after == before
 
 
@@ -175,15 +179,16 @@ def test_nan_loss_keeps_last_good_checkpoint(tmp_path, capsys, digits_module):
   args = base_args(tmp_path, digits_module)
   assert run_command(args, capsys)[0] == 0
   good = helpers.checkpoint_values(str(tmp_path / "model"))
-  code, out = run_command(args + ["--gin_bindings=TRAIN_STEPS = 60",
-                                  "--gin_bindings=LEARNING_RATE = 1e30",
-                                  "--gin_bindings=optimization.clip_gradient_norm = None",
-                                  "--gin_bindings=optimization.optimizer = "
-                                  "@tf.train.GradientDescentOptimizer"], capsys)
+  code, out = run_command(
+      args + [
+          "--gin_bindings=TRAIN_STEPS = 60", "--gin_bindings=LEARNING_RATE = 1e30",
+          "--gin_bindings=optimization.clip_gradient_norm = None",
+          "--gin_bindings=optimization.optimizer = "
+          "@tf.train.GradientDescentOptimizer"
+      ], capsys)
   assert code == 2 and "The loss became NaN or infinite at step" in out.err
   kept = helpers.checkpoint_values(str(tmp_path / "model"))
-  assert all(np.isfinite(v).all() for v in kept.values()
-             if np.asarray(v).dtype.kind == "f")
+  assert all(np.isfinite(v).all() for v in kept.values() if np.asarray(v).dtype.kind == "f")
   assert kept["global_step"] >= good["global_step"]
   assert "last good checkpoint is kept (" in out.err
 
@@ -191,6 +196,7 @@ def test_nan_loss_keeps_last_good_checkpoint(tmp_path, capsys, digits_module):
 def test_verbose_shows_the_traceback(tmp_path, capsys, digits_module):
   from finetune.errors import FinetuneError  # pylint: disable=g-import-not-at-top
   with pytest.raises(FinetuneError, match="Signature 'tokens'"):
-    run_command(base_args(tmp_path, digits_module) + [
-        "--gin_bindings=hub_module.signature = 'tokens'", "--verbose"], capsys)
+    run_command(
+        base_args(tmp_path, digits_module) +
+        ["--gin_bindings=hub_module.signature = 'tokens'", "--verbose"], capsys)
   shutil.rmtree(tmp_path, ignore_errors=True)

@@ -10,8 +10,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run(*args):
-  result = subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=600)
+  result = subprocess.run([sys.executable, "-m", *args],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
   assert result.returncode == 0, result.stdout + result.stderr
   return result.stdout
 
@@ -24,14 +27,15 @@ def test_default_example_builds_modules_and_fine_tunes(tmp_path):
   out = run("finetune.train", "--gin_file=digits/finetune.gin",
             f"--gin_bindings=MODULE_HANDLE = '{modules}/digits_pretrained'",
             f"--model_dir={tmp_path / 'run'}")
-  accuracy = float(next(l for l in out.splitlines() if l.strip().startswith("accuracy"))
-                   .split()[1])
+  accuracy = float(next(l for l in out.splitlines() if l.strip().startswith("accuracy")).split()[1])
   assert accuracy > 0.8, out  # even/odd from 40 labels, with the pretrained digit reader
   assert f"{tmp_path}/run/export/hub/" in out and "digits_pretrained" in out
 
 
 def test_compare_script_runs_all_three_settings(tmp_path):
-  results = compare.compare(str(tmp_path / "runs"), str(tmp_path / "modules"), repeats=1,
+  results = compare.compare(str(tmp_path / "runs"),
+                            str(tmp_path / "modules"),
+                            repeats=1,
                             train_steps=20)
   assert [label.split()[0] for label, _ in results] == ["fine-tuned", "frozen", "from"]
   table = compare.markdown(results)
@@ -57,6 +61,5 @@ def test_text_example_builds_and_fine_tunes(tmp_path):
   out = run("finetune.train", "--gin_file=text/embedding.gin",
             f"--gin_bindings=MODULE_HANDLE = '{tmp_path}/modules/docstring_embedding'",
             "--gin_bindings=TRAIN_STEPS = 100", f"--model_dir={tmp_path / 'run'}")
-  accuracy = float(next(l for l in out.splitlines() if l.strip().startswith("accuracy"))
-                   .split()[1])
+  accuracy = float(next(l for l in out.splitlines() if l.strip().startswith("accuracy")).split()[1])
   assert accuracy > 0.4, out  # four areas; the largest class alone is about 0.3

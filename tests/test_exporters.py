@@ -11,10 +11,11 @@ import tensorflow_hub as hub
 from tests import builders
 from tests import helpers
 
-SGD = ["optimization.optimizer = @tf.train.GradientDescentOptimizer",
-       "learning_rate_schedule.base_learning_rate = 0.1",
-       "optimization.module_learning_rate_multiplier = 1.0",
-       "run_config.random_seed = 5"]
+SGD = [
+    "optimization.optimizer = @tf.train.GradientDescentOptimizer",
+    "learning_rate_schedule.base_learning_rate = 0.1",
+    "optimization.module_learning_rate_multiplier = 1.0", "run_config.random_seed = 5"
+]
 
 
 def fine_tuned_outputs(original_module, checkpoint, pixels):
@@ -35,8 +36,7 @@ def test_exported_module_reloads_with_fine_tuned_outputs(tmp_path, digits_module
   assert os.path.exists(os.path.join(exported, "tfhub_module.pb"))
   pixels = builders.random_pixels(6)
   reloaded = helpers.module_outputs(exported, pixels)
-  expected = fine_tuned_outputs(digits_module, tf.train.latest_checkpoint(str(tmp_path)),
-                                pixels)
+  expected = fine_tuned_outputs(digits_module, tf.train.latest_checkpoint(str(tmp_path)), pixels)
   original = helpers.module_outputs(digits_module, pixels)
   np.testing.assert_allclose(reloaded, expected, rtol=1e-5, atol=1e-6)
   assert not np.allclose(reloaded, original, atol=1e-4)
@@ -54,15 +54,19 @@ def test_serving_savedmodel_answers_raw_inputs(tmp_path, digits_module):
     meta = tf.compat.v1.saved_model.loader.load(session, ["serve"], serving_dir)
     signature = meta.signature_def["predict"]
     assert signature.inputs["pixels"].dtype == tf.float32.as_datatype_enum
-    probabilities = session.run(
-        signature.outputs["probabilities"].name,
-        {signature.inputs["pixels"].name: pixels})
+    probabilities = session.run(signature.outputs["probabilities"].name,
+                                {signature.inputs["pixels"].name: pixels})
   assert probabilities.shape == (5, 5)
   np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
   # Same answers as the Estimator's own predictions from the same checkpoint.
   from finetune import data as data_lib
-  data = data_lib.ArrayData(train=({"pixels": pixels}, np.zeros(5, np.int64)),
-                            eval=({"pixels": pixels}, np.zeros(5, np.int64)), batch_size=5)
+  data = data_lib.ArrayData(train=({
+      "pixels": pixels
+  }, np.zeros(5, np.int64)),
+                            eval=({
+                                "pixels": pixels
+                            }, np.zeros(5, np.int64)),
+                            batch_size=5)
   helpers.run(tmp_path, digits_module, SGD, train_steps=20, schedule="predict", data=data)
   with open(os.path.join(tmp_path, "predictions.jsonl")) as f:
     predicted = np.array([json.loads(line)["probabilities"] for line in f])
@@ -70,15 +74,18 @@ def test_serving_savedmodel_answers_raw_inputs(tmp_path, digits_module):
 
 
 def test_metrics_json_and_best_export(tmp_path, digits_module):
-  bindings = SGD + ["run_config.save_checkpoints_steps = 10",
-                    "experiment.best_export_metric = 'accuracy'",
-                    "experiment.exports_to_keep = 5"]
+  bindings = SGD + [
+      "run_config.save_checkpoints_steps = 10", "experiment.best_export_metric = 'accuracy'",
+      "experiment.exports_to_keep = 5"
+  ]
   metrics = helpers.run(tmp_path, digits_module, bindings, train_steps=30)
   written = json.loads((tmp_path / "metrics.json").read_text())
   assert written == metrics and written["global_step"] == 30
   best_root = os.path.join(tmp_path, "export", "best_hub")
-  best = [json.loads(open(os.path.join(best_root, d, "eval_result.json")).read())
-          for d in sorted(os.listdir(best_root))]
+  best = [
+      json.loads(open(os.path.join(best_root, d, "eval_result.json")).read())
+      for d in sorted(os.listdir(best_root))
+  ]
   accuracies = [b["accuracy"] for b in best]
   assert best and accuracies == sorted(accuracies)  # each best export beat the previous
   assert len(set(accuracies)) == len(accuracies)

@@ -110,10 +110,14 @@ def test_two_processes_resolving_at_once_share_one_complete_copy(tarball, cache_
           "print(hub.resolve(sys.argv[1]))")
   with serve(tarball, delay_secs=1.0) as (url, requests):
     handle = f"{url}/digits.tar.gz"
-    procs = [subprocess.Popen([sys.executable, "-c", code, handle], cwd=REPO,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, handle],
+                         cwd=REPO,
+                         stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE,
+                         text=True,
+                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")) for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=120) for p in procs]
   assert [p.returncode for p in procs] == [0, 0], outputs
   paths = {out.strip().splitlines()[-1] for out, _ in outputs}

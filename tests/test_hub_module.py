@@ -34,13 +34,17 @@ def test_train_variant_is_used_for_training_when_trainable(digits_module):
      r"pixels\."),
     (dict(input_mapping={"images": "pixels"}), PIXELS,
      r"input 'pixels' is not in hub_module.input_mapping"),
-    (dict(), {"a": tf.TensorSpec([64], tf.float32), "b": tf.TensorSpec([], tf.string)},
-     r"Cannot match the inputs of signature 'default' \(pixels\) to the data's features "
+    (dict(), {
+        "a": tf.TensorSpec([64], tf.float32),
+        "b": tf.TensorSpec([], tf.string)
+    }, r"Cannot match the inputs of signature 'default' \(pixels\) to the data's features "
      r"\(a, b\)"),
-    (dict(), {"pixels": tf.TensorSpec([], tf.string)},
-     r"Feature 'pixels' is string but signature input 'pixels' takes float32"),
-    (dict(), {"pixels": tf.TensorSpec([10], tf.float32)},
-     r"Feature 'pixels' has per-example shape \[10\] but signature input 'pixels' takes "
+    (dict(), {
+        "pixels": tf.TensorSpec([], tf.string)
+    }, r"Feature 'pixels' is string but signature input 'pixels' takes float32"),
+    (dict(), {
+        "pixels": tf.TensorSpec([10], tf.float32)
+    }, r"Feature 'pixels' has per-example shape \[10\] but signature input 'pixels' takes "
      r"\[64\]"),
 ])
 def test_mismatch_is_one_clear_error(digits_module, kwargs, specs, message):

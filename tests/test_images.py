@@ -30,7 +30,8 @@ def test_module_declares_its_image_size(image_example):
 
 def test_image_folder_reads_png_and_jpeg_at_module_size(image_example):
   source = ImageFolderData(train_dir=image_example["parity_train"],
-                           eval_dir=image_example["parity_eval"], eval_batch_size=8)
+                           eval_dir=image_example["parity_eval"],
+                           eval_batch_size=8)
   assert source.class_names == ["even", "odd"]
   assert source.feature_specs()["images"].shape.as_list() == [None, None, 3]
   source.adapt_to_module(HubModule(handle=image_example["image_feature_vector"]))
@@ -46,13 +47,15 @@ def test_image_folder_reads_png_and_jpeg_at_module_size(image_example):
 
 
 def test_held_out_split_without_eval_dir_is_disjoint_and_stable(image_example):
-  source = ImageFolderData(train_dir=image_example["parity_eval"], validation_percentage=25,
+  source = ImageFolderData(train_dir=image_example["parity_eval"],
+                           validation_percentage=25,
                            image_size=[16, 16])
   train = {p for p, _ in source.files(data_lib.TRAIN)}
   held = {p for p, _ in source.files(data_lib.EVAL)}
   assert not train & held
   assert 0.15 < len(held) / (len(train) + len(held)) < 0.35
-  again = ImageFolderData(train_dir=image_example["parity_eval"], validation_percentage=25,
+  again = ImageFolderData(train_dir=image_example["parity_eval"],
+                          validation_percentage=25,
                           image_size=[16, 16])
   assert {p for p, _ in again.files(data_lib.EVAL)} == held
 
@@ -67,8 +70,10 @@ def test_image_folder_mistakes(tmp_path):
 
 def test_augmentation_changes_training_images_only_within_range():
   images = np.random.RandomState(0).uniform(0.2, 0.8, (6, 16, 16, 3)).astype(np.float32)
-  augment = image_ops.Augmentation(flip_left_right=True, max_brightness_delta=0.1,
-                                   min_crop_fraction=0.8, seed=1)
+  augment = image_ops.Augmentation(flip_left_right=True,
+                                   max_brightness_delta=0.1,
+                                   min_crop_fraction=0.8,
+                                   seed=1)
   with tf.Graph().as_default(), tf.compat.v1.Session() as session:
     out = session.run(augment(tf.constant(images)))
   assert out.shape == images.shape
@@ -83,10 +88,12 @@ def write_image_tfrecord(path, files):
     for image_path, label in files:
       with open(image_path, "rb") as f:
         encoded = f.read()
-      writer.write(tf.train.Example(features=tf.train.Features(feature={
-          "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[encoded])),
-          "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label]))})
-      ).SerializeToString())
+      writer.write(
+          tf.train.Example(features=tf.train.Features(
+              feature={
+                  "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[encoded])),
+                  "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label]))
+              })).SerializeToString())
 
 
 def test_tfrecord_encoded_images_fine_tune_and_serve_bytes(tmp_path, image_example):
@@ -95,13 +102,18 @@ def test_tfrecord_encoded_images_fine_tune_and_serve_bytes(tmp_path, image_examp
   write_image_tfrecord(tmp_path / "train.tfrecord", folder.files(data_lib.TRAIN))
   eval_files = folder.files(data_lib.EVAL)[:40]
   write_image_tfrecord(tmp_path / "eval.tfrecord", eval_files)
-  source = data_lib.TFRecordData(
-      train_files=str(tmp_path / "train.tfrecord"), eval_files=str(tmp_path / "eval.tfrecord"),
-      feature_spec={"image": ("image", [])}, label_key="label", batch_size=8,
-      augmentation=image_ops.Augmentation(max_brightness_delta=0.05))
+  source = data_lib.TFRecordData(train_files=str(tmp_path / "train.tfrecord"),
+                                 eval_files=str(tmp_path / "eval.tfrecord"),
+                                 feature_spec={"image": ("image", [])},
+                                 label_key="label",
+                                 batch_size=8,
+                                 augmentation=image_ops.Augmentation(max_brightness_delta=0.05))
   model_dir = tmp_path / "model"
-  metrics = helpers.run(model_dir, image_example["image_feature_vector"], data=source,
-                        train_steps=5, head=heads.binary_class_head(),
+  metrics = helpers.run(model_dir,
+                        image_example["image_feature_vector"],
+                        data=source,
+                        train_steps=5,
+                        head=heads.binary_class_head(),
                         input_mapping={"images": "image"})
   assert metrics["global_step"] == 5 and source.image_size == [32, 32]
   serving = helpers.latest_subdir(str(model_dir / "export" / "serving"))
@@ -118,12 +130,15 @@ def test_tfrecord_encoded_images_fine_tune_and_serve_bytes(tmp_path, image_examp
 
 def test_classification_module_gets_a_new_head_of_another_class_count(tmp_path, image_example):
   source = ImageFolderData(train_dir=image_example["parity_train"],
-                           eval_dir=image_example["parity_eval"], batch_size=8)
+                           eval_dir=image_example["parity_eval"],
+                           batch_size=8)
   handle = image_example["image_classification"]
   module = HubModule(handle=handle)
-  assert module.spec.get_output_info_dict("default")["default"].get_shape().as_list() == [
-      None, 10]
-  metrics = helpers.run(tmp_path, handle, data=source, train_steps=5,
+  assert module.spec.get_output_info_dict("default")["default"].get_shape().as_list() == [None, 10]
+  metrics = helpers.run(tmp_path,
+                        handle,
+                        data=source,
+                        train_steps=5,
                         head=heads.binary_class_head())
   assert metrics["global_step"] == 5
   before = helpers.module_values(handle)
@@ -131,5 +146,5 @@ def test_classification_module_gets_a_new_head_of_another_class_count(tmp_path, 
   assert helpers.moved(before["logits/kernel"], after["module/logits/kernel"])
   exported = os.path.join(helpers.latest_subdir(str(tmp_path / "export" / "hub")),
                           "image_classification")
-  assert {"default", "image_feature_vector"} <= set(
-      HubModule(handle=exported).spec.get_signature_names())
+  assert {"default",
+          "image_feature_vector"} <= set(HubModule(handle=exported).spec.get_signature_names())

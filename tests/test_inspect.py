@@ -14,9 +14,12 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_json_report_lists_variants_signatures_and_counts(digits_module):
-  result = subprocess.run([sys.executable, "-m", "finetune.inspect", digits_module,
-                           "--format=json"], cwd=REPO, capture_output=True, text=True,
-                          timeout=120)
+  result = subprocess.run(
+      [sys.executable, "-m", "finetune.inspect", digits_module, "--format=json"],
+      cwd=REPO,
+      capture_output=True,
+      text=True,
+      timeout=120)
   assert result.returncode == 0, result.stderr
   report = json.loads(result.stdout)
   variants = {tuple(v["tags"]): v for v in report["variants"]}
@@ -24,8 +27,7 @@ def test_json_report_lists_variants_signatures_and_counts(digits_module):
   serving, train = variants[()], variants[("train",)]
   assert set(serving["signatures"]) == {"default", "classifier"}
   default = serving["signatures"]["default"]
-  assert default["inputs"]["pixels"] == {"dtype": "float32", "shape": [None, 64],
-                                         "sparse": False}
+  assert default["inputs"]["pixels"] == {"dtype": "float32", "shape": [None, 64], "sparse": False}
   assert default["outputs"]["default"]["shape"] == [None, 8]
   assert train["update_ops"] > 0 and serving["update_ops"] == 0  # batch norm trains only
   assert train["regularization_losses"] == 2  # L2 on two kernels
@@ -45,8 +47,12 @@ def test_text_report_and_snippet_configure_a_valid_module(digits_module):
 
 
 def test_bad_handle_is_one_line(tmp_path):
-  result = subprocess.run([sys.executable, "-m", "finetune.inspect", str(tmp_path / "none")],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+  result = subprocess.run([sys.executable, "-m", "finetune.inspect",
+                           str(tmp_path / "none")],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True,
+                          timeout=120)
   assert result.returncode == 2
   assert "does not exist" in result.stderr and "Traceback" not in result.stderr
 
@@ -54,7 +60,6 @@ def test_bad_handle_is_one_line(tmp_path):
 def test_image_module_reports_expected_size_and_channels(image_example):
   description = inspect_module.describe(image_example["image_classification"])
   serving = next(v for v in description["variants"] if not v["tags"])
-  assert serving["signatures"]["default"]["image"] == {"height": 32, "width": 32,
-                                                       "channels": 3}
+  assert serving["signatures"]["default"]["image"] == {"height": 32, "width": 32, "channels": 3}
   assert "expects images of 32x32 with 3 channels" in inspect_module.format_text(description)
   assert "image_feature_vector" in serving["signatures"]

@@ -23,10 +23,12 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def command(model_dir, handle, *bindings):
-  return [sys.executable, "-m", "finetune.train", "--gin_file=digits/finetune.gin",
-          f"--model_dir={model_dir}", f"--gin_bindings=MODULE_HANDLE = '{handle}'",
-          "--gin_bindings=learning_rate_schedule.warmup_steps = 0",
-          *[f"--gin_bindings={b}" for b in bindings]]
+  return [
+      sys.executable, "-m", "finetune.train", "--gin_file=digits/finetune.gin",
+      f"--model_dir={model_dir}", f"--gin_bindings=MODULE_HANDLE = '{handle}'",
+      "--gin_bindings=learning_rate_schedule.warmup_steps = 0",
+      *[f"--gin_bindings={b}" for b in bindings]
+  ]
 
 
 def checkpoint_step(model_dir):
@@ -69,8 +71,7 @@ def test_sigkill_at_random_steps_then_rerun_finishes_exactly(tmp_path, digits_mo
   killed_after = []
   for _ in range(5):
     last = checkpoint_step(model_dir)
-    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert wait_for(lambda: checkpoint_step(model_dir) > last or proc.poll() is not None)
     time.sleep(rng.uniform(0.0, 0.8))  # somewhere in training, evaluation or an export
     proc.send_signal(signal.SIGKILL)
@@ -87,10 +88,12 @@ def test_sigkill_at_random_steps_then_rerun_finishes_exactly(tmp_path, digits_mo
 
 def test_sigterm_saves_a_checkpoint_at_the_current_step(tmp_path, digits_module):
   model_dir = tmp_path / "model"
-  proc = subprocess.Popen(
-      command(model_dir, digits_module, "TRAIN_STEPS = 1000000",
-              "run_config.save_checkpoints_steps = 1000000"),
-      cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  proc = subprocess.Popen(command(model_dir, digits_module, "TRAIN_STEPS = 1000000",
+                                  "run_config.save_checkpoints_steps = 1000000"),
+                          cwd=REPO,
+                          stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE,
+                          text=True)
   assert wait_for(lambda: (model_dir / "model.ckpt-0.index").exists())
   time.sleep(1.5)
   proc.send_signal(signal.SIGTERM)
@@ -104,14 +107,18 @@ def test_sigterm_saves_a_checkpoint_at_the_current_step(tmp_path, digits_module)
 
 def test_second_training_in_the_same_model_dir_is_refused(tmp_path, digits_module):
   model_dir = tmp_path / "model"
-  first = subprocess.Popen(
-      command(model_dir, digits_module, "TRAIN_STEPS = 1000000",
-              "run_config.save_checkpoints_steps = 1000000"),
-      cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  first = subprocess.Popen(command(model_dir, digits_module, "TRAIN_STEPS = 1000000",
+                                   "run_config.save_checkpoints_steps = 1000000"),
+                           cwd=REPO,
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
   try:
     assert wait_for(lambda: (model_dir / "model.ckpt-0.index").exists())
-    second = subprocess.run(command(model_dir, digits_module, "TRAIN_STEPS = 5"), cwd=REPO,
-                            capture_output=True, text=True, timeout=120)
+    second = subprocess.run(command(model_dir, digits_module, "TRAIN_STEPS = 5"),
+                            cwd=REPO,
+                            capture_output=True,
+                            text=True,
+                            timeout=120)
     assert second.returncode == 2
     assert f"is in use by another training (pid {first.pid}" in second.stderr
   finally:
@@ -145,7 +152,8 @@ def member(name, kind=tarfile.REGTYPE, link=""):
     (member("/tmp/absolute_evil.txt"), "has an absolute path"),
     (member("variables", tarfile.SYMTYPE, "/etc"), "is a link (to '/etc')"),
     (member("hard", tarfile.LNKTYPE, "tfhub_module.pb"), "is a link"),
-], ids=["dotdot", "absolute", "symlink", "hardlink"])
+],
+                         ids=["dotdot", "absolute", "symlink", "hardlink"])
 def test_archive_members_that_escape_are_refused(tmp_path, monkeypatch, bad, message):
   cache = tmp_path / "cache"
   monkeypatch.setenv("TFHUB_CACHE_DIR", str(cache))

@@ -9,9 +9,10 @@ import tensorflow as tf
 from tests import builders
 from tests import helpers
 
-SGD = ["optimization.optimizer = @tf.train.GradientDescentOptimizer",
-       "learning_rate_schedule.base_learning_rate = 0.05",
-       "run_config.random_seed = 3"]
+SGD = [
+    "optimization.optimizer = @tf.train.GradientDescentOptimizer",
+    "learning_rate_schedule.base_learning_rate = 0.05", "run_config.random_seed = 3"
+]
 
 
 def test_trainable_module_weights_move_and_head_learns(tmp_path, digits_module):
@@ -37,8 +38,10 @@ def test_frozen_module_stays_put_but_head_trains(tmp_path, digits_module):
 
 
 def test_freeze_regex_keeps_matching_variables(tmp_path, digits_module):
-  helpers.run(tmp_path, digits_module,
-              SGD + ["optimization.freeze_variables = ['module/hidden/']"], train_steps=20)
+  helpers.run(tmp_path,
+              digits_module,
+              SGD + ["optimization.freeze_variables = ['module/hidden/']"],
+              train_steps=20)
   before = helpers.module_values(digits_module)
   after = helpers.checkpoint_values(str(tmp_path))
   np.testing.assert_array_equal(before["hidden/kernel"], after["module/hidden/kernel"])
@@ -56,8 +59,10 @@ def test_batch_norm_moving_statistics_update_with_train_variant(tmp_path, digits
 
 
 def test_module_multiplier_zero_keeps_weights_but_updates_statistics(tmp_path, digits_module):
-  helpers.run(tmp_path, digits_module,
-              SGD + ["optimization.module_learning_rate_multiplier = 0.0"], train_steps=20)
+  helpers.run(tmp_path,
+              digits_module,
+              SGD + ["optimization.module_learning_rate_multiplier = 0.0"],
+              train_steps=20)
   before = helpers.module_values(digits_module)
   after = helpers.checkpoint_values(str(tmp_path))
   np.testing.assert_array_equal(before["hidden/kernel"], after["module/hidden/kernel"])
@@ -65,7 +70,7 @@ def test_module_multiplier_zero_keeps_weights_but_updates_statistics(tmp_path, d
 
 
 def test_huge_module_regularizer_shrinks_module_weights(tmp_path, heavy_l2_module,
-                                                      unregularized_module):
+                                                        unregularized_module):
   """The module's REGULARIZATION_LOSSES are in the trained loss: an L2 of 5 shrinks kernels,
   while the same training of the same weights without a regularizer leaves them near."""
   plain = ["optimization.module_learning_rate_multiplier = 1.0"]
@@ -86,7 +91,9 @@ def test_training_loss_is_task_plus_regularization(digits_module):
   from finetune import heads, model
   from finetune.hub_module import HubModule
   head = heads.multi_class_head(n_classes=5)
-  model_fn = model.make_model_fn(HubModule(handle=digits_module), head, train_steps=10,
+  model_fn = model.make_model_fn(HubModule(handle=digits_module),
+                                 head,
+                                 train_steps=10,
                                  batch_size=4)
   pixels = builders.random_pixels(4)
   features = {"pixels": tf.constant(pixels)}
@@ -97,16 +104,16 @@ def test_training_loss_is_task_plus_regularization(digits_module):
   assert any(l.name.startswith("module/") for l in reg_losses), reg_losses
   assert tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)
   with tf.compat.v1.Session() as session:
-    session.run([tf.compat.v1.global_variables_initializer(),
-                 tf.compat.v1.tables_initializer()])
-    logits_name = [op for op in tf.compat.v1.get_default_graph().get_operations()
-                   if op.name == "head/logits/BiasAdd"][0].outputs[0]
+    session.run([tf.compat.v1.global_variables_initializer(), tf.compat.v1.tables_initializer()])
+    logits_name = [
+        op for op in tf.compat.v1.get_default_graph().get_operations()
+        if op.name == "head/logits/BiasAdd"
+    ][0].outputs[0]
     total, reg, logits = session.run([spec.loss, tf.add_n(reg_losses), logits_name])
   assert reg > 0
   # Dropout and batch norm make logits random per run, so recompute the task loss from the
   # logits of the same run.
-  task = np.mean(-np.log(np.exp(logits)[np.arange(4), [0, 1, 2, 3]]
-                         / np.exp(logits).sum(axis=1)))
+  task = np.mean(-np.log(np.exp(logits)[np.arange(4), [0, 1, 2, 3]] / np.exp(logits).sum(axis=1)))
   np.testing.assert_allclose(total, task + reg, rtol=1e-4)
 
 
@@ -117,8 +124,10 @@ def test_resume_continues_from_last_checkpoint(tmp_path, digits_module):
   helpers.run(tmp_path, digits_module, SGD, train_steps=25)
   second = helpers.checkpoint_values(str(tmp_path))
   assert second["global_step"] == 25
-  steps = sorted(int(p.split("-")[1].split(".")[0]) for p in os.listdir(tmp_path)
-                 if p.startswith("model.ckpt-") and p.endswith(".index"))
+  steps = sorted(
+      int(p.split("-")[1].split(".")[0])
+      for p in os.listdir(tmp_path)
+      if p.startswith("model.ckpt-") and p.endswith(".index"))
   assert 10 in steps and 25 in steps and 0 in steps and steps.count(0) == 1
 
 
@@ -132,22 +141,31 @@ def test_rerun_of_finished_job_reports_metrics_without_training(tmp_path, digits
 def test_warm_start_initializes_from_another_model_dir(tmp_path, digits_module):
   helpers.run(tmp_path / "first", digits_module, SGD, train_steps=10)
   first = helpers.checkpoint_values(str(tmp_path / "first"))
-  helpers.run(tmp_path / "second", digits_module,
-              SGD + [f"experiment.warm_start_from = '{tmp_path / 'first'}'",
-                     "experiment.warm_start_vars = 'head/.*'"], train_steps=10)
+  helpers.run(tmp_path / "second",
+              digits_module,
+              SGD + [
+                  f"experiment.warm_start_from = '{tmp_path / 'first'}'",
+                  "experiment.warm_start_vars = 'head/.*'"
+              ],
+              train_steps=10)
   start = helpers.checkpoint_values(str(tmp_path / "second" / "model.ckpt-0"))
   np.testing.assert_array_equal(start["head/logits/kernel"], first["head/logits/kernel"])
   assert start["global_step"] == 0
 
 
 def test_early_stopping_stops_when_the_metric_stalls(tmp_path, digits_module):
-  helpers.run(tmp_path, digits_module, [
-      "optimization.optimizer = @tf.train.GradientDescentOptimizer",
-      "learning_rate_schedule.base_learning_rate = 1e-12",  # accuracy cannot improve
-      "run_config.save_checkpoints_steps = 10",
-      "experiment.early_stopping_metric = 'accuracy'",
-      "experiment.early_stopping_patience_steps = 20",
-      "experiment.early_stopping_check_every_steps = 10"], train_steps=2000)
+  helpers.run(
+      tmp_path,
+      digits_module,
+      [
+          "optimization.optimizer = @tf.train.GradientDescentOptimizer",
+          "learning_rate_schedule.base_learning_rate = 1e-12",  # accuracy cannot improve
+          "run_config.save_checkpoints_steps = 10",
+          "experiment.early_stopping_metric = 'accuracy'",
+          "experiment.early_stopping_patience_steps = 20",
+          "experiment.early_stopping_check_every_steps = 10"
+      ],
+      train_steps=2000)
   assert helpers.checkpoint_values(str(tmp_path))["global_step"] < 200
 
 
@@ -155,8 +173,13 @@ def test_regression_head_end_to_end(tmp_path, digits_module):
   from finetune import data as data_lib, heads
   (train_x, train_y), (eval_x, eval_y) = builders.finetune_arrays()
   data = data_lib.ArrayData(train=(train_x, train_y.astype(np.float32)),
-                            eval=(eval_x, eval_y.astype(np.float32)), batch_size=16)
-  metrics = helpers.run(tmp_path, digits_module, SGD, train_steps=30, data=data,
+                            eval=(eval_x, eval_y.astype(np.float32)),
+                            batch_size=16)
+  metrics = helpers.run(tmp_path,
+                        digits_module,
+                        SGD,
+                        train_steps=30,
+                        data=data,
                         head=heads.regression_head())
   assert "average_loss" in metrics and "label/mean" in metrics
 
@@ -167,8 +190,13 @@ def test_multi_label_head_end_to_end_with_delimited_string_labels(tmp_path, digi
   # Labels: the digit's class and, for even classes, class 4 too ("0|4").
   as_labels = lambda y: np.array([f"{v}|4" if v % 2 == 0 and v != 4 else str(v) for v in y])
   data = data_lib.ArrayData(train=(train_x, as_labels(train_y)),
-                            eval=(eval_x, as_labels(eval_y)), batch_size=16)
-  metrics = helpers.run(tmp_path, digits_module, SGD, train_steps=30, data=data,
+                            eval=(eval_x, as_labels(eval_y)),
+                            batch_size=16)
+  metrics = helpers.run(tmp_path,
+                        digits_module,
+                        SGD,
+                        train_steps=30,
+                        data=data,
                         head=heads.multi_label_head(n_classes=5))
   assert 0.0 <= metrics["auc"] <= 1.0
 

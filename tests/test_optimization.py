@@ -25,22 +25,22 @@ class ScheduleTest(parameterized.TestCase):
   @parameterized.named_parameters(
       ("constant", dict(decay="constant"), [0, 55, 110], [0.1, 0.1, 0.1]),
       ("warmup_constant", dict(warmup_steps=10), [0, 5, 10, 80], [0.0, 0.05, 0.1, 0.1]),
-      ("warmup_linear", dict(warmup_steps=10, decay="linear"), [5, 10, 60, 110],
-       [0.05, 0.1, 0.05, 0.0]),
-      ("warmup_polynomial", dict(warmup_steps=10, decay="polynomial", power=2.0),
-       [60, 110], [0.025, 0.0]),
-      ("polynomial_end_rate", dict(decay="polynomial", power=1.0, end_learning_rate=0.02),
-       [0, 55, 110], [0.1, 0.06, 0.02]),
-      ("warmup_cosine", dict(warmup_steps=10, decay="cosine"), [10, 60, 110],
-       [0.1, 0.05, 0.0]),
+      ("warmup_linear", dict(warmup_steps=10, decay="linear"), [5, 10, 60, 110
+                                                               ], [0.05, 0.1, 0.05, 0.0]),
+      ("warmup_polynomial", dict(warmup_steps=10, decay="polynomial", power=2.0), [60, 110
+                                                                                  ], [0.025, 0.0]),
+      ("polynomial_end_rate", dict(decay="polynomial", power=1.0,
+                                   end_learning_rate=0.02), [0, 55, 110], [0.1, 0.06, 0.02]),
+      ("warmup_cosine", dict(warmup_steps=10, decay="cosine"), [10, 60, 110], [0.1, 0.05, 0.0]),
       ("cosine_alpha", dict(decay="cosine", alpha=0.1), [110], [0.01]),
-      ("exponential", dict(decay="exponential", decay_steps=20, decay_rate=0.5),
-       [0, 20, 40, 50], [0.1, 0.05, 0.025, 0.1 * 0.5 ** 2.5]),
-      ("warmup_exponential", dict(warmup_steps=10, decay="exponential", decay_steps=20,
-                                  decay_rate=0.5), [5, 30], [0.05, 0.05]),
-      ("piecewise", dict(decay="piecewise_constant", boundaries=[30, 70],
-                         multipliers=[1.0, 0.1, 0.01]), [20, 30, 31, 70, 71, 100],
-       [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]),
+      ("exponential", dict(decay="exponential", decay_steps=20,
+                           decay_rate=0.5), [0, 20, 40, 50], [0.1, 0.05, 0.025, 0.1 * 0.5**2.5]),
+      ("warmup_exponential",
+       dict(warmup_steps=10, decay="exponential", decay_steps=20, decay_rate=0.5), [5, 30
+                                                                                   ], [0.05, 0.05]),
+      ("piecewise",
+       dict(decay="piecewise_constant", boundaries=[30, 70], multipliers=[1.0, 0.1, 0.01]),
+       [20, 30, 31, 70, 71, 100], [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]),
   )
   def test_rate_at_chosen_steps(self, schedule, steps, expected):
     got = rate_at(steps, base_learning_rate=0.1, **schedule)
@@ -56,8 +56,9 @@ class ScheduleTest(parameterized.TestCase):
       ("negative_end", dict(end_learning_rate=-1.0), "end_learning_rate must be >= 0"),
   )
   def test_impossible_regimes_are_refused(self, schedule, message):
-    with self.assertRaisesRegex(FinetuneError, message.replace("(", r"\(").replace(")", r"\)")
-                                .replace("+", r"\+")):
+    with self.assertRaisesRegex(FinetuneError,
+                                message.replace("(", r"\(").replace(")", r"\)").replace("+",
+                                                                                        r"\+")):
       rate_at([0], **schedule)
 
 
@@ -86,7 +87,8 @@ def _one_step(bindings):
 def test_module_learning_rate_multiplier_reaches_module_variables():
   module_w, head_w, step = _one_step([
       "optimization.optimizer = @tf.train.GradientDescentOptimizer",
-      "optimization.module_learning_rate_multiplier = 0.1"])
+      "optimization.module_learning_rate_multiplier = 0.1"
+  ])
   np.testing.assert_allclose(head_w, 1 - 0.5)
   np.testing.assert_allclose(module_w, 1 - 0.05)
   assert step == 1
@@ -94,8 +96,10 @@ def test_module_learning_rate_multiplier_reaches_module_variables():
 
 def test_multiplier_scales_the_rate_not_the_gradient_for_adam():
   """Adam ignores a gradient scale; the module's step must still be 0.1 of the head's."""
-  module_w, head_w, _ = _one_step(["optimization.optimizer = @tf.train.AdamOptimizer",
-                                   "optimization.module_learning_rate_multiplier = 0.1"])
+  module_w, head_w, _ = _one_step([
+      "optimization.optimizer = @tf.train.AdamOptimizer",
+      "optimization.module_learning_rate_multiplier = 0.1"
+  ])
   np.testing.assert_allclose(1 - head_w, 0.5, rtol=1e-3)
   np.testing.assert_allclose(1 - module_w, 0.05, rtol=1e-3)
 
@@ -103,7 +107,8 @@ def test_multiplier_scales_the_rate_not_the_gradient_for_adam():
 def test_freeze_variables_by_regex():
   module_w, head_w, _ = _one_step([
       "optimization.optimizer = @tf.train.GradientDescentOptimizer",
-      "optimization.freeze_variables = ['^module/']"])
+      "optimization.freeze_variables = ['^module/']"
+  ])
   np.testing.assert_allclose(module_w, 1.0)
   np.testing.assert_allclose(head_w, 0.5)
 
@@ -117,7 +122,8 @@ def test_gradient_clipping_by_global_norm():
   # Global norm of six ones is sqrt(6); clipped to 1 each gradient becomes 1/sqrt(6).
   module_w, head_w, _ = _one_step([
       "optimization.optimizer = @tf.train.GradientDescentOptimizer",
-      "optimization.clip_gradient_norm = 1.0"])
+      "optimization.clip_gradient_norm = 1.0"
+  ])
   np.testing.assert_allclose(head_w, 1 - 0.5 / math.sqrt(6), rtol=1e-5)
   np.testing.assert_allclose(module_w, 1 - 0.5 / math.sqrt(6), rtol=1e-5)
 
@@ -138,9 +144,9 @@ def test_adamw_decays_weights_decoupled_from_the_gradient():
 
 
 @pytest.mark.parametrize("optimizer", [
-    "@tf.train.GradientDescentOptimizer", "@tf.train.MomentumOptimizer",
-    "@tf.train.AdamOptimizer", "@AdamWOptimizer", "@tf.train.AdagradOptimizer",
-    "@tf.train.RMSPropOptimizer"])
+    "@tf.train.GradientDescentOptimizer", "@tf.train.MomentumOptimizer", "@tf.train.AdamOptimizer",
+    "@AdamWOptimizer", "@tf.train.AdagradOptimizer", "@tf.train.RMSPropOptimizer"
+])
 def test_every_optimizer_moves_both_parts(optimizer):
   bindings = [f"optimization.optimizer = {optimizer}"]
   if "Momentum" in optimizer:

@@ -9,17 +9,19 @@ from finetune.errors import FinetuneError
 
 
 def test_run_config_from_gin():
-  gin.parse_config(["run_config.random_seed = 7", "run_config.save_checkpoints_steps = 50",
-                    "run_config.keep_checkpoint_max = 9", "run_config.intra_op_threads = 2",
-                    "run_config.inter_op_threads = 1", "run_config.mixed_precision = True"])
+  gin.parse_config([
+      "run_config.random_seed = 7", "run_config.save_checkpoints_steps = 50",
+      "run_config.keep_checkpoint_max = 9", "run_config.intra_op_threads = 2",
+      "run_config.inter_op_threads = 1", "run_config.mixed_precision = True"
+  ])
   config = runtime.make_run_config("/tmp/model")
   assert config.tf_random_seed == 7 and config.save_checkpoints_steps == 50
   assert config.keep_checkpoint_max == 9 and config.log_step_count_steps is None
   session = config.session_config
   assert session.intra_op_parallelism_threads == 2
   assert session.inter_op_parallelism_threads == 1
-  assert (session.graph_options.rewrite_options.auto_mixed_precision
-          == rewriter_config_pb2.RewriterConfig.ON)
+  assert (session.graph_options.rewrite_options.auto_mixed_precision ==
+          rewriter_config_pb2.RewriterConfig.ON)
 
 
 def test_mirrored_strategy_is_refused_with_the_reason():

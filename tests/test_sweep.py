@@ -19,8 +19,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def sweep(*args, check=True):
-  result = subprocess.run([sys.executable, "-m", "finetune.sweep", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=600)
+  result = subprocess.run([sys.executable, "-m", "finetune.sweep", *args],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
   if check:
     assert result.returncode == 0, result.stdout + result.stderr
   return result
@@ -41,18 +44,27 @@ def quality_modules(tmp_path_factory):
   """Three modules of known quality for parity from frozen features."""
   root = tmp_path_factory.mktemp("quality")
   return {
-      "good": builders.build_digits_module(str(root / "good"), steps=400, all_digits=True,
-                                           feature_dim=16, hidden_units=32),
-      "random": builders.build_digits_module(str(root / "random"), steps=0, feature_dim=16,
-                                             hidden_units=32),
-      "bad": builders.build_digits_module(str(root / "bad"), steps=0, feature_dim=1,
-                                          hidden_units=1),
+      "good":
+          builders.build_digits_module(str(root / "good"),
+                                       steps=400,
+                                       all_digits=True,
+                                       feature_dim=16,
+                                       hidden_units=32),
+      "random":
+          builders.build_digits_module(str(root / "random"),
+                                       steps=0,
+                                       feature_dim=16,
+                                       hidden_units=32),
+      "bad":
+          builders.build_digits_module(str(root / "bad"), steps=0, feature_dim=1, hidden_units=1),
   }
 
 
-BASE = ["--gin_file=digits/finetune.gin", "--gin_bindings=hub_module.trainable = False",
-        "--gin_bindings=TRAIN_STEPS = 150", "--gin_bindings=run_config.save_checkpoints_steps"
-        " = 150", "--gin_bindings=learning_rate_schedule.warmup_steps = 0"]
+BASE = [
+    "--gin_file=digits/finetune.gin", "--gin_bindings=hub_module.trainable = False",
+    "--gin_bindings=TRAIN_STEPS = 150", "--gin_bindings=run_config.save_checkpoints_steps"
+    " = 150", "--gin_bindings=learning_rate_schedule.warmup_steps = 0"
+]
 
 
 def test_sweep_over_handles_and_rates_ranks_trials(tmp_path, quality_modules):
@@ -85,12 +97,16 @@ def test_failing_trial_is_reported_and_the_rest_finish(tmp_path, quality_modules
 
 
 def test_interrupted_sweep_resumes_without_redoing_work(tmp_path, quality_modules):
-  args = ["--gin_file=digits/finetune.gin", f"--sweep_dir={tmp_path}",
-          f"--gin_bindings=MODULE_HANDLE = '{quality_modules['good']}'",
-          "--gin_bindings=TRAIN_STEPS = 400", "--gin_bindings=run_config."
-          "save_checkpoints_steps = 100", "--grid=LEARNING_RATE=[0.01, 0.02, 0.03]"]
-  proc = subprocess.Popen([sys.executable, "-m", "finetune.sweep", *args], cwd=REPO,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+  args = [
+      "--gin_file=digits/finetune.gin", f"--sweep_dir={tmp_path}",
+      f"--gin_bindings=MODULE_HANDLE = '{quality_modules['good']}'",
+      "--gin_bindings=TRAIN_STEPS = 400", "--gin_bindings=run_config."
+      "save_checkpoints_steps = 100", "--grid=LEARNING_RATE=[0.01, 0.02, 0.03]"
+  ]
+  proc = subprocess.Popen([sys.executable, "-m", "finetune.sweep", *args],
+                          cwd=REPO,
+                          stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT)
   trials = tmp_path / "trials"
   deadline = time.time() + 240
   second = None
@@ -110,9 +126,8 @@ def test_interrupted_sweep_resumes_without_redoing_work(tmp_path, quality_module
 
   sweep(*args)
   rows = {r["trial"]: r for r in results(tmp_path)}
-  assert len(rows) == 3 and all(r["state"] == "done" and r["steps"] == "400"
-                                for r in rows.values())
-  assert command_count(trials / first) == 1   # finished: not run again
+  assert len(rows) == 3 and all(r["state"] == "done" and r["steps"] == "400" for r in rows.values())
+  assert command_count(trials / first) == 1  # finished: not run again
   assert command_count(trials / second) == 2  # resumed in its own model_dir
 
 
@@ -135,8 +150,8 @@ def test_collect_rebuilds_results_from_trial_directories(tmp_path, quality_modul
   os.remove(tmp_path / "results.md")
   sweep(f"--sweep_dir={tmp_path}", "--collect")
   after = results(tmp_path)
-  assert [(r["trial"], r["accuracy"]) for r in after] == [
-      (r["trial"], r["accuracy"]) for r in before]
+  assert [(r["trial"], r["accuracy"]) for r in after
+         ] == [(r["trial"], r["accuracy"]) for r in before]
   trial_dirs = [tmp_path / "trials" / r["trial"] for r in after]
   assert all(command_count(d) == 1 for d in trial_dirs)  # nothing ran again
   # The same from a tf.io.gfile filesystem (ram:// here; gs:// on a cluster).
@@ -159,11 +174,16 @@ def test_collect_rebuilds_results_from_trial_directories(tmp_path, quality_modul
 def test_plan_cross_product_zip_names_and_sweep_files(tmp_path):
   trials = sweeps.plan([("hub_module.handle", ["/m/text_a", "http://h/b.tar.gz"]),
                         ("optimization.optimizer", ["@tf.train.AdamOptimizer"])])
-  assert [n for n, _ in trials] == ["0-text_a-optimizer=AdamOptimizer",
-                                    "1-b-optimizer=AdamOptimizer"]
+  assert [n for n, _ in trials
+         ] == ["0-text_a-optimizer=AdamOptimizer", "1-b-optimizer=AdamOptimizer"]
   assert len(sweeps.plan([("a", [1, 2]), ("b", [3, 4])])) == 4
-  assert [v for _, v in sweeps.plan([("a", [1, 2]), ("b", [3, 4])], zipped=True)] == [
-      {"a": 1, "b": 3}, {"a": 2, "b": 4}]
+  assert [v for _, v in sweeps.plan([("a", [1, 2]), ("b", [3, 4])], zipped=True)] == [{
+      "a": 1,
+      "b": 3
+  }, {
+      "a": 2,
+      "b": 4
+  }]
   with pytest.raises(FinetuneError, match="--zip needs grids of one length"):
     sweeps.plan([("a", [1, 2]), ("b", [3])], zipped=True)
   with pytest.raises(FinetuneError, match="is not PARAM=\\[v1, v2, ...\\]"):
@@ -173,19 +193,34 @@ def test_plan_cross_product_zip_names_and_sweep_files(tmp_path):
   assert sweeps.read_sweep_file(str(json_file)) == ([("a", [1, 2]), ("b", ["x", "y"])], True)
   gin_file = tmp_path / "s.gin"
   gin_file.write_text("# learning rates\nLEARNING_RATE = [0.1, 0.01]\nMODULE_HANDLE = ['m']\n")
-  assert sweeps.read_sweep_file(str(gin_file)) == (
-      [("LEARNING_RATE", [0.1, 0.01]), ("MODULE_HANDLE", ["m"])], False)
-  command = sweeps.trial_command(["f.gin"], [], {"o": "@tf.train.AdamOptimizer", "s": "x"},
-                                 "/d", threads=0)
+  assert sweeps.read_sweep_file(str(gin_file)) == ([("LEARNING_RATE", [0.1, 0.01]),
+                                                    ("MODULE_HANDLE", ["m"])], False)
+  command = sweeps.trial_command(["f.gin"], [], {
+      "o": "@tf.train.AdamOptimizer",
+      "s": "x"
+  },
+                                 "/d",
+                                 threads=0)
   assert "--gin_bindings=o = @tf.train.AdamOptimizer" in command
   assert "--gin_bindings=s = 'x'" in command
 
 
 def test_results_png_compares_trials_when_matplotlib_is_there(tmp_path):
   pytest.importorskip("matplotlib")
-  rows = [{"trial": f"{i}-t", "state": "done", "params": {"a": i}, "steps": 1,
-           "metrics": {"accuracy": 0.5 + i / 10}, "wall_time_secs": 1.0, "export": None,
-           "error": ""} for i in range(3)]
+  rows = [{
+      "trial": f"{i}-t",
+      "state": "done",
+      "params": {
+          "a": i
+      },
+      "steps": 1,
+      "metrics": {
+          "accuracy": 0.5 + i / 10
+      },
+      "wall_time_secs": 1.0,
+      "export": None,
+      "error": ""
+  } for i in range(3)]
   paths, best = sweeps.write_results(str(tmp_path), rows, "accuracy")
   assert best["trial"] == "0-t"  # rows come ranked; write_results keeps their order
   with open(paths["png"], "rb") as f:

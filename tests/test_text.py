@@ -23,14 +23,12 @@ def text_handle(tmp_path_factory):
   return path
 
 
-
 def embed(handle, sentences):
   import tensorflow_hub as hub  # pylint: disable=g-import-not-at-top
   with tf.Graph().as_default():
     out = hub.Module(handle)(tf.constant(sentences))
     with tf.compat.v1.Session() as session:
-      session.run([tf.compat.v1.global_variables_initializer(),
-                   tf.compat.v1.tables_initializer()])
+      session.run([tf.compat.v1.global_variables_initializer(), tf.compat.v1.tables_initializer()])
       return session.run(out)
 
 
@@ -64,11 +62,17 @@ def test_fine_tune_text_csv_and_serve_raw_strings(tmp_path, text_handle):
   rows = [("Return the sine of x.", "math"), ("Open the file.", "files"),
           ("Return x of the sine", "math"), ("open file x", "files")] * 4
   train = write_csv(tmp_path / "train.csv", rows)
-  source = data_lib.CsvData(train_files=train, eval_files=train, label_column="area",
-                            column_types={"text": "string"}, batch_size=4)
+  source = data_lib.CsvData(train_files=train,
+                            eval_files=train,
+                            label_column="area",
+                            column_types={"text": "string"},
+                            batch_size=4)
   model_dir = tmp_path / "model"
-  metrics = helpers.run(model_dir, text_handle, ["learning_rate_schedule.base_learning_rate"
-                                                 " = 0.1"], data=source, train_steps=30,
+  metrics = helpers.run(model_dir,
+                        text_handle, ["learning_rate_schedule.base_learning_rate"
+                                      " = 0.1"],
+                        data=source,
+                        train_steps=30,
                         head=heads.multi_class_head(3, ["files", "math", "network"]),
                         input_mapping={"default": "text"})
   assert metrics["accuracy"] == 1.0 and metrics["regularization_loss"] > 0

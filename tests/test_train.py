@@ -13,28 +13,32 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def finetune_train(*args, cwd=REPO):
-  result = subprocess.run([sys.executable, "-m", "finetune.train", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+  result = subprocess.run([sys.executable, "-m", "finetune.train", *args],
+                          cwd=cwd,
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
   return result.returncode, result.stdout + result.stderr
 
 
 @pytest.fixture
 def quick(digits_module):
-  return [f"--gin_bindings=MODULE_HANDLE = '{digits_module}'",
-          "--gin_bindings=run_config.save_checkpoints_steps = 100",
-          "--gin_bindings=learning_rate_schedule.warmup_steps = 2"]
+  return [
+      f"--gin_bindings=MODULE_HANDLE = '{digits_module}'",
+      "--gin_bindings=run_config.save_checkpoints_steps = 100",
+      "--gin_bindings=learning_rate_schedule.warmup_steps = 2"
+  ]
 
 
 def test_bindings_override_files_and_later_files_override_earlier(tmp_path, quick):
   override = tmp_path / "more.gin"
   override.write_text("TRAIN_STEPS = 7\n")
-  code, out = finetune_train("--gin_file=digits/finetune.gin", f"--gin_file={override}",
-                             *quick, f"--model_dir={tmp_path / 'a'}")
+  code, out = finetune_train("--gin_file=digits/finetune.gin", f"--gin_file={override}", *quick,
+                             f"--model_dir={tmp_path / 'a'}")
   assert code == 0, out
   assert helpers.checkpoint_values(str(tmp_path / "a"))["global_step"] == 7
-  code, out = finetune_train("--gin_file=digits/finetune.gin", f"--gin_file={override}",
-                             *quick, "--gin_bindings=TRAIN_STEPS = 4",
-                             f"--model_dir={tmp_path / 'b'}")
+  code, out = finetune_train("--gin_file=digits/finetune.gin", f"--gin_file={override}", *quick,
+                             "--gin_bindings=TRAIN_STEPS = 4", f"--model_dir={tmp_path / 'b'}")
   assert code == 0, out
   assert helpers.checkpoint_values(str(tmp_path / "b"))["global_step"] == 4
   operative = (tmp_path / "b" / "operative_config.gin").read_text()
@@ -65,8 +69,8 @@ def test_run_prints_metrics_and_exports_quietly_then_reuses_operative_config(tmp
 
 @pytest.mark.parametrize("args, message", [
     (["--gin_file=nope.gin"], "Gin file 'nope.gin' not found"),
-    (["--gin_file=digits/finetune.gin", "--gin_bindings=hub_module.handel = 'x'"],
-     "Did you mean: hub_module.handle"),
+    (["--gin_file=digits/finetune.gin", "--gin_bindings=hub_module.handel = 'x'"
+     ], "Did you mean: hub_module.handle"),
 ])
 def test_user_errors_are_one_line_without_traceback(tmp_path, args, message):
   code, out = finetune_train(*args, f"--model_dir={tmp_path / 'm'}")

@@ -31,8 +31,8 @@ flags.DEFINE_integer("train_steps", None, "Override TRAIN_STEPS (for a quick che
 FLAGS = flags.FLAGS
 
 SETTINGS = (("fine-tuned (trainable=True)", "digits/finetune.gin"),
-            ("frozen (trainable=False)", "digits/frozen.gin"),
-            ("from scratch (untrained module)", "digits/scratch.gin"))
+            ("frozen (trainable=False)", "digits/frozen.gin"), ("from scratch (untrained module)",
+                                                                "digits/scratch.gin"))
 
 
 def compare(runs_dir, modules_dir, repeats=3, train_steps=None):
@@ -44,11 +44,12 @@ def compare(runs_dir, modules_dir, repeats=3, train_steps=None):
     for seed in range(repeats):
       gin.clear_config()
       handle = modules["digits_untrained" if "scratch" in gin_file else "digits_pretrained"]
-      bindings = [f"MODULE_HANDLE = '{handle}'", f"run_config.random_seed = {seed}",
-                  f"csv_data.seed = {seed}"]
+      bindings = [
+          f"MODULE_HANDLE = '{handle}'", f"run_config.random_seed = {seed}",
+          f"csv_data.seed = {seed}"
+      ]
       if train_steps:
-        bindings += [f"TRAIN_STEPS = {train_steps}",
-                     "learning_rate_schedule.warmup_steps = 0"]
+        bindings += [f"TRAIN_STEPS = {train_steps}", "learning_rate_schedule.warmup_steps = 0"]
       config.parse([gin_file], bindings)
       model_dir = os.path.join(runs_dir, os.path.basename(gin_file)[:-4], str(seed))
       metrics = experiment.run(model_dir, "train_and_evaluate")
@@ -68,8 +69,7 @@ def markdown(results):
 def main(argv):
   del argv
   logs.configure(False)
-  print(markdown(compare(FLAGS.runs_dir, FLAGS.modules_dir, FLAGS.repeats,
-                         FLAGS.train_steps)))
+  print(markdown(compare(FLAGS.runs_dir, FLAGS.modules_dir, FLAGS.repeats, FLAGS.train_steps)))
 
 
 if __name__ == "__main__":

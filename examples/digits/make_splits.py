@@ -51,13 +51,12 @@ def main():
 
   pixels, labels = pixels[half:], labels[half:]
   parity = np.array([PARITY[d % 2] for d in labels])
-  train_idx = sorted(i for name in PARITY
-                     for i in np.flatnonzero(parity == name)[:FINETUNE_TRAIN_PER_CLASS])
+  train_idx = sorted(
+      i for name in PARITY for i in np.flatnonzero(parity == name)[:FINETUNE_TRAIN_PER_CLASS])
   eval_idx = sorted(set(range(len(labels))) - set(train_idx))
   _write(os.path.join(DATA_DIR, "finetune_train.csv"), pixels[train_idx], parity[train_idx],
          "parity")
-  _write(os.path.join(DATA_DIR, "finetune_eval.csv"), pixels[eval_idx], parity[eval_idx],
-         "parity")
+  _write(os.path.join(DATA_DIR, "finetune_eval.csv"), pixels[eval_idx], parity[eval_idx], "parity")
 
 
 if __name__ == "__main__":

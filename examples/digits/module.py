@@ -31,25 +31,37 @@ def module_fn(is_training, hidden_units=64, feature_dim=32, dropout=0.2, l2=1e-4
   net = layers.batch_normalization(net, training=is_training, name="hidden_bn")
   hidden = tf.nn.relu(net)
   net = layers.dropout(hidden, rate=dropout, training=is_training)
-  features = layers.dense(net, feature_dim, activation=tf.nn.relu,
-                          kernel_regularizer=regularizer, name="features")
+  features = layers.dense(net,
+                          feature_dim,
+                          activation=tf.nn.relu,
+                          kernel_regularizer=regularizer,
+                          name="features")
   logits = layers.dense(features, PRETRAIN_CLASSES, name="classifier")
-  hub.add_signature("default", inputs={"pixels": pixels},
-                    outputs={"default": features, "hidden": hidden})
+  hub.add_signature("default",
+                    inputs={"pixels": pixels},
+                    outputs={
+                        "default": features,
+                        "hidden": hidden
+                    })
   hub.add_signature("classifier", inputs={"pixels": pixels}, outputs={"default": logits})
 
 
 def make_spec(**module_kwargs):
   """The module spec with a {"train"} variant and the default (serving) variant."""
-  return hub.create_module_spec(
-      module_fn,
-      tags_and_args=[({"train"}, dict(is_training=True, **module_kwargs)),
-                     (set(), dict(is_training=False, **module_kwargs))],
-      drop_collections=["sonnet"])
+  return hub.create_module_spec(module_fn,
+                                tags_and_args=[({"train"}, dict(is_training=True, **module_kwargs)),
+                                               (set(), dict(is_training=False, **module_kwargs))],
+                                drop_collections=["sonnet"])
 
 
-def pretrain_and_export(export_dir, pixels, labels, steps=1500, batch_size=64,
-                        learning_rate=0.01, seed=0, **module_kwargs):
+def pretrain_and_export(export_dir,
+                        pixels,
+                        labels,
+                        steps=1500,
+                        batch_size=64,
+                        learning_rate=0.01,
+                        seed=0,
+                        **module_kwargs):
   """Trains the module to read digits with its "classifier" signature and exports it.
 
   With steps=0 the module is exported untrained (the "from scratch" baseline).
@@ -57,6 +69,13 @@ def pretrain_and_export(export_dir, pixels, labels, steps=1500, batch_size=64,
   Returns:
     The training-set accuracy of the exported weights (serving variant).
   """
-  return pretrain.pretrain_and_export(
-      make_spec(**module_kwargs), export_dir, "pixels", pixels, labels, "classifier",
-      steps=steps, batch_size=batch_size, learning_rate=learning_rate, seed=seed)
+  return pretrain.pretrain_and_export(make_spec(**module_kwargs),
+                                      export_dir,
+                                      "pixels",
+                                      pixels,
+                                      labels,
+                                      "classifier",
+                                      steps=steps,
+                                      batch_size=batch_size,
+                                      learning_rate=learning_rate,
+                                      seed=seed)

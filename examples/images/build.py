@@ -52,11 +52,13 @@ def write_image_folders(root, pixels, labels):
 
 def build(output_dir, steps=1000, force=False, **module_kwargs):
   """Writes the image folders and modules; returns {name: path}."""
-  paths = {"pretrain": os.path.join(output_dir, "pretrain"),
-           "parity_train": os.path.join(output_dir, "parity", "train"),
-           "parity_eval": os.path.join(output_dir, "parity", "eval"),
-           "image_feature_vector": os.path.join(output_dir, "modules", "image_feature_vector"),
-           "image_classification": os.path.join(output_dir, "modules", "image_classification")}
+  paths = {
+      "pretrain": os.path.join(output_dir, "pretrain"),
+      "parity_train": os.path.join(output_dir, "parity", "train"),
+      "parity_eval": os.path.join(output_dir, "parity", "eval"),
+      "image_feature_vector": os.path.join(output_dir, "modules", "image_feature_vector"),
+      "image_classification": os.path.join(output_dir, "modules", "image_classification")
+  }
   if force:
     shutil.rmtree(output_dir, ignore_errors=True)
   for name, (csv_name, label_column) in DIGIT_SPLITS.items():
@@ -70,10 +72,16 @@ def build(output_dir, steps=1000, force=False, **module_kwargs):
       shutil.rmtree(path, ignore_errors=True)
     accuracy = pretrain.pretrain_and_export(
         image_module.make_spec("classification", **module_kwargs),
-        tmp["image_classification"], "images", to_images(pixels), labels,
-        "pretraining_logits", steps=steps, learning_rate=0.01,
-        also_export={tmp["image_feature_vector"]:
-                     image_module.make_spec("feature_vector", **module_kwargs)})
+        tmp["image_classification"],
+        "images",
+        to_images(pixels),
+        labels,
+        "pretraining_logits",
+        steps=steps,
+        learning_rate=0.01,
+        also_export={
+            tmp["image_feature_vector"]: image_module.make_spec("feature_vector", **module_kwargs)
+        })
     for key, path in tmp.items():
       shutil.rmtree(paths[key], ignore_errors=True)
       os.rename(path, paths[key])
@@ -81,9 +89,11 @@ def build(output_dir, steps=1000, force=False, **module_kwargs):
   return paths
 
 
-DIGIT_SPLITS = {"pretrain": ("pretrain.csv", "label"),
-                "parity_train": ("finetune_train.csv", "parity"),
-                "parity_eval": ("finetune_eval.csv", "parity")}
+DIGIT_SPLITS = {
+    "pretrain": ("pretrain.csv", "label"),
+    "parity_train": ("finetune_train.csv", "parity"),
+    "parity_eval": ("finetune_eval.csv", "parity")
+}
 
 
 def main(argv):

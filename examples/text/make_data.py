@@ -24,23 +24,89 @@ DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
 AREAS = {
     "math": ["math", "cmath", "statistics", "decimal", "fractions", "random", "numbers"],
-    "text": ["string", "re", "textwrap", "difflib", "unicodedata", "codecs", "html",
-             "locale"],
-    "files": ["os", "posixpath", "shutil", "pathlib", "glob", "tempfile", "io", "filecmp",
-              "fnmatch", "stat", "zipfile", "tarfile"],
-    "network": ["socket", "ssl", "http.client", "http.server", "urllib.request",
-                "urllib.parse", "smtplib", "ftplib", "email.message", "ipaddress", "imaplib"],
+    "text": ["string", "re", "textwrap", "difflib", "unicodedata", "codecs", "html", "locale"],
+    "files": [
+        "os", "posixpath", "shutil", "pathlib", "glob", "tempfile", "io", "filecmp", "fnmatch",
+        "stat", "zipfile", "tarfile"
+    ],
+    "network": [
+        "socket", "ssl", "http.client", "http.server", "urllib.request", "urllib.parse", "smtplib",
+        "ftplib", "email.message", "ipaddress", "imaplib"
+    ],
 }
 CORPUS_MODULES = [
-    "collections", "itertools", "functools", "operator", "typing", "enum", "dataclasses",
-    "datetime", "calendar", "time", "threading", "multiprocessing", "subprocess", "queue",
-    "asyncio", "logging", "argparse", "json", "pickle", "copy", "pprint", "inspect", "ast",
-    "dis", "unittest", "doctest", "sqlite3", "csv", "configparser", "hashlib", "hmac",
-    "secrets", "base64", "binascii", "struct", "array", "heapq", "bisect", "weakref", "gc",
-    "contextlib", "abc", "traceback", "warnings", "xml.dom.minidom", "xml.etree.ElementTree",
-    "gzip", "bz2", "lzma", "zlib", "mailbox", "mimetypes", "uuid", "platform", "sysconfig",
-    "importlib", "pkgutil", "zipimport", "selectors", "signal", "mmap", "sched", "tokenize",
-    "textwrap", "shlex", "cmd", "code", "timeit", "trace", "tracemalloc", "wave", "colorsys",
+    "collections",
+    "itertools",
+    "functools",
+    "operator",
+    "typing",
+    "enum",
+    "dataclasses",
+    "datetime",
+    "calendar",
+    "time",
+    "threading",
+    "multiprocessing",
+    "subprocess",
+    "queue",
+    "asyncio",
+    "logging",
+    "argparse",
+    "json",
+    "pickle",
+    "copy",
+    "pprint",
+    "inspect",
+    "ast",
+    "dis",
+    "unittest",
+    "doctest",
+    "sqlite3",
+    "csv",
+    "configparser",
+    "hashlib",
+    "hmac",
+    "secrets",
+    "base64",
+    "binascii",
+    "struct",
+    "array",
+    "heapq",
+    "bisect",
+    "weakref",
+    "gc",
+    "contextlib",
+    "abc",
+    "traceback",
+    "warnings",
+    "xml.dom.minidom",
+    "xml.etree.ElementTree",
+    "gzip",
+    "bz2",
+    "lzma",
+    "zlib",
+    "mailbox",
+    "mimetypes",
+    "uuid",
+    "platform",
+    "sysconfig",
+    "importlib",
+    "pkgutil",
+    "zipimport",
+    "selectors",
+    "signal",
+    "mmap",
+    "sched",
+    "tokenize",
+    "textwrap",
+    "shlex",
+    "cmd",
+    "code",
+    "timeit",
+    "trace",
+    "tracemalloc",
+    "wave",
+    "colorsys",
 ]
 
 
@@ -49,11 +115,12 @@ def docstring_lines(module_name):
   module = importlib.import_module(module_name)
   seen = []
   for name, obj in sorted(vars(module).items()):
-    if name.startswith("_") or not (inspect.isfunction(obj) or inspect.isclass(obj)
-                                    or inspect.isbuiltin(obj)):
+    if name.startswith("_") or not (inspect.isfunction(obj) or inspect.isclass(obj) or
+                                    inspect.isbuiltin(obj)):
       continue
-    members = [obj] + ([v for k, v in sorted(vars(obj).items()) if not k.startswith("_")
-                        and callable(v)] if inspect.isclass(obj) else [])
+    members = [obj] + ([
+        v for k, v in sorted(vars(obj).items()) if not k.startswith("_") and callable(v)
+    ] if inspect.isclass(obj) else [])
     for member in members:
       doc = inspect.getdoc(member) or ""
       line = doc.strip().split("\n")[0].strip()
@@ -69,8 +136,8 @@ def main():
       rows += [(line, area) for line in docstring_lines(module)]
   rows = list(dict.fromkeys(rows))
   held_out = lambda text: int(hashlib.sha1(text.encode()).hexdigest(), 16) % 4 == 0
-  for name, keep in (("task_train.csv", lambda r: not held_out(r[0])),
-                     ("task_eval.csv", lambda r: held_out(r[0]))):
+  for name, keep in (("task_train.csv", lambda r: not held_out(r[0])), ("task_eval.csv",
+                                                                        lambda r: held_out(r[0]))):
     with open(os.path.join(DATA_DIR, name), "w", newline="") as f:
       writer = csv.writer(f)
       writer.writerow(["text", "area"])

@@ -58,22 +58,21 @@ def pretrain_embeddings(lines, vocabulary, dim=32, window=4, seed=0):
   return embeddings.astype(np.float32)
 
 
-def module_fn(vocabulary_file, vocab_size, dim, num_oov_buckets, is_training, l2=1e-5,
-              dropout=0.1):
+def module_fn(vocabulary_file, vocab_size, dim, num_oov_buckets, is_training, l2=1e-5, dropout=0.1):
   sentences = tf.compat.v1.placeholder(tf.string, [None], name="sentences")
   normalized = tf.strings.regex_replace(tf.strings.lower(sentences), r"[^a-z0-9_]+", " ")
   tokens = tf.compat.v1.string_split(normalized, sep=" ")
   # A constant file name puts the vocabulary in ASSET_FILEPATHS: hub copies it into the module.
-  table = tf.lookup.StaticVocabularyTable(
-      tf.lookup.TextFileInitializer(
-          tf.constant(vocabulary_file), tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
-          tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER),
-      num_oov_buckets=num_oov_buckets)
+  table = tf.lookup.StaticVocabularyTable(tf.lookup.TextFileInitializer(
+      tf.constant(vocabulary_file), tf.string, tf.lookup.TextFileIndex.WHOLE_LINE, tf.int64,
+      tf.lookup.TextFileIndex.LINE_NUMBER),
+                                          num_oov_buckets=num_oov_buckets)
   ids = tf.SparseTensor(tokens.indices, table.lookup(tokens.values), tokens.dense_shape)
   ids, _ = tf.compat.v1.sparse_fill_empty_rows(ids, table.lookup(tf.constant(EMPTY_TOKEN)))
   regularizer = tf.keras.regularizers.l2(l2) if l2 else None
   embeddings = tf.compat.v1.get_variable(
-      "embeddings", [vocab_size + num_oov_buckets, dim], regularizer=regularizer,
+      "embeddings", [vocab_size + num_oov_buckets, dim],
+      regularizer=regularizer,
       initializer=tf.compat.v1.random_normal_initializer(stddev=0.1))
   combined = tf.nn.embedding_lookup_sparse(embeddings, ids, None, combiner="sqrtn")
   if is_training and dropout:
@@ -92,20 +91,24 @@ def export(export_dir, vocabulary, embeddings, num_oov_buckets=8, **module_kwarg
     with open(vocabulary_file, "w") as f:
       f.write("\n".join(vocabulary) + "\n")
     vocab_size, dim = embeddings.shape
-    args = dict(vocabulary_file=vocabulary_file, vocab_size=vocab_size, dim=dim,
-                num_oov_buckets=num_oov_buckets, **module_kwargs)
-    spec = hub.create_module_spec(
-        module_fn, tags_and_args=[({"train"}, dict(is_training=True, **args)),
-                                  (set(), dict(is_training=False, **args))])
+    args = dict(vocabulary_file=vocabulary_file,
+                vocab_size=vocab_size,
+                dim=dim,
+                num_oov_buckets=num_oov_buckets,
+                **module_kwargs)
+    spec = hub.create_module_spec(module_fn,
+                                  tags_and_args=[({"train"}, dict(is_training=True, **args)),
+                                                 (set(), dict(is_training=False, **args))])
     with tf.Graph().as_default():
       module = hub.Module(spec)
       (variable,) = module.variables
       rng = np.random.RandomState(0)
-      values = np.concatenate([embeddings, rng.normal(
-          0, 0.1, (num_oov_buckets, dim)).astype(np.float32)])
+      values = np.concatenate(
+          [embeddings, rng.normal(0, 0.1, (num_oov_buckets, dim)).astype(np.float32)])
       with tf.compat.v1.Session() as session:
-        session.run([tf.compat.v1.global_variables_initializer(),
-                     tf.compat.v1.tables_initializer()])
+        session.run(
+            [tf.compat.v1.global_variables_initializer(),
+             tf.compat.v1.tables_initializer()])
         session.run(variable.assign(values))
         module.export(export_dir, session)
   finally:
