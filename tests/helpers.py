@@ -68,3 +68,17 @@ def latest_subdir(path):
 
 def moved(before, after, atol=1e-7):
   return not np.allclose(before, after, atol=atol)
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def python_module(module, *args, timeout=600):
+  """Runs `python -m module args` from the repository root, as a user would."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  return subprocess.run([sys.executable, "-m", module, *args],
+                        cwd=REPO,
+                        capture_output=True,
+                        text=True,
+                        timeout=timeout)

@@ -1,20 +1,11 @@
 """Every example runs whole, as the README tells a user to run it."""
 
-import os
-import subprocess
-import sys
-
 from examples.digits import compare
+from tests import helpers
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-
-def run(*args):
-  result = subprocess.run([sys.executable, "-m", *args],
-                          cwd=REPO,
-                          capture_output=True,
-                          text=True,
-                          timeout=600)
+def run(module, *args):
+  result = helpers.python_module(module, *args)
   assert result.returncode == 0, result.stdout + result.stderr
   return result.stdout
 

@@ -14,16 +14,13 @@ import tensorflow as tf
 from finetune import sweeps
 from finetune.errors import FinetuneError
 from tests import builders
+from tests import helpers
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def sweep(*args, check=True):
-  result = subprocess.run([sys.executable, "-m", "finetune.sweep", *args],
-                          cwd=REPO,
-                          capture_output=True,
-                          text=True,
-                          timeout=600)
+  result = helpers.python_module("finetune.sweep", *args)
   if check:
     assert result.returncode == 0, result.stdout + result.stderr
   return result

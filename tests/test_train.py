@@ -2,22 +2,14 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from tests import helpers
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-
-def finetune_train(*args, cwd=REPO):
-  result = subprocess.run([sys.executable, "-m", "finetune.train", *args],
-                          cwd=cwd,
-                          capture_output=True,
-                          text=True,
-                          timeout=300)
+def finetune_train(*args):
+  result = helpers.python_module("finetune.train", *args, timeout=300)
   return result.returncode, result.stdout + result.stderr
 
 
