@@ -88,49 +88,50 @@ def run(model_dir,
   module = module or HubModule()
   _validate(module, data, head, train_steps)
   tpu_settings = tpu_lib.TPUSettings()
+  if tpu_settings.enabled and schedule == "predict":
+    raise FinetuneError("The TPU path runs train, evaluate, export and train_and_evaluate; "
+                        "predict with the serving SavedModel.")
+  if schedule != "evaluate":
+    preflight.check_writable(model_dir)
   if tpu_settings.enabled:
-    if schedule == "predict":
-      raise FinetuneError("The TPU path runs train, evaluate, export and "
-                          "train_and_evaluate; predict with the serving SavedModel.")
-    if schedule != "evaluate":
-      preflight.check_writable(model_dir)
-    with (preflight.ModelDirLock(model_dir, command_line)
-          if schedule != "evaluate" else contextlib.nullcontext()):
-      try:
-        return tpu_lib.run(model_dir, schedule, module, data, head, train_steps, eval_steps,
-                           tpu_settings)
-      except (tf.errors.OpError, ValueError) as e:
-        raise faults.explain(e, model_dir) or e
+    with _guarded(model_dir, schedule, command_line):
+      return tpu_lib.run(model_dir, schedule, module, data, head, train_steps, eval_steps,
+                         tpu_settings)
   estimator = _make_estimator(model_dir, module, data, head, train_steps, warm_start_from,
                               warm_start_vars, progress_every_secs)
   trains = schedule in ("train_and_evaluate", "train")
-  if schedule != "evaluate":
-    preflight.check_writable(model_dir)
   if trains:
     preflight.check_checkpoint_matches(model_dir, estimator.model_fn, data.feature_specs(),
                                        estimator.config)
-  if command_line and _is_chief():
-    record_command_line(model_dir, command_line)
-  lock = (preflight.ModelDirLock(model_dir, command_line)
-          if schedule in ("train_and_evaluate", "train", "export") and _is_chief() else
-          contextlib.nullcontext())
-  with lock:
-    if _is_chief():
-      preflight.remove_partial_exports(model_dir)
-    try:
-      result = _run_schedule(schedule, estimator, data, model_dir, train_steps, eval_steps,
-                             eval_throttle_secs, exports_to_keep, best_export_metric,
-                             best_export_higher_is_better, early_stopping_metric,
-                             early_stopping_higher_is_better, early_stopping_patience_steps,
-                             early_stopping_check_every_steps, list(train_hooks))
-    except (tf.errors.OpError, ValueError) as e:
-      raise faults.explain(e, model_dir) or e
+  with _guarded(model_dir, schedule, command_line):
+    result = _run_schedule(schedule, estimator, data, model_dir, train_steps, eval_steps,
+                           eval_throttle_secs, exports_to_keep, best_export_metric,
+                           best_export_higher_is_better, early_stopping_metric,
+                           early_stopping_higher_is_better, early_stopping_patience_steps,
+                           early_stopping_check_every_steps, list(train_hooks))
   if trains and faults.STOP_REQUESTED.is_set():
     checkpoint = estimator.latest_checkpoint()
     raise faults.Preempted(
         f"Stopped by SIGTERM at step {estimator.get_variable_value('global_step')}; the "
         f"checkpoint is saved ({checkpoint}). Run the same command to resume.")
   return result
+
+
+@contextlib.contextmanager
+def _guarded(model_dir, schedule, command_line):
+  """Around a run that passed every check: record the command, hold the model_dir lock,
+  clear half-written exports of a killed run, and explain TensorFlow's runtime errors."""
+  chief = _is_chief()
+  if command_line and chief:
+    record_command_line(model_dir, command_line)
+  writes = schedule in ("train_and_evaluate", "train", "export") and chief
+  with preflight.ModelDirLock(model_dir, command_line) if writes else contextlib.nullcontext():
+    if chief:
+      preflight.remove_partial_exports(model_dir)
+    try:
+      yield
+    except (tf.errors.OpError, ValueError) as e:
+      raise faults.explain(e, model_dir) or e
 
 
 def _run_schedule(schedule, estimator, data, model_dir, train_steps, eval_steps, eval_throttle_secs,
