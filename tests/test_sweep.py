@@ -130,7 +130,7 @@ def test_interrupted_sweep_resumes_without_redoing_work(tmp_path, quality_module
 
 def test_dry_run_prints_one_command_per_trial_and_runs_nothing(tmp_path):
   out = sweep("--gin_file=digits/finetune.gin", f"--sweep_dir={tmp_path}",
-              "--grid=MODULE_HANDLE=['gs://bucket/m1', 'https://example.test/m2.tar.gz']",
+              "--grid=MODULE_HANDLE=['gs://bucket/m1', 'http://127.0.0.1:9/never_fetched/m2.tar.gz']",
               "--grid=LEARNING_RATE=[0.01, 0.1]", "--parallel=2", "--dry_run").stdout
   commands = [l for l in out.splitlines() if "finetune.train" in l]
   assert len(commands) == 4

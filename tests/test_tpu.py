@@ -54,7 +54,7 @@ def test_tpu_needs_gcs_model_dir_and_module_cache(tmp_path, digits_module, monke
   from finetune.hub_module import HubModule  # pylint: disable=g-import-not-at-top
   settings = tpu.TPUSettings(enabled=True, use_tpu=True)
   monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "cache"))
-  url_module = HubModule(handle="https://models.example.test/m.tar.gz")
+  url_module = HubModule(handle="http://127.0.0.1:9/never_fetched/m.tar.gz")
   with pytest.raises(FinetuneError,
                      match="which the TPU workers cannot read. Set "
                      "TFHUB_CACHE_DIR=gs://"):
