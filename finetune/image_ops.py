@@ -7,6 +7,7 @@ The serving signature takes encoded JPEG/PNG bytes and does the same decoding in
 
 import gin
 import tensorflow as tf
+import tensorflow_hub as hub
 
 from finetune.errors import FinetuneError
 
@@ -77,21 +78,16 @@ class Augmentation:
 
 def expected_size(module):
   """[height, width] the module declares for its image input, or None."""
-  try:
-    return hub_expected_size(module)
-  except ValueError:
-    return None
-
-
-def hub_expected_size(module):
-  import tensorflow_hub as hub  # pylint: disable=g-import-not-at-top
   image_inputs = [
       name for name, info in module.spec.get_input_info_dict(
           module.signature, module.serving_tags).items() if info.get_shape().rank == 4
   ]
-  return hub.get_expected_image_size(module.spec,
-                                     signature=module.signature,
-                                     input_name=image_inputs[0] if image_inputs else None)
+  try:
+    return hub.get_expected_image_size(module.spec,
+                                       signature=module.signature,
+                                       input_name=image_inputs[0] if image_inputs else None)
+  except ValueError:
+    return None
 
 
 def image_bytes_receiver_fn(feature_names, size):

@@ -5,6 +5,7 @@
       [--schedule=train_and_evaluate|train|evaluate|export|predict] [--verbose]
 """
 
+import os
 import re
 import signal
 import sys
@@ -29,7 +30,6 @@ FLAGS = flags.FLAGS
 
 
 def default_model_dir(gin_files):
-  import os  # pylint: disable=g-import-not-at-top
   if not gin_files:
     return None
   return os.path.join("runs", os.path.splitext(os.path.basename(gin_files[-1]))[0])
