@@ -31,24 +31,30 @@ flags.DEFINE_enum("mode", "a", ["a", "b", "c"], "Which way to train.")
 flags.DEFINE_enum("kind", "text", ["text", "image"], "Which module and data.")
 flags.DEFINE_integer("batch_size", 64, "Training batch size.")
 flags.DEFINE_integer("steps", 300, "Training steps.")
+flags.DEFINE_integer("steps_per_run", 1, "(a) only: experiment.steps_per_run.")
 FLAGS = flags.FLAGS
 LEARNING_RATE = 1e-3
 WARMUP_STEPS = 20  # throughput is measured after these
 
 
 class Timing(tf.compat.v1.train.SessionRunHook):
-  """Wall time of the first step and of the steps after warm-up; one clock read a step."""
+  """Wall time of the first run and of the steps after warm-up; one clock read a run.
 
-  def __init__(self, t0):
-    self.t0, self.steps, self.first, self.warm, self.last = t0, 0, None, None, None
+  `steps_per_run` is how many training steps each run does ((a) with
+  experiment.steps_per_run); the first time is then that of the first run, K steps.
+  """
+
+  def __init__(self, t0, steps_per_run=1):
+    self.t0, self.per_run = t0, steps_per_run
+    self.steps, self.first, self.warm, self.warm_steps, self.last = 0, None, None, None, None
 
   def after_run(self, run_context, run_values):
-    self.steps += 1
+    self.steps += self.per_run
     now = time.time()
-    if self.steps == 1:
+    if self.first is None:
       self.first = now - self.t0
-    if self.steps == WARMUP_STEPS:
-      self.warm = now
+    if self.warm is None and self.steps >= WARMUP_STEPS:
+      self.warm, self.warm_steps = now, self.steps
     self.last = now
 
 
@@ -115,7 +121,7 @@ def model(features, labels, kind, module_path, training):
 # --- The three ways ------------------------------------------------------------------------
 
 
-def run_a(paths, kind, batch_size, steps, model_dir):
+def run_a(paths, kind, batch_size, steps, model_dir, steps_per_run=1):
   import gin  # pylint: disable=g-import-not-at-top
   from finetune import config, experiment  # noqa: F401  (config registers gin's TF pieces)
   t0 = time.time()  # after imports, as for (b) and (c): libraries load before the clock
@@ -141,9 +147,10 @@ def run_a(paths, kind, batch_size, steps, model_dir):
       f"hub_module.handle = '{paths['module']}'", f"experiment.train_steps = {steps}",
       "optimization.optimizer = @tf.train.AdamOptimizer",
       f"learning_rate_schedule.base_learning_rate = {LEARNING_RATE}",
-      "optimization.module_learning_rate_multiplier = 1.0"
+      "optimization.module_learning_rate_multiplier = 1.0",
+      f"experiment.steps_per_run = {steps_per_run}"
   ])
-  timing = Timing(t0)
+  timing = Timing(t0, steps_per_run)
   experiment.run(model_dir, "train", train_hooks=[timing])
   t1 = time.time()
   experiment.run(model_dir, "evaluate")
@@ -208,13 +215,15 @@ def main(argv):
   model_dir = tempfile.mkdtemp(prefix=f"bench_{FLAGS.mode}_")
   try:
     run = {"a": run_a, "b": run_b, "c": run_c}[FLAGS.mode]
-    timing, eval_secs = run(paths, FLAGS.kind, FLAGS.batch_size, FLAGS.steps, model_dir)
+    extra = {"steps_per_run": FLAGS.steps_per_run} if FLAGS.mode == "a" else {}
+    timing, eval_secs = run(paths, FLAGS.kind, FLAGS.batch_size, FLAGS.steps, model_dir, **extra)
   finally:
     shutil.rmtree(model_dir, ignore_errors=True)
-  measured_steps = timing.steps - WARMUP_STEPS
+  measured_steps = timing.steps - timing.warm_steps
   print(
       json.dumps({
           "mode": FLAGS.mode,
+          "steps_per_run": FLAGS.steps_per_run if FLAGS.mode == "a" else 1,
           "kind": FLAGS.kind,
           "batch_size": FLAGS.batch_size,
           "steps": timing.steps,

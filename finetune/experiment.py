@@ -26,6 +26,7 @@ from finetune.errors import FinetuneError
 from finetune.hub_module import HubModule
 from finetune import preflight
 from finetune import tpu as tpu_lib
+from finetune import train_loop
 from finetune.optimization import learning_rate_schedule
 from finetune.runtime import make_run_config
 
@@ -53,6 +54,7 @@ def run(model_dir,
         warm_start_from=None,
         warm_start_vars=".*",
         progress_every_secs=10.0,
+        steps_per_run=1,
         command_line=None,
         train_hooks=()):
   """Fine-tunes, evaluates, exports or predicts, as `schedule` says.
@@ -75,6 +77,9 @@ def run(model_dir,
     warm_start_from: a checkpoint (or model_dir) to initialize matching variables from.
     warm_start_vars: regex of variables to warm-start.
     progress_every_secs: cadence of the progress line.
+    steps_per_run: training steps per session.run, run in an in-graph loop over that many
+      stacked batches (train_loop.py); raise it (e.g. 10-50) when steps take only a few
+      milliseconds and the per-run host work shows. Hooks then see one run per K steps.
     command_line: argv of the command, recorded in MODEL_DIR/command_lines.txt once the
       configuration is valid.
     train_hooks: extra SessionRunHooks for training (from Python, e.g. measurements).
@@ -87,7 +92,11 @@ def run(model_dir,
     raise FinetuneError(f"Unknown schedule '{schedule}'; use one of: {', '.join(SCHEDULES)}.")
   module = module or HubModule()
   _validate(module, data, head, train_steps)
+  train_loop.check_steps_per_run(steps_per_run)
   tpu_settings = tpu_lib.TPUSettings()
+  if tpu_settings.enabled and steps_per_run > 1:
+    raise FinetuneError("experiment.steps_per_run is for CPU and GPU runs; on TPUs set "
+                        "tpu.iterations_per_loop instead.")
   if tpu_settings.enabled and schedule == "predict":
     raise FinetuneError("The TPU path runs train, evaluate, export and train_and_evaluate; "
                         "predict with the serving SavedModel.")
@@ -98,14 +107,16 @@ def run(model_dir,
       return tpu_lib.run(model_dir, schedule, module, data, head, train_steps, eval_steps,
                          tpu_settings)
   estimator = _make_estimator(model_dir, module, data, head, train_steps, warm_start_from,
-                              warm_start_vars, progress_every_secs)
+                              warm_start_vars, progress_every_secs, steps_per_run)
+  train_input_fn = (data.input_fn(data_lib.TRAIN) if steps_per_run == 1 else
+                    train_loop.stacked_input_fn(data, data_lib.TRAIN, steps_per_run))
   trains = schedule in ("train_and_evaluate", "train")
   if trains:
     preflight.check_checkpoint_matches(model_dir, estimator.model_fn, data.feature_specs(),
                                        estimator.config)
   with _guarded(model_dir, schedule, command_line):
-    result = _run_schedule(schedule, estimator, data, model_dir, train_steps, eval_steps,
-                           eval_throttle_secs, exports_to_keep, best_export_metric,
+    result = _run_schedule(schedule, estimator, data, train_input_fn, model_dir, train_steps,
+                           eval_steps, eval_throttle_secs, exports_to_keep, best_export_metric,
                            best_export_higher_is_better, early_stopping_metric,
                            early_stopping_higher_is_better, early_stopping_patience_steps,
                            early_stopping_check_every_steps, list(train_hooks))
@@ -134,13 +145,14 @@ def _guarded(model_dir, schedule, command_line):
       raise faults.explain(e, model_dir) or e
 
 
-def _run_schedule(schedule, estimator, data, model_dir, train_steps, eval_steps, eval_throttle_secs,
-                  exports_to_keep, best_export_metric, best_export_higher_is_better,
-                  early_stopping_metric, early_stopping_higher_is_better,
-                  early_stopping_patience_steps, early_stopping_check_every_steps, train_hooks):
+def _run_schedule(schedule, estimator, data, train_input_fn, model_dir, train_steps, eval_steps,
+                  eval_throttle_secs, exports_to_keep, best_export_metric,
+                  best_export_higher_is_better, early_stopping_metric,
+                  early_stopping_higher_is_better, early_stopping_patience_steps,
+                  early_stopping_check_every_steps, train_hooks):
   serving_fn = data.serving_input_receiver_fn()
   if schedule == "train":
-    estimator.train(data.input_fn(data_lib.TRAIN),
+    estimator.train(train_input_fn,
                     max_steps=train_steps,
                     hooks=[faults.PreemptionHook()] + train_hooks)
     return None
@@ -158,8 +170,8 @@ def _run_schedule(schedule, estimator, data, model_dir, train_steps, eval_steps,
     exporters = _exporters(model_dir, serving_fn, exports_to_keep, best_export_metric,
                            best_export_higher_is_better)
   return _train_and_evaluate(
-      estimator, data, model_dir, train_steps, eval_steps, eval_throttle_secs, exporters,
-      lambda: export_latest(estimator, serving_fn, model_dir, exports_to_keep),
+      estimator, data, train_input_fn, model_dir, train_steps, eval_steps, eval_throttle_secs,
+      exporters, lambda: export_latest(estimator, serving_fn, model_dir, exports_to_keep),
       [faults.PreemptionHook()] + train_hooks +
       _early_stopping(estimator, early_stopping_metric, early_stopping_higher_is_better,
                       early_stopping_patience_steps, early_stopping_check_every_steps))
@@ -191,10 +203,17 @@ def _validate(module, data, head, train_steps):
     learning_rate_schedule(tf.constant(0, tf.int64), train_steps)
 
 
-def _make_estimator(model_dir, module, data, head, train_steps, warm_start_from, warm_start_vars,
-                    progress_every_secs):
+def _make_estimator(model_dir,
+                    module,
+                    data,
+                    head,
+                    train_steps,
+                    warm_start_from,
+                    warm_start_vars,
+                    progress_every_secs,
+                    steps_per_run=1):
   model_fn = model_lib.make_model_fn(module, head, train_steps, data.batch_size,
-                                     progress_every_secs)
+                                     progress_every_secs, steps_per_run)
   warm_start = None
   if warm_start_from:
     warm_start = tf.estimator.WarmStartSettings(ckpt_to_initialize_from=warm_start_from,
@@ -230,11 +249,9 @@ def _early_stopping(estimator, metric, higher_is_better, patience_steps, every_s
   ]
 
 
-def _train_and_evaluate(estimator, data, model_dir, train_steps, eval_steps, throttle_secs,
-                        exporters, export_fn, train_hooks):
-  train_spec = tf.estimator.TrainSpec(data.input_fn(data_lib.TRAIN),
-                                      max_steps=train_steps,
-                                      hooks=train_hooks)
+def _train_and_evaluate(estimator, data, train_input_fn, model_dir, train_steps, eval_steps,
+                        throttle_secs, exporters, export_fn, train_hooks):
+  train_spec = tf.estimator.TrainSpec(train_input_fn, max_steps=train_steps, hooks=train_hooks)
   eval_spec = tf.estimator.EvalSpec(data.input_fn(data_lib.EVAL),
                                     steps=eval_steps,
                                     exporters=exporters,

@@ -5,6 +5,8 @@ outputs); this file only registers them with gin and turns labels as read from t
 (often strings from a CSV) into what the chosen head takes.
 """
 
+import copy
+
 import gin
 import tensorflow as tf
 
@@ -86,3 +88,29 @@ def _to_number(labels, dtype):
   if labels.dtype == tf.string:
     return tf.strings.to_number(tf.strings.strip(labels), out_type=dtype)
   return tf.cast(labels, dtype)
+
+
+def split_vocabulary(head):
+  """(`head` taking class ids instead of vocabulary words, fn(adapted labels) -> ids).
+
+  For the training loop (train_loop.py): a head with a label vocabulary builds its lookup
+  table where it computes the loss, and a TF1 table cannot be created inside a while loop.
+  The table is built here, outside the loop, and the loop uses the id-taking twin. Without
+  a vocabulary: (head, identity).
+  """
+  vocabulary = getattr(head, "_label_vocabulary", None)
+  if not vocabulary:
+    return head, lambda labels: labels
+  table = tf.lookup.StaticHashTable(
+      tf.lookup.KeyValueTensorInitializer(list(vocabulary),
+                                          tf.range(len(vocabulary), dtype=tf.int64)),
+      default_value=-1)  # an unknown word fails the head's label-range check
+
+  def to_ids(labels):
+    if isinstance(labels, tf.SparseTensor):
+      return tf.SparseTensor(labels.indices, table.lookup(labels.values), labels.dense_shape)
+    return table.lookup(labels)
+
+  twin = copy.copy(head)
+  twin._label_vocabulary = None  # pylint: disable=protected-access
+  return twin, to_ids

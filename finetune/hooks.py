@@ -34,11 +34,10 @@ class ProgressHook(tf.compat.v1.train.SessionRunHook):
 
   def after_create_session(self, session, coord):
     self._last_time = time.time()
-    self._steps_since = 0
-    self._last_step = None
+    # Counted in global steps, not runs: a run may do several steps (train_loop.py).
+    self._last_step = session.run(self._global_step)
 
   def before_run(self, run_context):
-    self._steps_since += 1
     if time.time() - self._last_time < self._every_secs:
       return None
     return tf.compat.v1.train.SessionRunArgs(self._loss)
@@ -50,10 +49,8 @@ class ProgressHook(tf.compat.v1.train.SessionRunHook):
     loss = run_values.results
     # Read after the step ran: fetched alongside the train op it may be the old value.
     step = run_context.session.run(self._global_step)
-    # The first report only sets the baseline for the steps counted since it.
-    steps = self._steps_since if self._last_step is None else step - self._last_step
-    rate = steps / max(now - self._last_time, 1e-9)
+    rate = (step - self._last_step) / max(now - self._last_time, 1e-9)
     eta = (self._max_steps - step) / rate if rate else 0
     log.info("step %d/%d  loss=%.4f  %.0f examples/s  eta %s", step, self._max_steps, loss,
              rate * self._batch_size, format_duration(eta))
-    self._last_time, self._last_step, self._steps_since = now, step, 0
+    self._last_time, self._last_step = now, step

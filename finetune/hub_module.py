@@ -215,13 +215,23 @@ class HubModule:
 
   def __call__(self, features, mode):
     """Applies the module to `features` in `mode`; returns the [batch, dim] output tensor."""
-    tags = self.tags_for(mode)
-    module = hub.Module(self.spec, trainable=self.trainable, tags=tags, name=self.name)
+    return self.apply(self.instantiate(mode), features, mode)
+
+  def instantiate(self, mode):
+    """Creates the module's variables for `mode` and registers it for the hub export."""
+    module = hub.Module(self.spec,
+                        trainable=self.trainable,
+                        tags=self.tags_for(mode),
+                        name=self.name)
     # The exporter rebuilds the graph in PREDICT mode and exports what is registered there,
     # so registration happens in every mode.
     hub.register_module_for_export(module, self.export_name)
+    return module
+
+  def apply(self, module, features, mode):
+    """Calls an instantiated module's signature; may be called again (e.g. inside a loop)."""
     feature_specs = {k: tf.TensorSpec(v.shape[1:], v.dtype) for k, v in features.items()}
-    mapping = self._resolve_inputs(feature_specs, tags)
+    mapping = self._resolve_inputs(feature_specs, self.tags_for(mode))
     infos = module.get_input_info_dict(self.signature)
     inputs = {name: _cast(features[feature], infos[name].dtype) for name, feature in mapping.items()}
     outputs = module(inputs, signature=self.signature, as_dict=True)

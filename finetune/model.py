@@ -13,6 +13,7 @@ from gin import tf as gin_tf
 from finetune import faults
 from finetune import heads as heads_lib
 from finetune import hooks
+from finetune import train_loop
 from finetune.optimization import optimization
 
 TRAIN = tf.estimator.ModeKeys.TRAIN
@@ -49,13 +50,18 @@ def head_logits(inputs,
     return layers.dense(net, logits_dimension, kernel_regularizer=regularizer, name="logits")
 
 
-def train_op(loss, global_step, train_steps, module_scope, wrap_optimizer=None):
+def train_op(loss, global_step, train_steps, module_scope, wrap_optimizer=None, summarize=True):
   """The update, guarded: a NaN or infinite loss fails the step before any weight moves."""
-  with tf.control_dependencies([faults.loss_check(loss, global_step)]):
-    return optimization(loss, global_step, train_steps, module_scope, wrap_optimizer=wrap_optimizer)
+  return optimization(loss,
+                      global_step,
+                      train_steps,
+                      module_scope,
+                      wrap_optimizer=wrap_optimizer,
+                      summarize=summarize,
+                      guard=faults.loss_check(loss, global_step))
 
 
-def make_model_fn(module, head, train_steps, batch_size, progress_every_secs=10.0):
+def make_model_fn(module, head, train_steps, batch_size, progress_every_secs=10.0, steps_per_run=1):
   """Returns a model_fn for tf.estimator.Estimator.
 
   Args:
@@ -64,9 +70,27 @@ def make_model_fn(module, head, train_steps, batch_size, progress_every_secs=10.
     train_steps: the max_steps of training (for learning-rate regimes and progress).
     batch_size: training batch size, to report examples per second.
     progress_every_secs: how often the progress line is logged while training.
+    steps_per_run: training steps per session.run; above 1 the TRAIN graph is the loop of
+      train_loop.py and its features are that many stacked batches.
   """
 
   def model_fn(features, labels, mode, config):
+    if mode == TRAIN and steps_per_run > 1:
+      spec = train_loop.train_spec(module, head, head_logits, train_op, features, labels,
+                                   train_steps, steps_per_run)
+    else:
+      spec = _spec(features, labels, mode)
+    if mode != TRAIN:
+      return spec
+    progress = hooks.ProgressHook(spec.loss, train_steps, batch_size, progress_every_secs)
+    chief_hooks = list(spec.training_chief_hooks)
+    if config.model_dir:
+      chief_hooks.append(gin_tf.GinConfigSaverHook(config.model_dir,
+                                                   include_step_in_filename=False))
+    return spec._replace(training_hooks=list(spec.training_hooks) + [progress],
+                         training_chief_hooks=chief_hooks)
+
+  def _spec(features, labels, mode):
     outputs = module(features, mode)
     logits = head_logits(outputs, head.logits_dimension, training=mode == TRAIN)
     regularization_losses = tf.compat.v1.losses.get_regularization_losses()
@@ -79,17 +103,10 @@ def make_model_fn(module, head, train_steps, batch_size, progress_every_secs=10.
         train_op_fn=lambda loss: train_op(loss, global_step, train_steps, module.name),
         update_ops=tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS),
         regularization_losses=regularization_losses or None)
-    if mode != TRAIN:
-      return spec
-    regularization = (tf.add_n(regularization_losses)
-                      if regularization_losses else tf.constant(0.0))
-    tf.compat.v1.summary.scalar("task_loss", spec.loss - regularization)
-    progress = hooks.ProgressHook(spec.loss, train_steps, batch_size, progress_every_secs)
-    chief_hooks = list(spec.training_chief_hooks)
-    if config.model_dir:
-      chief_hooks.append(gin_tf.GinConfigSaverHook(config.model_dir,
-                                                   include_step_in_filename=False))
-    return spec._replace(training_hooks=list(spec.training_hooks) + [progress],
-                         training_chief_hooks=chief_hooks)
+    if mode == TRAIN:
+      regularization = (tf.add_n(regularization_losses)
+                        if regularization_losses else tf.constant(0.0))
+      tf.compat.v1.summary.scalar("task_loss", spec.loss - regularization)
+    return spec
 
   return model_fn

@@ -139,7 +139,7 @@ class AdamWOptimizer(tf.compat.v1.train.AdamOptimizer):
       return super().apply_gradients(grads_and_vars, global_step=global_step, name=name)
 
 
-@gin.configurable(denylist=["wrap_optimizer"])
+@gin.configurable(denylist=["wrap_optimizer", "summarize", "guard"])
 def optimization(loss,
                  global_step,
                  train_steps,
@@ -148,7 +148,9 @@ def optimization(loss,
                  module_learning_rate_multiplier=1.0,
                  freeze_variables=(),
                  clip_gradient_norm=None,
-                 wrap_optimizer=None):
+                 wrap_optimizer=None,
+                 summarize=True,
+                 guard=None):
   """Builds the train op (without UPDATE_OPS: the head adds those).
 
   Args:
@@ -162,6 +164,10 @@ def optimization(loss,
     clip_gradient_norm: clip all gradients together to this global norm.
     wrap_optimizer: applied to each optimizer instance (the TPU path passes
       CrossShardOptimizer); not a gin setting.
+    summarize: write the learning-rate and gradient-norm summaries; off inside the
+      multi-step training loop (train_loop.py), whose tensors cannot be fetched from outside.
+    guard: an op that must pass before any variable is updated (the NaN-loss check); only
+      the updates wait for it, so the backward pass still overlaps it.
 
   Returns:
     The train op, which also increments the global step.
@@ -170,7 +176,8 @@ def optimization(loss,
     raise FinetuneError("optimization.module_learning_rate_multiplier must be >= 0, got "
                         f"{module_learning_rate_multiplier}.")
   learning_rate = learning_rate_schedule(global_step, train_steps)
-  tf.compat.v1.summary.scalar("learning_rate", learning_rate)
+  if summarize:
+    tf.compat.v1.summary.scalar("learning_rate", learning_rate)
   variables = trainable_variables(freeze_variables)
   grads = tf.gradients(loss, variables)
   pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
@@ -179,7 +186,8 @@ def optimization(loss,
                         "optimization.freeze_variables and hub_module.trainable.")
   grads, variables = zip(*pairs)
   norm = tf.linalg.global_norm(grads)
-  tf.compat.v1.summary.scalar("gradient_norm", norm)
+  if summarize:
+    tf.compat.v1.summary.scalar("gradient_norm", norm)
   if clip_gradient_norm:
     grads, _ = tf.clip_by_global_norm(grads, clip_gradient_norm, use_norm=norm)
   in_module = lambda v: v.op.name.startswith(module_scope + "/")
@@ -199,7 +207,8 @@ def optimization(loss,
       instance = optimizer(learning_rate=rate, name=name)
       if wrap_optimizer:
         instance = wrap_optimizer(instance)
-      updates.append(instance.apply_gradients(part_pairs))
+      with tf.control_dependencies([guard] if guard is not None else []):
+        updates.append(instance.apply_gradients(part_pairs))
   with tf.control_dependencies(updates):
     return tf.compat.v1.assign_add(global_step, 1, name="train_op").op
 

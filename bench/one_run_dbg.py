@@ -1,0 +1,231 @@
+"""One measured fine-tuning run in this process; prints one JSON line of figures.
+
+  python bench/one_run.py --mode=a|b|c --kind=text|image --batch_size=64 --steps=300
+
+(a) finetune from a gin config, (b) a plain tf.estimator.Estimator with a minimal
+model_fn, (c) a raw tf.compat.v1.Session loop over the same graph. Same module, data,
+batch size, optimizer (Adam, constant rate) and head (a dense layer on the module output).
+Time to first step runs from after the libraries are imported (TensorFlow, tf.estimator,
+tensorflow_hub, and finetune for (a)) to the end of the first training step.
+"""
+
+import json
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tensorflow_hub as hub  # noqa: E402
+
+from bench import setup_modules  # noqa: E402
+
+flags.DEFINE_enum("mode", "a", ["a", "b", "c"], "Which way to train.")
+flags.DEFINE_enum("kind", "text", ["text", "image"], "Which module and data.")
+flags.DEFINE_integer("batch_size", 64, "Training batch size.")
+flags.DEFINE_integer("steps", 300, "Training steps.")
+FLAGS = flags.FLAGS
+LEARNING_RATE = 1e-3
+WARMUP_STEPS = 20  # throughput is measured after these
+
+
+class Timing(tf.compat.v1.train.SessionRunHook):
+  """Wall time of the first step and of the steps after warm-up; one clock read a step."""
+
+  def __init__(self, t0):
+    self.t0, self.steps, self.first, self.warm, self.last = t0, 0, None, None, None
+
+  def after_run(self, run_context, run_values):
+    self.steps += 1
+    now = time.time()
+    if self.steps == 1:
+      self.first = now - self.t0
+    if self.steps == WARMUP_STEPS:
+      self.warm = now
+    self.last = now
+    self.times = getattr(self, "times", []) + [now]
+
+
+# --- The same input pipeline and model, written by hand for (b) and (c) --------------------
+
+
+def input_fn(paths, kind, batch_size, training):
+
+  def fn():
+    if kind == "text":
+      lines = tf.data.TextLineDataset(paths["train" if training else "eval"]).skip(1).cache()
+      if training:
+        lines = lines.shuffle(10000, seed=1).repeat()
+
+      def parse(batch):
+        text, area = tf.io.decode_csv(batch, [tf.constant([], tf.string)] * 2)
+        return {"text": text}, area
+
+      return lines.batch(batch_size).map(parse, tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    records = tf.data.TFRecordDataset(paths["train" if training else "eval"]).cache()
+    if training:
+      records = records.shuffle(10000, seed=1).repeat()
+    spec = {
+        "images": tf.io.FixedLenFeature([32, 32, 3], tf.float32),
+        "label": tf.io.FixedLenFeature([], tf.int64)
+    }
+
+    def parse(batch):
+      parsed = tf.io.parse_example(batch, spec)
+      return {"images": parsed["images"]}, parsed["label"]
+
+    return records.batch(batch_size).map(parse, tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+  return fn
+
+
+def model(features, labels, kind, module_path, training):
+  """Returns (loss, train_op or None, logits)."""
+  module = hub.Module(module_path,
+                      trainable=True,
+                      tags={"train"} if training else set(),
+                      name="module")
+  inputs = features["text"] if kind == "text" else features["images"]
+  outputs = module(inputs)
+  if kind == "text":
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(["files", "math", "network", "text"], [0, 1, 2, 3],
+                                            tf.string, tf.int64), -1)
+    logits = tf.compat.v1.layers.dense(outputs, 4, name="logits")
+    loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(table.lookup(labels), logits)
+  else:
+    logits = tf.compat.v1.layers.dense(outputs, 1, name="logits")
+    loss = tf.compat.v1.losses.sigmoid_cross_entropy(
+        tf.cast(tf.reshape(labels, [-1, 1]), tf.float32), logits)
+  loss += tf.compat.v1.losses.get_regularization_loss()
+  if not training:
+    return loss, None, logits
+  step = tf.compat.v1.train.get_or_create_global_step()
+  with tf.control_dependencies(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)):
+    train_op = tf.compat.v1.train.AdamOptimizer(LEARNING_RATE).minimize(loss, step)
+  return loss, train_op, logits
+
+
+# --- The three ways ------------------------------------------------------------------------
+
+
+def run_a(paths, kind, batch_size, steps, model_dir):
+  import gin  # pylint: disable=g-import-not-at-top
+  from finetune import config, experiment  # noqa: F401  (config registers gin's TF pieces)
+  t0 = time.time()  # after imports, as for (b) and (c): libraries load before the clock
+  if kind == "text":
+    data = [
+        f"csv_data.train_files = '{paths['train']}'", f"csv_data.eval_files = '{paths['eval']}'",
+        "csv_data.label_column = 'area'", "csv_data.column_types = {'text': 'string'}",
+        "experiment.data = @csv_data()", f"csv_data.batch_size = {batch_size}", "csv_data.seed = 1",
+        "hub_module.input_mapping = {'default': 'text'}", "experiment.head = @multi_class_head()",
+        "multi_class_head.n_classes = 4",
+        "multi_class_head.label_vocabulary = ['files', 'math', 'network', 'text']"
+    ]
+  else:
+    data = [
+        f"tfrecord_data.train_files = '{paths['train']}'",
+        f"tfrecord_data.eval_files = '{paths['eval']}'",
+        "tfrecord_data.feature_spec = {'images': ('float', [32, 32, 3])}",
+        "tfrecord_data.label_key = 'label'", "experiment.data = @tfrecord_data()",
+        f"tfrecord_data.batch_size = {batch_size}", "tfrecord_data.seed = 1",
+        "experiment.head = @binary_class_head()"
+    ]
+  gin.parse_config(data + [
+      f"hub_module.handle = '{paths['module']}'", f"experiment.train_steps = {steps}",
+      "optimization.optimizer = @tf.train.AdamOptimizer",
+      f"learning_rate_schedule.base_learning_rate = {LEARNING_RATE}",
+      "optimization.module_learning_rate_multiplier = 1.0"
+  ])
+  timing = Timing(t0)
+  experiment.run(model_dir, "train", train_hooks=[timing])
+  t1 = time.time()
+  experiment.run(model_dir, "evaluate")
+  gin.clear_config()
+  return timing, time.time() - t1
+
+
+def run_b(paths, kind, batch_size, steps, model_dir):
+  _ = tf.estimator.Estimator  # load tf.estimator before the clock, as (a) loads finetune
+  t0 = time.time()
+
+  def model_fn(features, labels, mode):
+    training = mode == tf.estimator.ModeKeys.TRAIN
+    loss, train_op, _ = model(features, labels, kind, paths["module"], training)
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+  estimator = tf.estimator.Estimator(model_fn, model_dir)
+  timing = Timing(t0)
+  estimator.train(input_fn(paths, kind, batch_size, True), max_steps=steps, hooks=[timing])
+  t1 = time.time()
+  estimator.evaluate(input_fn(paths, kind, 256, False))
+  return timing, time.time() - t1
+
+
+def run_c(paths, kind, batch_size, steps, model_dir):
+  t0 = time.time()
+  timing = Timing(t0)
+  checkpoint = os.path.join(model_dir, "model.ckpt")
+  with tf.Graph().as_default():
+    features, labels = tf.compat.v1.data.make_one_shot_iterator(
+        input_fn(paths, kind, batch_size, True)()).get_next()
+    _, train_op, _ = model(features, labels, kind, paths["module"], True)
+    saver = tf.compat.v1.train.Saver()
+    with tf.compat.v1.Session() as session:
+      session.run([tf.compat.v1.global_variables_initializer(), tf.compat.v1.tables_initializer()])
+      for _ in range(steps):
+        session.run(train_op)
+        timing.after_run(None, None)
+      saver.save(session, checkpoint)
+  t1 = time.time()
+  with tf.Graph().as_default():
+    features, labels = tf.compat.v1.data.make_one_shot_iterator(
+        input_fn(paths, kind, 256, False)()).get_next()
+    loss, _, _ = model(features, labels, kind, paths["module"], False)
+    tf.compat.v1.train.get_or_create_global_step()
+    with tf.compat.v1.Session() as session:
+      session.run(tf.compat.v1.tables_initializer())
+      tf.compat.v1.train.Saver().restore(session, checkpoint)
+      try:
+        while True:
+          session.run(loss)
+      except tf.errors.OutOfRangeError:
+        pass
+  return timing, time.time() - t1
+
+
+def main(argv):
+  del argv
+  paths = setup_modules.text() if FLAGS.kind == "text" else setup_modules.image()
+  eval_examples = sum(1 for _ in open(paths["eval"])) - 1 if FLAGS.kind == "text" else sum(
+      1 for _ in tf.compat.v1.io.tf_record_iterator(paths["eval"]))
+  model_dir = tempfile.mkdtemp(prefix=f"bench_{FLAGS.mode}_")
+  try:
+    run = {"a": run_a, "b": run_b, "c": run_c}[FLAGS.mode]
+    timing, eval_secs = run(paths, FLAGS.kind, FLAGS.batch_size, FLAGS.steps, model_dir)
+  finally:
+    shutil.rmtree(model_dir, ignore_errors=True)
+  measured_steps = timing.steps - WARMUP_STEPS
+  import numpy as np; d = np.diff(timing.times[WARMUP_STEPS:]) * 1e3; print("median %.2f mean %.2f p90 %.2f max %.2f sum_over_2x_median %.1f" % (np.median(d), d.mean(), np.percentile(d, 90), d.max(), d[d > 2 * np.median(d)].sum()), file=sys.stderr)
+  print(
+      json.dumps({
+          "mode": FLAGS.mode,
+          "kind": FLAGS.kind,
+          "batch_size": FLAGS.batch_size,
+          "steps": timing.steps,
+          "train_examples_per_sec": measured_steps * FLAGS.batch_size / (timing.last - timing.warm),
+          "first_step_secs": timing.first,
+          "eval_examples_per_sec": eval_examples / eval_secs,
+          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+      }))
+
+
+if __name__ == "__main__":
+  app.run(main)
