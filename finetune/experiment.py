@@ -108,8 +108,8 @@ def run(model_dir,
                          tpu_settings)
   estimator = _make_estimator(model_dir, module, data, head, train_steps, warm_start_from,
                               warm_start_vars, progress_every_secs, steps_per_run)
-  train_input_fn = (data.input_fn(data_lib.TRAIN) if steps_per_run == 1 else
-                    train_loop.stacked_input_fn(data, data_lib.TRAIN, steps_per_run))
+  train_input_fn = (data.input_fn(data_lib.TRAIN)
+                    if steps_per_run == 1 else train_loop.iterator_input_fn(data, data_lib.TRAIN))
   trains = schedule in ("train_and_evaluate", "train")
   if trains:
     preflight.check_checkpoint_matches(model_dir, estimator.model_fn, data.feature_specs(),

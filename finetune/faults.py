@@ -41,7 +41,8 @@ def loss_check(loss, global_step):
   handful of ops per step for data that is two scalars the step computes anyway).
   """
   return tf.raw_ops.Assert(condition=tf.math.is_finite(loss),
-                           data=[tf.constant(NON_FINITE_LOSS), global_step.read_value(), loss],
+                           data=[tf.constant(NON_FINITE_LOSS),
+                                 global_step.read_value(), loss],
                            summarize=3,
                            name="loss_is_finite")
 

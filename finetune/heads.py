@@ -102,8 +102,8 @@ def split_vocabulary(head):
   if not vocabulary:
     return head, lambda labels: labels
   table = tf.lookup.StaticHashTable(
-      tf.lookup.KeyValueTensorInitializer(list(vocabulary),
-                                          tf.range(len(vocabulary), dtype=tf.int64)),
+      tf.lookup.KeyValueTensorInitializer(list(vocabulary), tf.range(len(vocabulary),
+                                                                     dtype=tf.int64)),
       default_value=-1)  # an unknown word fails the head's label-range check
 
   def to_ids(labels):

@@ -71,13 +71,12 @@ def make_model_fn(module, head, train_steps, batch_size, progress_every_secs=10.
     batch_size: training batch size, to report examples per second.
     progress_every_secs: how often the progress line is logged while training.
     steps_per_run: training steps per session.run; above 1 the TRAIN graph is the loop of
-      train_loop.py and its features are that many stacked batches.
+      train_loop.py, which reads its batches from train_loop.iterator_input_fn.
   """
 
   def model_fn(features, labels, mode, config):
     if mode == TRAIN and steps_per_run > 1:
-      spec = train_loop.train_spec(module, head, head_logits, train_op, features, labels,
-                                   train_steps, steps_per_run)
+      spec = train_loop.train_spec(module, head, head_logits, train_steps, steps_per_run)
     else:
       spec = _spec(features, labels, mode)
     if mode != TRAIN:

@@ -166,8 +166,9 @@ def optimization(loss,
       CrossShardOptimizer); not a gin setting.
     summarize: write the learning-rate and gradient-norm summaries; off inside the
       multi-step training loop (train_loop.py), whose tensors cannot be fetched from outside.
-    guard: an op that must pass before any variable is updated (the NaN-loss check); only
-      the updates wait for it, so the backward pass still overlaps it.
+    guard: an op the train op also waits for (the NaN-loss check). It runs alongside the
+      step: when it fails, the session.run fails, so no hook sees the step and no
+      checkpoint is written from it (the weights in memory are then discarded).
 
   Returns:
     The train op, which also increments the global step.
@@ -207,8 +208,9 @@ def optimization(loss,
       instance = optimizer(learning_rate=rate, name=name)
       if wrap_optimizer:
         instance = wrap_optimizer(instance)
-      with tf.control_dependencies([guard] if guard is not None else []):
-        updates.append(instance.apply_gradients(part_pairs))
+      updates.append(instance.apply_gradients(part_pairs))
+  if guard is not None:
+    updates.append(guard)
   with tf.control_dependencies(updates):
     return tf.compat.v1.assign_add(global_step, 1, name="train_op").op
 

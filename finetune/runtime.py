@@ -30,7 +30,8 @@ def make_run_config(model_dir,
                     intra_op_threads=0,
                     inter_op_threads=0,
                     distribution=None,
-                    mixed_precision=False):
+                    mixed_precision=False,
+                    save_graph_def=False):
   """Builds the RunConfig.
 
   Args:
@@ -44,6 +45,9 @@ def make_run_config(model_dir,
       TF_CONFIG describes. "mirrored" is refused with the reason (MIRRORED_UNSUPPORTED).
     mixed_precision: let TensorFlow's graph rewrite run eligible ops in float16 on GPUs
       (use it with optimization.loss_scale); the module's own dtypes are unchanged.
+    save_graph_def: also write graph.pbtxt and a .meta graph with every checkpoint. Off:
+      nothing here reads them (restores rebuild the graph, TensorBoard takes the graph from
+      the event file), and writing the text graph costs a noticeable part of start-up.
   """
   if distribution == "mirrored":
     raise FinetuneError(MIRRORED_UNSUPPORTED)
@@ -65,4 +69,5 @@ def make_run_config(model_dir,
                                 keep_checkpoint_max=keep_checkpoint_max,
                                 save_summary_steps=save_summary_steps,
                                 session_config=session_config,
-                                log_step_count_steps=None)
+                                log_step_count_steps=None,
+                                checkpoint_save_graph_def=save_graph_def)

@@ -1,30 +1,36 @@
-"""Several training steps per session.run: an in-graph loop over stacked batches.
+"""Several training steps per session.run: an in-graph loop over the input iterator.
 
 On small, fast steps (a few milliseconds on a CPU) the host's work around each
 session.run (fetch handling, the Estimator's hooks) costs several percent of the step.
 `experiment.steps_per_run = K` amortizes it the way TPUEstimator's iterations_per_loop and
-Keras' steps_per_execution do: the training input yields K batches at once ([K, batch, ...])
-and the TRAIN graph runs K full updates in a tf.while_loop. Each iteration is a whole step:
+Keras' steps_per_execution do: the TRAIN graph runs K full updates in a tf.while_loop, each
+taking the next batch from the input iterator. Each iteration is a whole step:
 the module is applied to its own batch, the head, the regularization losses (re-read from
 the variables every iteration) and the batch-norm updates are built inside the loop, the
 global step advances by one, and the last run stops exactly at train_steps. Variable names
 are the same as with K = 1, so a run can resume with a different K.
 
-What changes with K > 1: hooks see one run per K steps (checkpoint and summary cadences
+What changes with K > 1: the first run of a session does one step, later ones K; hooks see
+one run per K steps (checkpoint and summary cadences
 round up to a multiple of K), the loss that hooks and summaries see is that of the last
-step of each run, and there are no gradient-norm and task-loss summaries.
+step of each run, and there are no gradient-norm and task-loss summaries. The NaN check
+looks at each step's task loss (the regularized sum is computed on the last step only).
 """
 
 import contextlib
+import weakref
 
 import tensorflow as tf
 
+from finetune import faults
 from finetune import heads as heads_lib
 from finetune.errors import FinetuneError
 from finetune.optimization import learning_rate_schedule
+from finetune.optimization import optimization
 
 TRAIN = tf.estimator.ModeKeys.TRAIN
 _VARIABLE_OPS = ("VarHandleOp", "VariableV2", "Variable")
+_ITERATORS = weakref.WeakKeyDictionary()  # graph -> its training input iterator
 
 
 def check_steps_per_run(steps_per_run):
@@ -33,15 +39,21 @@ def check_steps_per_run(steps_per_run):
                         f"{steps_per_run!r}.")
 
 
-def stacked_input_fn(data, split, steps_per_run):
-  """The training input_fn with K full batches stacked into one element: [K, batch, ...]."""
+def iterator_input_fn(data, split):
+  """The training input_fn for the loop: each loop iteration takes its own batch.
+
+  The iterator is kept per graph for the model_fn, whose loop body calls get_next once per
+  step; the Estimator gets no features (the loop needs the iterator, not one batch).
+  Batches are never stacked, so memory is that of K = 1.
+  """
   input_fn = data.input_fn(split, training=True, drop_remainder=True)
 
-  def stacked():
-    batches = input_fn().batch(steps_per_run, drop_remainder=True)
-    return batches.prefetch(tf.data.AUTOTUNE)
+  def fn():
+    iterator = tf.compat.v1.data.make_one_shot_iterator(input_fn())
+    _ITERATORS[tf.compat.v1.get_default_graph()] = iterator
+    return {}, None
 
-  return stacked
+  return fn
 
 
 @contextlib.contextmanager
@@ -58,12 +70,12 @@ def _v1_control_flow():
       tf.compat.v1.enable_control_flow_v2()
 
 
-def rebuild_here(tensors):
-  """Recreates `tensors` (functions of variables and constants, such as a hub module's
-  regularization losses, which hub builds outside any loop) in the current control-flow
-  context, so that inside the loop they read each iteration's variable values."""
+def rebuilder(tensors):
+  """Returns fn() that recreates `tensors` (functions of variables and constants, such as a
+  hub module's regularization losses, which hub builds outside any loop) in the control-flow
+  context it is called in, so that inside the loop they read each iteration's values."""
   if not tensors:
-    return []
+    return lambda: []
   graph = tf.compat.v1.get_default_graph()
   subgraph = tf.compat.v1.graph_util.extract_sub_graph(graph.as_graph_def(),
                                                        [t.op.name for t in tensors])
@@ -72,51 +84,65 @@ def rebuild_here(tensors):
       for node in subgraph.node
       if node.op in _VARIABLE_OPS
   }
-  return tf.graph_util.import_graph_def(subgraph,
-                                        input_map=variables,
-                                        return_elements=[t.name for t in tensors],
-                                        name="regularization")
+  return lambda: tf.graph_util.import_graph_def(subgraph,
+                                                input_map=variables,
+                                                return_elements=[t.name for t in tensors],
+                                                name="regularization")
 
 
-def train_spec(module, head, head_logits, train_op, features, labels, train_steps, steps_per_run):
+def train_spec(module, head, head_logits, train_steps, steps_per_run):
   """The TRAIN EstimatorSpec whose train op runs up to `steps_per_run` steps in a loop.
 
   Args:
     module: the HubModule.
     head: the tf.estimator head (its `loss` is used; metrics are for evaluation).
     head_logits: fn(module outputs, logits_dimension, training) -> logits.
-    train_op: fn(loss, global_step, train_steps, module_scope, summarize) -> update op.
-    features, labels: K stacked batches from `stacked_input_fn`.
     train_steps: the run stops there exactly, even mid-K.
     steps_per_run: K.
   """
   global_step = tf.compat.v1.train.get_or_create_global_step()
+  iterator = _ITERATORS[tf.compat.v1.get_default_graph()]
   hub_module = module.instantiate(TRAIN)
   loop_head, to_ids = heads_lib.split_vocabulary(head)
-  module_losses = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES)
-  # The last run may do fewer steps, so that training ends at train_steps exactly.
-  steps = tf.cast(tf.clip_by_value(train_steps - global_step.read_value(), 0, steps_per_run),
-                  tf.int32)
+  module_losses = rebuilder(
+      tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES))
+  # The first run of a session does one step, so start-up (and the first report of hooks)
+  # is as quick as with K = 1; the last may do fewer, to end at train_steps exactly.
+  first_run = tf.compat.v1.get_local_variable("first_run_of_session",
+                                              initializer=True,
+                                              trainable=False)
+  steps = tf.cast(
+      tf.clip_by_value(train_steps - global_step.read_value(), 0,
+                       tf.where(first_run.read_value(), tf.constant(1, tf.int64), steps_per_run)),
+      tf.int32)
 
   def step(i, unused_loss):
     losses_before = len(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES))
     updates_before = len(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS))
-    batch = {name: value[i] for name, value in features.items()}
+    batch, labels = iterator.get_next()
     outputs = module.apply(hub_module, batch, TRAIN)
     logits = head_logits(outputs, head.logits_dimension, training=True)
     head_losses = tf.compat.v1.get_collection(
         tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES)[losses_before:]
-    regularization = list(rebuild_here(module_losses)) + head_losses
-    loss = loop_head.loss(labels=to_ids(heads_lib.adapt_labels(head, labels[i])),
-                     logits=logits,
-                     features=batch,
-                     mode=TRAIN,
-                     regularization_losses=regularization or None)
+    task_loss = loop_head.loss(labels=to_ids(heads_lib.adapt_labels(head, labels)),
+                               logits=logits,
+                               features=batch,
+                               mode=TRAIN)
+    # The gradients need the regularizers' inputs, not their values: the summed loss is
+    # only evaluated on the run's last step, the one hooks and summaries report.
+    total = tf.add_n([task_loss] + list(module_losses()) + head_losses)
+    reported = tf.cond(i + 1 < steps, lambda: task_loss,
+                       lambda: tf.add_n([task_loss] + list(module_losses()) + head_losses))
     update_ops = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)[updates_before:]
-    with tf.control_dependencies(update_ops):
-      update = train_op(loss, global_step, train_steps, module.name, summarize=False)
+    with tf.control_dependencies(update_ops + [reported]):  # reported: before the update
+      update = optimization(total,
+                            global_step,
+                            train_steps,
+                            module.name,
+                            summarize=False,
+                            guard=faults.loss_check(task_loss, global_step))
     with tf.control_dependencies([update]):
-      return i + 1, tf.identity(loss)
+      return i + 1, tf.identity(reported)
 
   def body(i, loss):
     # An absolute name scope: optimizer variables get the names they have with K = 1.
@@ -131,11 +157,12 @@ def train_spec(module, head, head_logits, train_op, features, labels, train_step
                                       back_prop=False)
   with tf.control_dependencies([loss]):
     step_after = global_step.read_value()
+    done_first = first_run.assign(False, read_value=False)
   tf.compat.v1.summary.scalar("loss", loss)
   tf.compat.v1.summary.scalar("learning_rate", learning_rate_schedule(global_step, train_steps))
   return tf.estimator.EstimatorSpec(TRAIN,
                                     loss=loss,
-                                    train_op=tf.group(loss),
+                                    train_op=tf.group(loss, done_first),
                                     training_hooks=[StopAtTrainSteps(step_after, train_steps)])
 
 

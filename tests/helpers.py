@@ -21,6 +21,7 @@ def run(model_dir,
         n_classes=5,
         data=None,
         head=None,
+        train_hooks=(),
         **module_kwargs):
   """Fine-tunes `handle` on digits 5-9 arrays; gin `bindings` tune the rest."""
   gin.parse_config(list(bindings))
@@ -33,7 +34,8 @@ def run(model_dir,
                         data=data,
                         head=head or heads.multi_class_head(n_classes=n_classes),
                         train_steps=train_steps,
-                        module=module)
+                        module=module,
+                        train_hooks=train_hooks)
 
 
 def checkpoint_values(model_dir_or_ckpt):

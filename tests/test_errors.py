@@ -175,8 +175,10 @@ def test_different_model_in_model_dir_is_refused_and_kept(tmp_path, capsys, digi
   assert after == before
 
 
-def test_nan_loss_keeps_last_good_checkpoint(tmp_path, capsys, digits_module):
-  args = base_args(tmp_path, digits_module)
+@pytest.mark.parametrize("steps_per_run", [1, 4])
+def test_nan_loss_keeps_last_good_checkpoint(tmp_path, capsys, digits_module, steps_per_run):
+  args = base_args(tmp_path,
+                   digits_module) + [f"--gin_bindings=experiment.steps_per_run = {steps_per_run}"]
   assert run_command(args, capsys)[0] == 0
   good = helpers.checkpoint_values(str(tmp_path / "model"))
   code, out = run_command(

@@ -58,7 +58,8 @@ def write_csv(path, rows):
   return str(path)
 
 
-def test_fine_tune_text_csv_and_serve_raw_strings(tmp_path, text_handle):
+@pytest.mark.parametrize("steps_per_run", [1, 5])  # 5: the in-graph loop (train_loop.py)
+def test_fine_tune_text_csv_and_serve_raw_strings(tmp_path, text_handle, steps_per_run):
   rows = [("Return the sine of x.", "math"), ("Open the file.", "files"),
           ("Return x of the sine", "math"), ("open file x", "files")] * 4
   train = write_csv(tmp_path / "train.csv", rows)
@@ -69,8 +70,10 @@ def test_fine_tune_text_csv_and_serve_raw_strings(tmp_path, text_handle):
                             batch_size=4)
   model_dir = tmp_path / "model"
   metrics = helpers.run(model_dir,
-                        text_handle, ["learning_rate_schedule.base_learning_rate"
-                                      " = 0.1"],
+                        text_handle, [
+                            "learning_rate_schedule.base_learning_rate = 0.1",
+                            f"experiment.steps_per_run = {steps_per_run}"
+                        ],
                         data=source,
                         train_steps=30,
                         head=heads.multi_class_head(3, ["files", "math", "network"]),
