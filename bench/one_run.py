@@ -41,7 +41,8 @@ class Timing(tf.compat.v1.train.SessionRunHook):
   """Wall time of the first run and of the steps after warm-up; one clock read a run.
 
   `steps_per_run` is how many training steps each run does ((a) with
-  experiment.steps_per_run, whose first run does one step).
+  experiment.steps_per_run, whose first run does one step and the next ones end on
+  multiples of K).
   """
 
   def __init__(self, t0, steps_per_run=1):
@@ -49,7 +50,7 @@ class Timing(tf.compat.v1.train.SessionRunHook):
     self.steps, self.first, self.warm, self.warm_steps, self.last = 0, None, None, None, None
 
   def after_run(self, run_context, run_values):
-    self.steps += self.per_run if self.first is not None else 1
+    self.steps = 1 if self.first is None else (self.steps // self.per_run + 1) * self.per_run
     now = time.time()
     if self.first is None:
       self.first = now - self.t0

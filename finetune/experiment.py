@@ -95,8 +95,10 @@ def run(model_dir,
   train_loop.check_steps_per_run(steps_per_run)
   tpu_settings = tpu_lib.TPUSettings()
   if tpu_settings.enabled and steps_per_run > 1:
-    raise FinetuneError("experiment.steps_per_run is for CPU and GPU runs; on TPUs set "
-                        "tpu.iterations_per_loop instead.")
+    log.info(
+        "experiment.steps_per_run = %d is for CPU and GPU runs; on TPUs "
+        "tpu.iterations_per_loop (%d) sets the steps per run.", steps_per_run,
+        tpu_settings.iterations_per_loop)
   if tpu_settings.enabled and schedule == "predict":
     raise FinetuneError("The TPU path runs train, evaluate, export and train_and_evaluate; "
                         "predict with the serving SavedModel.")

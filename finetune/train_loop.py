@@ -10,14 +10,15 @@ the variables every iteration) and the batch-norm updates are built inside the l
 global step advances by one, and the last run stops exactly at train_steps. Variable names
 are the same as with K = 1, so a run can resume with a different K.
 
-What changes with K > 1: the first run of a session does one step, later ones K; hooks see
-one run per K steps (checkpoint and summary cadences
-round up to a multiple of K), the loss that hooks and summaries see is that of the last
+What changes with K > 1: the first run of a session does one step, later ones end on
+multiples of K; hooks see one run per K steps (checkpoint and summary cadences round up to
+a multiple of K), the loss that hooks and summaries see is that of the last
 step of each run, and there are no gradient-norm and task-loss summaries. The NaN check
 looks at each step's task loss (the regularized sum is computed on the last step only).
 """
 
 import contextlib
+import threading
 import weakref
 
 import tensorflow as tf
@@ -56,18 +57,23 @@ def iterator_input_fn(data, split):
   return fn
 
 
+_CONTROL_FLOW_SWITCH = threading.Lock()
+
+
 @contextlib.contextmanager
 def _v1_control_flow():
   """hub.Module can be applied inside a TF1 while loop (it enters its state into the loop's
   context) but not inside the function body of TF2's While op, so the loop is built with
-  TF1 control flow; the previous setting is restored afterwards."""
-  was_v2 = tf.compat.v1.control_flow_v2_enabled()
-  tf.compat.v1.disable_control_flow_v2()
-  try:
-    yield
-  finally:
-    if was_v2:
-      tf.compat.v1.enable_control_flow_v2()
+  TF1 control flow; the previous setting is restored afterwards. The setting is global: the
+  lock keeps parallel sweep trials from switching it back under each other's loop."""
+  with _CONTROL_FLOW_SWITCH:
+    was_v2 = tf.compat.v1.control_flow_v2_enabled()
+    tf.compat.v1.disable_control_flow_v2()
+    try:
+      yield
+    finally:
+      if was_v2:
+        tf.compat.v1.enable_control_flow_v2()
 
 
 def rebuilder(tensors):
@@ -107,12 +113,15 @@ def train_spec(module, head, head_logits, train_steps, steps_per_run):
   module_losses = rebuilder(
       tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES))
   # The first run of a session does one step, so start-up (and the first report of hooks)
-  # is as quick as with K = 1; the last may do fewer, to end at train_steps exactly.
+  # is as quick as with K = 1; later runs end on multiples of K (so checkpoint and summary
+  # cadences that are multiples of K fall on their steps), the last one at train_steps.
   first_run = tf.compat.v1.get_local_variable("first_run_of_session",
                                               initializer=True,
                                               trainable=False)
+  step_before = global_step.read_value()
+  to_boundary = steps_per_run - step_before % steps_per_run
   steps = tf.cast(
-      tf.clip_by_value(train_steps - global_step.read_value(), 0,
+      tf.clip_by_value(tf.minimum(train_steps - step_before, to_boundary), 0,
                        tf.where(first_run.read_value(), tf.constant(1, tf.int64), steps_per_run)),
       tf.int32)
 
@@ -149,9 +158,14 @@ def train_spec(module, head, head_logits, train_steps, steps_per_run):
     with tf.compat.v1.name_scope("training/"):
       return step(i, loss)
 
+  def more(i, unused_loss):
+    # The global step is read again before each step: in an asynchronous cluster other
+    # workers advance it too, and the run must not train past train_steps on their account.
+    return tf.logical_and(i < steps, global_step.read_value() < train_steps)
+
   with _v1_control_flow():
     # One iteration at a time: each step reads the weights the previous one wrote.
-    _, loss = tf.compat.v1.while_loop(lambda i, _: i < steps,
+    _, loss = tf.compat.v1.while_loop(more,
                                       body, [tf.constant(0), tf.constant(0.0)],
                                       parallel_iterations=1,
                                       back_prop=False)

@@ -40,6 +40,7 @@ class Cluster:
     self.tmp_path = tmp_path
     self.model_dir = tmp_path / "model"
     self.handle = handle
+    self.bindings = []
     self.procs = {}
 
   def command(self):
@@ -47,7 +48,7 @@ class Cluster:
         f"MODULE_HANDLE = '{self.handle}'", f"TRAIN_STEPS = {TRAIN_STEPS}",
         "learning_rate_schedule.warmup_steps = 0", "run_config.save_checkpoints_steps = 500",
         "experiment.progress_every_secs = 0.3", "experiment.eval_throttle_secs = 1"
-    ]
+    ] + self.bindings
     return [
         sys.executable, "-m", "finetune.train", "--gin_file=digits/finetune.gin",
         f"--model_dir={self.model_dir}"
@@ -122,6 +123,8 @@ def test_chief_worker_ps_and_evaluator_fine_tune_together(cluster):
 
 
 def test_worker_killed_and_restarted_still_finishes(cluster):
+  # One step per session.run here (the configs' default is a loop of 10, tested above).
+  cluster.bindings = ["experiment.steps_per_run = 1"]
   for task in ("ps", "chief", "worker", "evaluator"):
     cluster.start(task)
   deadline = time.time() + 120

@@ -66,8 +66,10 @@ BASE = [
 
 def test_sweep_over_handles_and_rates_ranks_trials(tmp_path, quality_modules):
   handles = [quality_modules[k] for k in ("bad", "good", "random")]
-  out = sweep(*BASE, f"--sweep_dir={tmp_path}", f"--grid=MODULE_HANDLE={handles!r}",
-              "--grid=LEARNING_RATE=[0.01, 0.03]", "--parallel=2").stdout
+  # Ten steps per session.run: two trials build their training loops side by side.
+  out = sweep(*BASE, "--gin_bindings=experiment.steps_per_run = 10", f"--sweep_dir={tmp_path}",
+              f"--grid=MODULE_HANDLE={handles!r}", "--grid=LEARNING_RATE=[0.01, 0.03]",
+              "--parallel=2").stdout
   rows = results(tmp_path)
   assert len(rows) == 6 and all(r["state"] == "done" for r in rows)
   assert [r["rank"] for r in rows] == ["1", "2", "3", "4", "5", "6"]
@@ -129,9 +131,10 @@ def test_interrupted_sweep_resumes_without_redoing_work(tmp_path, quality_module
 
 
 def test_dry_run_prints_one_command_per_trial_and_runs_nothing(tmp_path):
-  out = sweep("--gin_file=digits/finetune.gin", f"--sweep_dir={tmp_path}",
-              "--grid=MODULE_HANDLE=['gs://bucket/m1', 'http://127.0.0.1:9/never_fetched/m2.tar.gz']",
-              "--grid=LEARNING_RATE=[0.01, 0.1]", "--parallel=2", "--dry_run").stdout
+  out = sweep(
+      "--gin_file=digits/finetune.gin", f"--sweep_dir={tmp_path}",
+      "--grid=MODULE_HANDLE=['gs://bucket/m1', 'http://127.0.0.1:9/never_fetched/m2.tar.gz']",
+      "--grid=LEARNING_RATE=[0.01, 0.1]", "--parallel=2", "--dry_run").stdout
   commands = [l for l in out.splitlines() if "finetune.train" in l]
   assert len(commands) == 4
   assert "LEARNING_RATE = 0.1" in commands[1] and "m1-LEARNING_RATE=0.1" in commands[1]

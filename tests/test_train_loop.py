@@ -65,8 +65,9 @@ def test_loop_trains_exactly_like_single_steps_and_resumes_across_k(tmp_path, de
   train(tmp_path / "single", handle, 1, 11)
   runs = RunSteps()
   train(tmp_path / "looped", handle, 4, 11, [runs])
-  # The first run of a session does one step, then K, and the last stops at train_steps.
-  assert runs.steps == [3, 7, 11]
+  # The first run of a session does one step, the next ones end on multiples of K, and the
+  # last one at train_steps.
+  assert runs.steps == [3, 4, 8, 11]
   single = helpers.checkpoint_values(str(tmp_path / "single"))
   looped = helpers.checkpoint_values(str(tmp_path / "looped"))
   assert sorted(single) == sorted(looped)  # same variable names: resumable with either K
@@ -100,7 +101,14 @@ def test_steps_per_run_must_be_a_positive_integer(tmp_path, digits_module, value
     helpers.run(tmp_path, digits_module, [f"experiment.steps_per_run = {value}"])
 
 
-def test_tpu_path_points_to_iterations_per_loop(tmp_path, digits_module):
-  with pytest.raises(FinetuneError, match="tpu.iterations_per_loop"):
-    helpers.run(tmp_path, digits_module,
-                ["experiment.steps_per_run = 4", "tpu.enabled = True", "tpu.use_tpu = False"])
+def test_tpu_path_leaves_the_loop_to_iterations_per_loop(tmp_path, digits_module, caplog):
+  caplog.set_level("INFO", logger="finetune")
+  helpers.run(tmp_path,
+              digits_module, [
+                  "experiment.steps_per_run = 4", "tpu.enabled = True", "tpu.use_tpu = False",
+                  "tpu.iterations_per_loop = 5"
+              ],
+              train_steps=10,
+              schedule="train")
+  assert helpers.checkpoint_values(str(tmp_path))["global_step"] == 10
+  assert "tpu.iterations_per_loop (5) sets the steps per run" in caplog.text
