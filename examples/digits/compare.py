@@ -1,6 +1,7 @@
 """Fine-tuned vs frozen vs from scratch on the default example, measured.
 
   python -m examples.digits.compare [--runs_dir=runs/compare] [--repeats=3]
+      [--gin_bindings='experiment.steps_per_run = 1']
 
 Builds the digits modules if needed, then runs configs/digits/{finetune,frozen,scratch}.gin
 through the same library call the command uses, with `repeats` seeds each, and prints a
@@ -28,6 +29,7 @@ flags.DEFINE_string("runs_dir", "runs/compare", "Where the runs' model_dirs go."
 flags.DEFINE_string("modules_dir", "build/modules", "Where the digits modules are.")
 flags.DEFINE_integer("repeats", 3, "Seeds per setting.")
 flags.DEFINE_integer("train_steps", None, "Override TRAIN_STEPS (for a quick check).")
+flags.DEFINE_multi_string("gin_bindings", [], "Extra bindings for every run.")
 FLAGS = flags.FLAGS
 
 SETTINGS = (("fine-tuned (trainable=True)", "digits/finetune.gin"),
@@ -35,7 +37,7 @@ SETTINGS = (("fine-tuned (trainable=True)", "digits/finetune.gin"),
                                                                 "digits/scratch.gin"))
 
 
-def compare(runs_dir, modules_dir, repeats=3, train_steps=None):
+def compare(runs_dir, modules_dir, repeats=3, train_steps=None, extra_bindings=()):
   """Returns [(setting, [accuracy per seed])]."""
   modules = build_modules.build(modules_dir)
   results = []
@@ -50,7 +52,7 @@ def compare(runs_dir, modules_dir, repeats=3, train_steps=None):
       ]
       if train_steps:
         bindings += [f"TRAIN_STEPS = {train_steps}", "learning_rate_schedule.warmup_steps = 0"]
-      config.parse([gin_file], bindings)
+      config.parse([gin_file], bindings + list(extra_bindings))
       model_dir = os.path.join(runs_dir, os.path.basename(gin_file)[:-4], str(seed))
       metrics = experiment.run(model_dir, "train_and_evaluate")
       accuracies.append(metrics["accuracy"])
@@ -69,7 +71,10 @@ def markdown(results):
 def main(argv):
   del argv
   logs.configure(False)
-  print(markdown(compare(FLAGS.runs_dir, FLAGS.modules_dir, FLAGS.repeats, FLAGS.train_steps)))
+  print(
+      markdown(
+          compare(FLAGS.runs_dir, FLAGS.modules_dir, FLAGS.repeats, FLAGS.train_steps,
+                  FLAGS.gin_bindings)))
 
 
 if __name__ == "__main__":
