@@ -77,9 +77,9 @@ def run(model_dir,
     warm_start_from: a checkpoint (or model_dir) to initialize matching variables from.
     warm_start_vars: regex of variables to warm-start.
     progress_every_secs: cadence of the progress line.
-    steps_per_run: training steps per session.run, run in an in-graph loop over that many
-      stacked batches (train_loop.py); raise it (e.g. 10-50) when steps take only a few
-      milliseconds and the per-run host work shows. Hooks then see one run per K steps.
+    steps_per_run: training steps per session.run, run in an in-graph loop that trains
+      exactly as single steps do (train_loop.py); it amortizes the per-run host work when
+      steps take only milliseconds. Hooks then see one run per K steps.
     command_line: argv of the command, recorded in MODEL_DIR/command_lines.txt once the
       configuration is valid.
     train_hooks: extra SessionRunHooks for training (from Python, e.g. measurements).

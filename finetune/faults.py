@@ -35,7 +35,8 @@ class PreemptionHook(tf.compat.v1.train.SessionRunHook):
 
 
 def loss_check(loss, global_step):
-  """An op that fails the step, before any update, when the loss is NaN or infinite.
+  """An op that fails the step's session.run when the loss is NaN or infinite, so that no
+  hook sees the step and no checkpoint is written from it.
 
   The Assert kernel itself, without the cond that tf.debugging.Assert wraps around it (a
   handful of ops per step for data that is two scalars the step computes anyway).
@@ -61,8 +62,8 @@ def explain(error, model_dir=None):
     step = found.group(1) if found else "?"
     latest = tf.train.latest_checkpoint(model_dir) if model_dir else None
     return FinetuneError(
-        f"The loss became NaN or infinite at step {step}; training stopped before that "
-        f"step's update. The last good checkpoint is kept ({latest or 'none yet'}). Lower "
+        f"The loss became NaN or infinite at step {step}; training stopped there and "
+        f"nothing from that step was saved. The last good checkpoint is kept ({latest or 'none yet'}). Lower "
         "learning_rate_schedule.base_learning_rate, set optimization.clip_gradient_norm, or "
         "check the data for NaN values.")
   if "Labels must be <= n_classes - 1" in message:

@@ -50,14 +50,14 @@ def head_logits(inputs,
     return layers.dense(net, logits_dimension, kernel_regularizer=regularizer, name="logits")
 
 
-def train_op(loss, global_step, train_steps, module_scope, wrap_optimizer=None, summarize=True):
-  """The update, guarded: a NaN or infinite loss fails the step before any weight moves."""
+def train_op(loss, global_step, train_steps, module_scope, wrap_optimizer=None):
+  """The update, guarded: a NaN or infinite loss fails the step's session.run, so no hook
+  sees that step and no checkpoint is written from it."""
   return optimization(loss,
                       global_step,
                       train_steps,
                       module_scope,
                       wrap_optimizer=wrap_optimizer,
-                      summarize=summarize,
                       guard=faults.loss_check(loss, global_step))
 
 

@@ -43,8 +43,9 @@ def make_run_config(model_dir,
     intra_op_threads / inter_op_threads: TensorFlow thread pools (0: one per core).
     distribution: None: one device per process, or the parameter-server cluster that
       TF_CONFIG describes. "mirrored" is refused with the reason (MIRRORED_UNSUPPORTED).
-    mixed_precision: let TensorFlow's graph rewrite run eligible ops in float16 on GPUs
-      (use it with optimization.loss_scale); the module's own dtypes are unchanged.
+    mixed_precision: let TensorFlow's graph rewrite run eligible ops in float16 on GPUs;
+      the module's own dtypes are unchanged. No loss scaling is added (gradients small
+      enough to underflow in float16 are lost), and it has not been run on a GPU here.
     save_graph_def: also write graph.pbtxt and a .meta graph with every checkpoint. Off:
       nothing here reads them (restores rebuild the graph, TensorBoard takes the graph from
       the event file), and writing the text graph costs a noticeable part of start-up.

@@ -140,8 +140,9 @@ def train_spec(module, head, head_logits, train_steps, steps_per_run):
     # The gradients need the regularizers' inputs, not their values: the summed loss is
     # only evaluated on the run's last step, the one hooks and summaries report.
     total = tf.add_n([task_loss] + list(module_losses()) + head_losses)
-    reported = tf.cond(i + 1 < steps, lambda: task_loss,
-                       lambda: tf.add_n([task_loss] + list(module_losses()) + head_losses))
+    last = tf.logical_or(i + 1 >= steps, global_step.read_value() + 1 >= train_steps)
+    reported = tf.cond(last, lambda: tf.add_n([task_loss] + list(module_losses()) + head_losses),
+                       lambda: task_loss)
     update_ops = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)[updates_before:]
     with tf.control_dependencies(update_ops + [reported]):  # reported: before the update
       update = optimization(total,
