@@ -1,7 +1,7 @@
 """Fine-tuned vs frozen vs from scratch on the default example, measured.
 
   python -m examples.digits.compare [--runs_dir=runs/compare] [--repeats=3]
-      [--gin_bindings='experiment.steps_per_run = 1']
+      [--bindings='experiment.steps_per_run = 1']
 
 Builds the digits modules if needed, then runs configs/digits/{finetune,frozen,scratch}.gin
 through the same library call the command uses, with `repeats` seeds each, and prints a
@@ -29,7 +29,7 @@ flags.DEFINE_string("runs_dir", "runs/compare", "Where the runs' model_dirs go."
 flags.DEFINE_string("modules_dir", "build/modules", "Where the digits modules are.")
 flags.DEFINE_integer("repeats", 3, "Seeds per setting.")
 flags.DEFINE_integer("train_steps", None, "Override TRAIN_STEPS (for a quick check).")
-flags.DEFINE_multi_string("gin_bindings", [], "Extra bindings for every run.")
+flags.DEFINE_multi_string("bindings", [], "Extra gin bindings for every run.")
 FLAGS = flags.FLAGS
 
 SETTINGS = (("fine-tuned (trainable=True)", "digits/finetune.gin"),
@@ -74,7 +74,7 @@ def main(argv):
   print(
       markdown(
           compare(FLAGS.runs_dir, FLAGS.modules_dir, FLAGS.repeats, FLAGS.train_steps,
-                  FLAGS.gin_bindings)))
+                  FLAGS.bindings)))
 
 
 if __name__ == "__main__":
