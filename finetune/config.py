@@ -1,9 +1,10 @@
-"""Gin plumbing for the command: search paths, parsing with readable errors, the run record.
+"""Gin plumbing: where configs are found, parsing with readable errors, gin's errors explained.
 
-Config files are found relative to the working directory first, then in the repo's
-`configs/` folder, so `--gin_file=digits/finetune.gin` and `include 'base/defaults.gin'`
-work from anywhere. A model_dir describes itself: with no --gin_file, the command re-reads
-MODEL_DIR/operative_config.gin (written by gin.tf.GinConfigSaverHook during training).
+Config files are found relative to the working directory first, then in the shipped configs
+(`finetune/configs/` of an installed package, `configs/` of a source tree), so
+`--gin_file=digits/finetune.gin` and `include 'base/defaults.gin'` work from anywhere.
+`base/plumbing.gin` (the wiring of experiment's pieces) is read before every config. A model_dir
+describes itself: with no config file, MODEL_DIR/operative_config.gin is read instead.
 """
 
 import difflib
@@ -16,20 +17,19 @@ import gin
 import gin.tf.external_configurables  # noqa: F401  (tf.train optimizers, decays, activations)
 import tensorflow as tf
 
-from finetune import experiment  # noqa: F401  (registers finetune's configurables)
+from finetune import registry  # noqa: F401  (registers finetune's configurables)
 from finetune.errors import FinetuneError
 
-CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+CONFIG_DIR = next((d for d in (os.path.join(_PACKAGE, "configs"),
+                               os.path.join(os.path.dirname(_PACKAGE), "configs"))
+                   if os.path.isdir(d)), os.path.join(_PACKAGE, "configs"))
+PLUMBING = "base/plumbing.gin"
 OPERATIVE_CONFIG = "operative_config.gin"
 
 
-def add_search_paths():
-  if os.path.isdir(CONFIG_DIR) and CONFIG_DIR not in gin.config._LOCATION_PREFIXES:
-    gin.add_config_file_search_path(CONFIG_DIR)
-
-
 def parse(gin_files, gin_bindings, model_dir=None):
-  """Parses gin files (later ones override) then bindings (which override files).
+  """Clears gin, then parses plumbing, the files (later ones override), then the bindings.
 
   With no files, falls back to MODEL_DIR/operative_config.gin so that evaluate, export,
   predict and resumed training reuse what the model was trained with.
@@ -38,7 +38,8 @@ def parse(gin_files, gin_bindings, model_dir=None):
     FinetuneError: a missing file, a syntax error (with file and line), an unknown
       configurable or parameter (with the closest known names), a value of the wrong kind.
   """
-  add_search_paths()
+  gin.clear_config(clear_constants=False)
+  gin.add_config_file_search_path(CONFIG_DIR)
   gin_files = list(gin_files or [])
   if not gin_files and model_dir:
     operative = os.path.join(model_dir, OPERATIVE_CONFIG)
@@ -47,7 +48,7 @@ def parse(gin_files, gin_bindings, model_dir=None):
   if not gin_files:
     raise FinetuneError("No config: pass --gin_file=FILE (e.g. --gin_file=digits/finetune.gin)"
                         " or a --model_dir that holds an operative_config.gin.")
-  gin_files = [_locate(path) for path in gin_files]
+  gin_files = [_locate(PLUMBING)] + [_locate(path) for path in gin_files]
   # gin logs an error (root logger) for every search-path miss while resolving `include`;
   # those are not the user's errors, so they are hidden unless TensorFlow's logs are on.
   quiet = not logging.getLogger("tensorflow").isEnabledFor(logging.INFO)
@@ -67,36 +68,58 @@ def parse(gin_files, gin_bindings, model_dir=None):
       logging.disable(logging.NOTSET)
 
 
-def _locate(path):
-  """The config file at `path` (working directory first, then configs/)."""
-  for candidate in (path, os.path.join(CONFIG_DIR, path)):
-    if tf.io.gfile.exists(candidate):
-      return candidate
-  known = sorted(
+def shipped_configs():
+  """The shipped config files, as the short names --gin_file takes."""
+  return sorted(
       os.path.relpath(os.path.join(d, f), CONFIG_DIR)
       for d, _, files in os.walk(CONFIG_DIR)
       for f in files
       if f.endswith(".gin"))
+
+
+def _locate(path):
+  """The config file at `path` (working directory first, then the shipped configs)."""
+  for candidate in (path, os.path.join(CONFIG_DIR, path)):
+    if tf.io.gfile.exists(candidate) and not tf.io.gfile.isdir(candidate):
+      return candidate
   raise FinetuneError(f"Gin file '{path}' not found (looked in the working directory and in "
-                      f"{CONFIG_DIR}). Shipped configs: {', '.join(known)}.")
+                      f"{CONFIG_DIR}). Shipped configs: {', '.join(shipped_configs())}.")
+
+
+def _registered_names():
+  # gin has no public listing of its configurables; this one read is confined here.
+  return [selector for selector, _ in gin.config._REGISTRY.items()]  # pylint: disable=protected-access
+
+
+def _parameter_suggestions(name, param):
+  try:
+    configurable = gin.get_configurable(name)
+  except ValueError:
+    return [], []
+  params = list(inspect.signature(configurable).parameters)
+  return [f"{name}.{p}" for p in difflib.get_close_matches(param, params, n=3)], params
 
 
 def explain_gin_error(error):
-  """Adds the closest known names to gin's message about an unknown configurable or parameter."""
-  message = str(error)
+  """Gin's message, made actionable: the closest known names for an unknown configurable or
+  parameter, the full name of a missing required setting."""
+  message = re.sub(r"\n\s*In call to configurable .*", "", str(error), flags=re.S)
+  required = re.search(r"Required bindings for `(\w+)` not provided in config: \[(.*?)\]", message)
+  if required:
+    names = [n.strip(" '\"") for n in required.group(2).split(",")]
+    return ("Missing required setting" + ("s" if len(names) > 1 else "") + ": " +
+            ", ".join(f"{required.group(1)}.{n}" for n in names) +
+            ". Set it in the config or with --gin_bindings.")
   unknown_param = re.search(r"Configurable '([\w.]+)' doesn't have a parameter named '(\w+)'",
                             message)
   unknown_configurable = re.search(r"No configurable matching '([\w.]+)'", message)
   suggestions = []
   if unknown_param:
-    name, param = unknown_param.groups()
-    configurable = gin.config._REGISTRY.get_match(name)  # pylint: disable=protected-access
-    params = list(inspect.signature(configurable.wrapped).parameters) if configurable else []
-    suggestions = [f"{name}.{p}" for p in difflib.get_close_matches(param, params, n=3)]
+    suggestions, params = _parameter_suggestions(*unknown_param.groups())
     if not suggestions and params:
       message += f"\nIts parameters are: {', '.join(params)}."
   elif unknown_configurable:
-    names = [selector for selector, _ in gin.config._REGISTRY.items()]  # pylint: disable=protected-access
+    names = _registered_names()
     short = {selector.rsplit(".", 1)[-1]: selector for selector in names}
     wanted = unknown_configurable.group(1)
     suggestions = difflib.get_close_matches(wanted, list(short), n=3)

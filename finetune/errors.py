@@ -7,3 +7,7 @@ command can print it as one readable line instead of a stack trace (see `train.m
 
 class FinetuneError(Exception):
   """A configuration, data or module mistake that the user can fix."""
+
+
+class Preempted(FinetuneError):
+  """Training stopped on request (SIGTERM); the checkpoint at the current step is saved."""

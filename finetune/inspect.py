@@ -21,11 +21,11 @@ FLAGS = flags.FLAGS
 def main(argv):
   if len(argv) != 2:
     raise app.UsageError("Usage: python -m finetune.inspect HANDLE [--format=text|json]")
-  logs.configure(FLAGS.verbose)
-  from finetune import inspect_module  # pylint: disable=g-import-not-at-top
+  from finetune import api  # pylint: disable=g-import-not-at-top
   from finetune.errors import FinetuneError  # pylint: disable=g-import-not-at-top
+  from finetune.modules import inspection  # pylint: disable=g-import-not-at-top
   try:
-    description = inspect_module.describe(argv[1])
+    description = api.inspect(argv[1], verbose=FLAGS.verbose)
   except FinetuneError as e:
     if FLAGS.verbose:
       raise
@@ -34,7 +34,7 @@ def main(argv):
   if FLAGS.format == "json":
     print(json.dumps(description, indent=2))
   else:
-    print(inspect_module.format_text(description))
+    print(inspection.format_text(description))
   return 0
 
 

@@ -20,7 +20,6 @@ def quiet_tensorflow_before_import(verbose):
 def configure(verbose):
   """finetune's progress and results go to stdout; TensorFlow's INFO chatter only if verbose."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from tensorflow.python.util import deprecation  # pylint: disable=g-import-not-at-top
 
   log = logging.getLogger("finetune")
   log.setLevel(logging.INFO)
@@ -29,7 +28,7 @@ def configure(verbose):
     handler.setFormatter(logging.Formatter("finetune %(asctime)s  %(message)s", "%H:%M:%S"))
     log.addHandler(handler)
   log.propagate = False
+  # TensorFlow's deprecation notices go through its logger, so ERROR hides them too.
   tf.get_logger().setLevel(logging.INFO if verbose else logging.ERROR)
   if not verbose:
-    deprecation._PRINT_DEPRECATION_WARNINGS = False  # pylint: disable=protected-access
     logging.getLogger("absl").setLevel(logging.ERROR)

@@ -6,6 +6,7 @@
       [--parallel=2] [--dry_run] [--collect] [--metric=accuracy] [--lower_is_better]
 """
 
+import os
 import shlex
 import signal
 import sys
@@ -32,48 +33,48 @@ flags.DEFINE_bool("verbose", False, "Full tracebacks.")
 FLAGS = flags.FLAGS
 
 
+def _grids():
+  from finetune.trials import grid  # pylint: disable=g-import-not-at-top
+  grids, zipped = [grid.parse_grid(g) for g in FLAGS.grid], FLAGS.zip
+  if FLAGS.sweep_file:
+    file_grids, file_zip = grid.read_sweep_file(FLAGS.sweep_file)
+    grids, zipped = grids + file_grids, zipped or file_zip
+  return grids, zipped
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  logs.configure(FLAGS.verbose)
   # Schedulers stop jobs with SIGTERM: unwind, so running trials are stopped and stay
   # resumable, instead of the sweep dying and leaving them running.
   signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-  from finetune import sweeps  # pylint: disable=g-import-not-at-top
+  from finetune import api  # pylint: disable=g-import-not-at-top
   from finetune.errors import FinetuneError  # pylint: disable=g-import-not-at-top
+  higher = not FLAGS.lower_is_better
   try:
     if not FLAGS.sweep_dir:
       raise FinetuneError("Pass --sweep_dir=DIR.")
-    if not FLAGS.collect:
-      grids = [sweeps.parse_grid(g) for g in FLAGS.grid]
-      zipped = FLAGS.zip
-      if FLAGS.sweep_file:
-        file_grids, file_zip = sweeps.read_sweep_file(FLAGS.sweep_file)
-        grids, zipped = grids + file_grids, zipped or file_zip
-      if not FLAGS.gin_file:
-        raise FinetuneError("Pass --gin_file=F: the base config of every trial.")
-      sweep = sweeps.Sweep(FLAGS.sweep_dir,
-                           FLAGS.gin_file,
-                           FLAGS.gin_bindings,
-                           sweeps.plan(grids, zipped),
-                           parallel=FLAGS.parallel)
+    if FLAGS.collect:
+      rows = api.collect(FLAGS.sweep_dir, FLAGS.metric, higher)
+    else:
+      grids, zipped = _grids()
+      rows = api.sweep(FLAGS.gin_file, FLAGS.sweep_dir, grids, FLAGS.gin_bindings, zipped,
+                       FLAGS.parallel, FLAGS.metric, higher, dry_run=FLAGS.dry_run,
+                       verbose=FLAGS.verbose)
       if FLAGS.dry_run:
-        for command in sweep.commands():
-          print(shlex.join(command))
+        print("\n".join(shlex.join(command) for command in rows))
         return 0
-      sweep.run()
-    rows = sweeps.collect(FLAGS.sweep_dir, FLAGS.metric, not FLAGS.lower_is_better)
-    paths, best = sweeps.write_results(FLAGS.sweep_dir, rows, FLAGS.metric)
   except FinetuneError as e:
     if FLAGS.verbose:
       raise
     print(f"finetune: error: {e}", file=sys.stderr)
     return 2
-  with open(paths["md"]) as f:
+  paths = [os.path.join(FLAGS.sweep_dir, f"results.{kind}") for kind in ("csv", "md", "png")]
+  with open(paths[1]) as f:
     print(f.read())
-  print("Results: " + ", ".join(paths.values()))
-  failed = [r["trial"] for r in rows if r["state"] != "done"]
-  return 1 if failed and not best else 0
+  print("Results: " + ", ".join(p for p in paths if os.path.exists(p)))
+  done = [r for r in rows if r["state"] == "done" and FLAGS.metric in r["metrics"]]
+  return 1 if len(done) < len(rows) and not done else 0
 
 
 def run():

@@ -15,8 +15,8 @@ import os
 import gin
 import tensorflow as tf
 
-from finetune import image_ops
-from finetune.data import DataSource, EVAL, TRAIN
+from finetune.inputs import image_ops
+from finetune.inputs.base import DataSource, EVAL, TRAIN
 from finetune.errors import FinetuneError
 
 log = logging.getLogger("finetune")

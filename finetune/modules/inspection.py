@@ -10,8 +10,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_hub as hub
 
-from finetune.hub_module import TRAIN_TAG
-from finetune.hub_module import load_spec
+from finetune.formatting import format_tags
+from finetune.modules.handles import load_spec
+from finetune.modules.hub_module import TRAIN_TAG
 
 
 def _tensor_info(info):
@@ -109,7 +110,7 @@ def format_text(description):
   """The human-readable report `python -m finetune.inspect` prints."""
   out = [f"Module {description['handle']}", f"  resolved to {description['resolved_path']}"]
   for variant in description["variants"]:
-    tags = "{" + ", ".join(f'"{t}"' for t in variant["tags"]) + "}" if variant["tags"] else "set()"
+    tags = format_tags(variant["tags"])
     out.append(f"\nGraph variant tags={tags}: {variant['variables']} variables, "
                f"{variant['parameters']:,} parameters, "
                f"{variant['regularization_losses']} regularization losses, "

@@ -18,62 +18,46 @@ looks at each step's task loss (the regularized sum is computed on the last step
 """
 
 import contextlib
-import threading
-import weakref
 
 import tensorflow as tf
 
-from finetune import faults
-from finetune import heads as heads_lib
-from finetune.errors import FinetuneError
-from finetune.optimization import learning_rate_schedule
-from finetune.optimization import optimization
+from finetune.training import heads as heads_lib
 
 TRAIN = tf.estimator.ModeKeys.TRAIN
 _VARIABLE_OPS = ("VarHandleOp", "VariableV2", "Variable")
-_ITERATORS = weakref.WeakKeyDictionary()  # graph -> its training input iterator
-
-
-def check_steps_per_run(steps_per_run):
-  if not isinstance(steps_per_run, int) or isinstance(steps_per_run, bool) or steps_per_run < 1:
-    raise FinetuneError(f"experiment.steps_per_run must be a positive integer, got "
-                        f"{steps_per_run!r}.")
+ITERATOR_COLLECTION = "finetune_train_iterator"  # the input_fn's iterator, for the loop body
 
 
 def iterator_input_fn(data, split):
   """The training input_fn for the loop: each loop iteration takes its own batch.
 
-  The iterator is kept per graph for the model_fn, whose loop body calls get_next once per
-  step; the Estimator gets no features (the loop needs the iterator, not one batch).
-  Batches are never stacked, so memory is that of K = 1.
+  The iterator goes to the model_fn through a graph collection (the Estimator passes only
+  features and labels), and the loop body calls get_next once per step; the Estimator gets
+  no features. Batches are never stacked, so memory is that of K = 1.
   """
   input_fn = data.input_fn(split, training=True, drop_remainder=True)
 
   def fn():
     iterator = tf.compat.v1.data.make_one_shot_iterator(input_fn())
-    _ITERATORS[tf.compat.v1.get_default_graph()] = iterator
+    tf.compat.v1.add_to_collection(ITERATOR_COLLECTION, iterator)
     return {}, None
 
   return fn
-
-
-_CONTROL_FLOW_SWITCH = threading.Lock()
 
 
 @contextlib.contextmanager
 def _v1_control_flow():
   """hub.Module can be applied inside a TF1 while loop (it enters its state into the loop's
   context) but not inside the function body of TF2's While op, so the loop is built with
-  TF1 control flow; the previous setting is restored afterwards. The setting is global: the
-  lock keeps parallel sweep trials from switching it back under each other's loop."""
-  with _CONTROL_FLOW_SWITCH:
-    was_v2 = tf.compat.v1.control_flow_v2_enabled()
-    tf.compat.v1.disable_control_flow_v2()
-    try:
-      yield
-    finally:
-      if was_v2:
-        tf.compat.v1.enable_control_flow_v2()
+  TF1 control flow; the previous setting is restored afterwards. TensorFlow keeps this
+  switch process-wide, with no per-graph form; graph building here is single-threaded."""
+  was_v2 = tf.compat.v1.control_flow_v2_enabled()
+  tf.compat.v1.disable_control_flow_v2()
+  try:
+    yield
+  finally:
+    if was_v2:
+      tf.compat.v1.enable_control_flow_v2()
 
 
 def rebuilder(tensors):
@@ -96,68 +80,70 @@ def rebuilder(tensors):
                                                 name="regularization")
 
 
-def train_spec(module, head, head_logits, train_steps, steps_per_run):
-  """The TRAIN EstimatorSpec whose train op runs up to `steps_per_run` steps in a loop.
-
-  Args:
-    module: the HubModule.
-    head: the tf.estimator head (its `loss` is used; metrics are for evaluation).
-    head_logits: fn(module outputs, logits_dimension, training) -> logits.
-    train_steps: the run stops there exactly, even mid-K.
-    steps_per_run: K.
-  """
-  global_step = tf.compat.v1.train.get_or_create_global_step()
-  iterator = _ITERATORS[tf.compat.v1.get_default_graph()]
-  hub_module = module.instantiate(TRAIN)
-  loop_head, to_ids = heads_lib.split_vocabulary(head)
-  module_losses = rebuilder(
-      tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES))
-  # The first run of a session does one step, so start-up (and the first report of hooks)
-  # is as quick as with K = 1; later runs end on multiples of K (so checkpoint and summary
-  # cadences that are multiples of K fall on their steps), the last one at train_steps.
+def _steps_this_run(global_step, train_steps, steps_per_run):
+  """How many steps the next run does: the first run of a session does one step, so start-up
+  (and the first report of hooks) is as quick as with K = 1; later runs end on multiples of K
+  (so checkpoint and summary cadences that are multiples of K fall on their steps), the last
+  one at train_steps. Returns (steps, op marking the first run done)."""
   first_run = tf.compat.v1.get_local_variable("first_run_of_session",
                                               initializer=True,
                                               trainable=False)
   step_before = global_step.read_value()
   to_boundary = steps_per_run - step_before % steps_per_run
-  steps = tf.cast(
-      tf.clip_by_value(tf.minimum(train_steps - step_before, to_boundary), 0,
-                       tf.where(first_run.read_value(), tf.constant(1, tf.int64), steps_per_run)),
-      tf.int32)
+  first_limit = tf.where(first_run.read_value(), tf.constant(1, tf.int64), steps_per_run)
+  steps = tf.clip_by_value(tf.minimum(train_steps - step_before, to_boundary), 0, first_limit)
+  return tf.cast(steps, tf.int32), first_run
 
-  def step(i, unused_loss):
+
+def _step_fn(model, iterator, steps, global_step):
+  """The loop body: one whole training step on the iterator's next batch."""
+  head, train_steps = model.head, model.training.train_steps
+  hub_module = model.module.instantiate(TRAIN)
+  loop_head, to_ids = heads_lib.split_vocabulary(head)
+  module_losses = rebuilder(
+      tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES))
+
+  def step(i):
     losses_before = len(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES))
     updates_before = len(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS))
     batch, labels = iterator.get_next()
-    outputs = module.apply(hub_module, batch, TRAIN)
-    logits = head_logits(outputs, head.logits_dimension, training=True)
+    logits = model.logits(model.module.apply(hub_module, batch, TRAIN), training=True)
     head_losses = tf.compat.v1.get_collection(
         tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES)[losses_before:]
     task_loss = loop_head.loss(labels=to_ids(heads_lib.adapt_labels(head, labels)),
                                logits=logits,
                                features=batch,
                                mode=TRAIN)
+    total = lambda: tf.add_n([task_loss] + list(module_losses()) + head_losses)
     # The gradients need the regularizers' inputs, not their values: the summed loss is
     # only evaluated on the run's last step, the one hooks and summaries report.
-    total = tf.add_n([task_loss] + list(module_losses()) + head_losses)
     last = tf.logical_or(i + 1 >= steps, global_step.read_value() + 1 >= train_steps)
-    reported = tf.cond(last, lambda: tf.add_n([task_loss] + list(module_losses()) + head_losses),
-                       lambda: task_loss)
+    reported = tf.cond(last, total, lambda: task_loss)
     update_ops = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)[updates_before:]
     with tf.control_dependencies(update_ops + [reported]):  # reported: before the update
-      update = optimization(total,
-                            global_step,
-                            train_steps,
-                            module.name,
-                            summarize=False,
-                            guard=faults.loss_check(task_loss, global_step))
+      update = model.train_op(total(), global_step, guard_loss=task_loss, summarize=False)
     with tf.control_dependencies([update]):
       return i + 1, tf.identity(reported)
 
-  def body(i, loss):
+  return step
+
+
+def train_spec(model):
+  """The TRAIN EstimatorSpec whose train op runs up to `steps_per_run` steps in a loop.
+
+  Args:
+    model: the Model (module, head, head network, training settings, runtime).
+  """
+  train_steps = model.training.train_steps
+  global_step = tf.compat.v1.train.get_or_create_global_step()
+  (iterator,) = tf.compat.v1.get_collection(ITERATOR_COLLECTION)
+  steps, first_run = _steps_this_run(global_step, train_steps, model.training.steps_per_run)
+  step = _step_fn(model, iterator, steps, global_step)
+
+  def body(i, unused_loss):
     # An absolute name scope: optimizer variables get the names they have with K = 1.
     with tf.compat.v1.name_scope("training/"):
-      return step(i, loss)
+      return step(i)
 
   def more(i, unused_loss):
     # The global step is read again before each step: in an asynchronous cluster other
@@ -174,7 +160,8 @@ def train_spec(module, head, head_logits, train_steps, steps_per_run):
     step_after = global_step.read_value()
     done_first = first_run.assign(False, read_value=False)
   tf.compat.v1.summary.scalar("loss", loss)
-  tf.compat.v1.summary.scalar("learning_rate", learning_rate_schedule(global_step, train_steps))
+  tf.compat.v1.summary.scalar("learning_rate",
+                              model.training.optimization.learning_rate(step_after, train_steps))
   return tf.estimator.EstimatorSpec(TRAIN,
                                     loss=loss,
                                     train_op=tf.group(loss, done_first),

@@ -10,14 +10,9 @@ import time
 
 import tensorflow as tf
 
+from finetune.formatting import format_duration
+
 log = logging.getLogger("finetune")
-
-
-def format_duration(seconds):
-  seconds = int(max(seconds, 0))
-  hours, rest = divmod(seconds, 3600)
-  minutes, seconds = divmod(rest, 60)
-  return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
 
 
 class ProgressHook(tf.compat.v1.train.SessionRunHook):

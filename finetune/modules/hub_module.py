@@ -10,64 +10,16 @@
     checkpoints restore across modes, and registers it for `hub.LatestModuleExporter`.
 """
 
-import os
-
 import gin
 import tensorflow as tf
 import tensorflow_hub as hub
 
-from finetune import resolvers
 from finetune.errors import FinetuneError
+from finetune.formatting import format_tags
+from finetune.formatting import handle_short_name
+from finetune.modules.handles import load_spec
 
 TRAIN_TAG = "train"
-
-
-def _fmt_tags(tags):
-  return "{" + ", ".join(f'"{t}"' for t in sorted(tags)) + "}" if tags else "set()"
-
-
-def load_spec(handle):
-  """Resolves `handle` (path, file://, gs://, http(s)) and loads its TF1 Hub module spec.
-
-  Raises:
-    FinetuneError: naming the handle and what was found there instead of a TF1 Hub module.
-  """
-  if not handle:
-    raise FinetuneError("No module handle: set hub_module.handle to a path or URL of a "
-                        "TF1 Hub format module.")
-  resolvers.check_allowed(handle)
-  resolvers.install()
-  try:
-    return hub.load_module_spec(handle)
-  except resolvers.UnsafeArchive as e:
-    raise FinetuneError(f"Refused module '{handle}': {e}. Nothing from it was kept; a module "
-                        "archive must hold only plain files and folders inside it.") from e
-  except Exception as e:  # hub raises several unrelated types for a bad handle.
-    raise FinetuneError(describe_bad_handle(handle, e)) from e
-
-
-def describe_bad_handle(handle, error):
-  """Says what `handle` points at, since hub's own errors rarely do."""
-  path = handle[len("file://"):] if handle.startswith("file://") else handle
-  if "://" not in path or path.startswith("gs://"):
-    if not tf.io.gfile.exists(path):
-      return (f"Module handle '{handle}' does not exist. Give a directory that holds "
-              "tfhub_module.pb, a file:// or gs:// path, or an http(s) URL of a "
-              "compressed module.")
-    if tf.io.gfile.isdir(path) and not tf.io.gfile.exists(os.path.join(path, "tfhub_module.pb")):
-      if tf.io.gfile.exists(os.path.join(path, "saved_model.pb")):
-        return (f"Module handle '{handle}' is a SavedModel (the TF2 format), not a TF1 Hub "
-                "format module (no tfhub_module.pb). finetune needs the TF1 Hub format "
-                "(hub.Module): use the module's TF1 version, or export one with "
-                "hub.create_module_spec.")
-      return (f"Module handle '{handle}' is a directory without tfhub_module.pb, so it is "
-              "not a TF1 Hub format module.")
-    if "DecodeError" in type(error).__name__ or "parse" in str(error).lower():
-      return (f"Module '{handle}' has a tfhub_module.pb but its saved_model.pb could not be "
-              f"read ({type(error).__name__}: {error}); the module is corrupt or truncated. "
-              "Export or download it again (for a cached download, delete its folder under "
-              "TFHUB_CACHE_DIR).")
-  return f"Could not load module '{handle}': {type(error).__name__}: {error}"
 
 
 @gin.configurable("hub_module")
@@ -88,6 +40,8 @@ class HubModule:
     export_name: folder name of the fine-tuned module under export/hub/<timestamp>/.
       Left out, the last component of the handle.
     name: the variable scope of the module, fixed so that checkpoints restore across modes.
+    allowed_handle_prefixes: if set, only handles starting with one of these are loaded
+      (loading a module runs its graph; set it where configs come from several people).
   """
 
   def __init__(self,
@@ -99,7 +53,8 @@ class HubModule:
                serving_tags=(),
                trainable=True,
                export_name=None,
-               name="module"):
+               name="module",
+               allowed_handle_prefixes=None):
     self.handle = handle
     self.signature = signature
     self.output_key = output_key
@@ -107,14 +62,16 @@ class HubModule:
     self._train_tags = None if train_tags is None else set(train_tags)
     self.serving_tags = set(serving_tags)
     self.trainable = trainable
-    self.export_name = export_name or _default_export_name(handle)
+    self.export_name = export_name or handle_short_name(handle)
     self.name = name
+    self.allowed_handle_prefixes = (None if allowed_handle_prefixes is None else
+                                    list(allowed_handle_prefixes))
     self._spec = None
 
   @property
   def spec(self):
     if self._spec is None:
-      self._spec = load_spec(self.handle)
+      self._spec = load_spec(self.handle, self.allowed_handle_prefixes)
     return self._spec
 
   @property
@@ -155,16 +112,16 @@ class HubModule:
 
   def _check_tags(self, tags):
     if set(tags) not in self.available_tags:
-      known = ", ".join(_fmt_tags(t) for t in self.available_tags)
+      known = ", ".join(format_tags(t) for t in self.available_tags)
       raise FinetuneError(
-          f"Tag set {_fmt_tags(tags)} is not a graph variant of module '{self.handle}'; it "
+          f"Tag set {format_tags(tags)} is not a graph variant of module '{self.handle}'; it "
           f"has: {known}. Set hub_module.train_tags / hub_module.serving_tags to one of those.")
 
   def _check_signature(self, tags):
     names = self.spec.get_signature_names(tags=tags)
     if self.signature not in names:
       raise FinetuneError(f"Signature '{self.signature}' not in module '{self.handle}' (tags "
-                          f"{_fmt_tags(tags)}); it has: {', '.join(sorted(names))}. "
+                          f"{format_tags(tags)}); it has: {', '.join(sorted(names))}. "
                           "Set hub_module.signature to one of those.")
 
   def _check_outputs(self, tags):
@@ -237,16 +194,6 @@ class HubModule:
     outputs = module(inputs, signature=self.signature, as_dict=True)
     tensors = [tf.cast(outputs[key], tf.float32) for key in self.output_keys()]
     return tensors[0] if len(tensors) == 1 else tf.concat(tensors, axis=-1)
-
-
-def _default_export_name(handle):
-  if not isinstance(handle, str) or not handle:
-    return "module"
-  tail = handle.rstrip("/").split("?")[0].rsplit("/", 1)[-1]
-  for suffix in (".tar.gz", ".tgz"):
-    if tail.endswith(suffix):
-      tail = tail[:-len(suffix)]
-  return "".join(c if c.isalnum() or c in "-_." else "_" for c in tail) or "module"
 
 
 def _check_compatible(input_name, info, feature, spec):

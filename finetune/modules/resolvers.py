@@ -1,38 +1,21 @@
-"""Safer handle resolution: an allow-list of handle prefixes and strict tarball extraction.
+"""Strict tarball extraction for http(s) module handles.
 
-Loading a TF1 Hub module runs its graph, so a handle is code. `allowed_handles` (gin:
-`finetune.allowed_handles.prefixes = ["gs://my-bucket/", "/models/"]`) refuses any other
-handle before it is resolved. For http(s) tarballs, tensorflow-hub's resolver is replaced by
-one that keeps hub's download, cache layout and lock (resolver.atomic_download) but refuses
-an archive with a member that is absolute, climbs out with "..", or is a link or device,
-instead of extracting anything from it.
+tensorflow-hub's resolver is replaced by one that keeps hub's download, cache layout and lock
+(resolver.atomic_download) but refuses an archive with a member that is absolute, climbs out
+with "..", or is a link or device, instead of extracting anything from it.
 """
 
+import functools
 import os
 import tarfile
 import urllib.request
 
-import gin
 import tensorflow as tf
 from tensorflow_hub import compressed_module_resolver
 from tensorflow_hub import registry
 from tensorflow_hub import resolver
 
 from finetune.errors import FinetuneError
-
-
-@gin.configurable("allowed_handles", module="finetune")
-def allowed_prefixes(prefixes=None):
-  """The handle prefixes that may be loaded; None allows every handle."""
-  return None if prefixes is None else list(prefixes)
-
-
-def check_allowed(handle):
-  prefixes = allowed_prefixes()
-  if prefixes is not None and not any(str(handle).startswith(p) for p in prefixes):
-    raise FinetuneError(
-        f"Module handle '{handle}' is not allowed: finetune.allowed_handles.prefixes = "
-        f"{prefixes}. Loading a module runs its graph; add a trusted prefix to load it.")
 
 
 class UnsafeArchive(FinetuneError):
@@ -87,11 +70,7 @@ class StrictHttpCompressedFileResolver(compressed_module_resolver.HttpCompressed
         self._lock_file_timeout_sec())
 
 
-_INSTALLED = []
-
-
+@functools.cache  # hub's resolver registry is process-wide: register once per process
 def install():
   """Registers the strict resolver ahead of hub's own (the last registered is tried first)."""
-  if not _INSTALLED:
-    registry.resolver.add_implementation(StrictHttpCompressedFileResolver())
-    _INSTALLED.append(True)
+  registry.resolver.add_implementation(StrictHttpCompressedFileResolver())

@@ -1,0 +1,157 @@
+"""The Python face of finetune, for notebooks and scripts; the commands are thin wrappers.
+
+    from finetune import api
+    result = api.train(["digits/finetune.gin"], ["TRAIN_STEPS = 100"], model_dir="runs/d")
+    result.metrics["accuracy"], result.exports["hub"]
+    api.inspect("build/modules/digits_pretrained")["variants"]
+    api.sweep(["digits/finetune.gin"], "runs/sweep", {"LEARNING_RATE": [0.003, 0.01]})
+
+Every function raises `FinetuneError` (one readable message) for a mistake in the config, data
+or module, never exits, and can be called again in the same process: gin is cleared and parsed
+afresh at each call.
+"""
+
+import dataclasses
+import os
+import re
+from typing import Optional
+
+from finetune import logs
+from finetune.errors import FinetuneError
+
+
+@dataclasses.dataclass
+class RunResult:
+  """What a run left: its final metrics and where its outputs are.
+
+  Attributes:
+    model_dir: the run's directory.
+    schedule: what ran.
+    metrics: the final eval metrics (train_and_evaluate, evaluate), else None.
+    exports: {"hub": module dir, "best_hub": module dir, "serving": SavedModel dir}, the
+      newest of each kind that exists.
+    predictions: the predictions file (predict), else None.
+  """
+  model_dir: str
+  schedule: str
+  metrics: Optional[dict]
+  exports: dict
+  predictions: Optional[str]
+
+
+def default_model_dir(gin_files):
+  """runs/<name of the last gin file>, the command's default."""
+  if not gin_files:
+    return None
+  return os.path.join("runs", os.path.splitext(os.path.basename(list(gin_files)[-1]))[0])
+
+
+def _clean(error):
+  """The same error without the "In call to configurable ..." lines gin appends to errors
+  raised inside configurables (gin wraps the exception's type to add them)."""
+  from finetune.errors import Preempted  # pylint: disable=g-import-not-at-top
+  message = re.sub(r"\n\s*In call to configurable .*", "", str(error), flags=re.S)
+  return (Preempted if isinstance(error, Preempted) else FinetuneError)(message)
+
+
+def _explained(error, model_dir):
+  """A FinetuneError for `error` if it is a known gin or TensorFlow failure, else None."""
+  from finetune import config  # pylint: disable=g-import-not-at-top
+  from finetune.runtime import diagnosis  # pylint: disable=g-import-not-at-top
+  explained = diagnosis.explain(error, model_dir)
+  if explained is None and "Required bindings for" in str(error):
+    explained = FinetuneError(config.explain_gin_error(error))
+  return explained
+
+
+def train(gin_files=(), bindings=(), model_dir=None, schedule="train_and_evaluate", hooks=(),
+          command_line=None, verbose=False):
+  """Runs a schedule from gin configs, as `python -m finetune.train` does.
+
+  Args:
+    gin_files: config files (short names of shipped configs, or paths); later ones override.
+      None or empty: MODEL_DIR/operative_config.gin.
+    bindings: gin bindings, e.g. ["TRAIN_STEPS = 100"]; they override the files.
+    model_dir: the run's directory (default: runs/<name of the last gin file>).
+    schedule: train_and_evaluate, train, evaluate, export or predict.
+    hooks: extra SessionRunHooks for training.
+    command_line: recorded in MODEL_DIR/command_lines.txt (the command passes its argv).
+    verbose: keep TensorFlow's logs.
+
+  Returns:
+    A RunResult.
+
+  Raises:
+    FinetuneError: the config, data or module is wrong (nothing in model_dir changed), or
+      Preempted (a FinetuneError) after SIGTERM, with the checkpoint saved.
+  """
+  logs.configure(verbose)
+  from finetune import config, experiment  # pylint: disable=g-import-not-at-top
+  from finetune.outputs import summary  # pylint: disable=g-import-not-at-top
+  model_dir = model_dir or default_model_dir(gin_files)
+  if not model_dir:
+    raise FinetuneError("Pass a model_dir (--model_dir=DIR), or a gin file to name a default.")
+  try:
+    config.parse(gin_files, bindings, model_dir)
+    result = experiment.run(model_dir, schedule, hooks=hooks, command_line=command_line)
+  except FinetuneError as e:
+    raise _clean(e) from None
+  except Exception as e:  # pylint: disable=broad-except
+    explained = _explained(e, model_dir)
+    if explained is None:
+      raise
+    raise _clean(explained) from e
+  return RunResult(model_dir=model_dir,
+                   schedule=schedule,
+                   metrics=result if schedule in ("train_and_evaluate", "evaluate") else None,
+                   exports=summary.latest_exports(model_dir),
+                   predictions=result if schedule == "predict" else None)
+
+
+def inspect(handle, verbose=False):
+  """What a module offers, as `python -m finetune.inspect --format=json` prints it: a dict
+  with the handle, the resolved path, every graph variant's signatures, variables and
+  parameters, and a gin snippet."""
+  logs.configure(verbose)
+  from finetune.modules import inspection  # pylint: disable=g-import-not-at-top
+  return inspection.describe(handle)
+
+
+def sweep(gin_files, sweep_dir, grid, bindings=(), zipped=False, parallel=1, metric="accuracy",
+          higher_is_better=True, dry_run=False, verbose=False):
+  """Runs a sweep (each trial a `finetune.train` process) and collects its results.
+
+  Args:
+    gin_files: the base config(s) of every trial.
+    sweep_dir: where trials and results go.
+    grid: {gin parameter or macro: [values]} (or a list of (parameter, values) pairs).
+    bindings: bindings for every trial.
+    zipped: pair the grids' values instead of taking their cross product.
+    parallel: trials run at once.
+    metric, higher_is_better: how trials are ranked.
+    dry_run: return the trials' command lines instead of running them.
+
+  Returns:
+    The ranked result rows (dicts), best first; or, with dry_run, the commands.
+  """
+  logs.configure(verbose)
+  from finetune.trials import grid as grid_lib  # pylint: disable=g-import-not-at-top
+  from finetune.trials import results, runner  # pylint: disable=g-import-not-at-top
+  if not gin_files:
+    raise FinetuneError("Pass the base config of every trial (--gin_file=F).")
+  pairs = list(grid.items()) if isinstance(grid, dict) else list(grid)
+  trials = runner.Sweep(sweep_dir, gin_files, bindings, grid_lib.plan(pairs, zipped),
+                        parallel=parallel)
+  if dry_run:
+    return trials.commands()
+  trials.run()
+  return collect(sweep_dir, metric, higher_is_better)
+
+
+def collect(sweep_dir, metric="accuracy", higher_is_better=True):
+  """Rebuilds a sweep's results from its trial directories; writes results.csv/md/png and
+  returns the ranked rows."""
+  from finetune.trials import results  # pylint: disable=g-import-not-at-top
+  rows = results.collect(sweep_dir, metric, higher_is_better)
+  results.write_results(sweep_dir, rows, metric)
+  return rows

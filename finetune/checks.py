@@ -1,0 +1,26 @@
+"""Type and range checks of gin values, shared so that every parameter says the same thing."""
+
+from finetune.errors import FinetuneError
+
+
+def positive_int(value, name, allow_none=False):
+  """Returns `value` if it is an int >= 1 (not a bool); else a FinetuneError naming `name`."""
+  if value is None and allow_none:
+    return value
+  if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    raise FinetuneError(f"{name} must be a positive integer, got {value!r}.")
+  return value
+
+
+def non_negative_number(value, name):
+  """Returns `value` if it is an int or float >= 0 (not a bool)."""
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    raise FinetuneError(f"{name} must be a number >= 0, got {value!r}.")
+  return value
+
+
+def positive_number(value, name):
+  """Returns `value` if it is an int or float > 0 (not a bool)."""
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+    raise FinetuneError(f"{name} must be > 0, got {value!r}.")
+  return value

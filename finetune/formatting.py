@@ -1,0 +1,31 @@
+"""Small text helpers shared by the commands, the library and the sweeps (no TensorFlow)."""
+
+import re
+
+
+def to_text(value):
+  """TensorFlow and the Estimator hand back paths as bytes or str; users want str."""
+  return value.decode() if isinstance(value, bytes) else value
+
+
+def format_duration(seconds):
+  """`1h05m` or `3m07s`: how progress lines and sweeps show times."""
+  seconds = int(max(seconds, 0))
+  hours, rest = divmod(seconds, 3600)
+  minutes, seconds = divmod(rest, 60)
+  return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
+
+
+def format_tags(tags):
+  """A tag set as a user writes it in gin: `{"train"}` or `set()`."""
+  return "{" + ", ".join(f'"{t}"' for t in sorted(tags)) + "}" if tags else "set()"
+
+
+def handle_short_name(handle, default="module"):
+  """The last path component of a module handle, without archive suffix or query, safe as a
+  folder name: what exports and sweep trials are named after."""
+  if not isinstance(handle, str) or not handle:
+    return default
+  tail = handle.rstrip("/").split("?")[0].rsplit("/", 1)[-1]
+  tail = re.sub(r"\.(tar\.gz|tgz)$", "", tail)
+  return "".join(c if c.isalnum() or c in "-_." else "_" for c in tail) or default

@@ -1,0 +1,161 @@
+"""What every data source shares: pipeline options, the input_fn and the serving receiver.
+
+Each source knows its per-example feature specs, which serve three purposes: validating the
+module's signature against the data before training, building the serving signature (the same
+raw inputs as the data: strings and floats), and building the train/eval input_fns.
+Labels come as read (strings for CSV unless declared); training/heads.py adapts them to the
+head. The sources: csv_data.py, tfrecord_data.py, image_folder.py, arrays.py (Python only).
+"""
+
+import tensorflow as tf
+
+from finetune import checks
+from finetune.inputs import image_ops
+from finetune.errors import FinetuneError
+
+TRAIN, EVAL = "train", "eval"
+_TYPES = {
+    "string": tf.string,
+    "float": tf.float32,
+    "int": tf.int64,
+    "float32": tf.float32,
+    "int64": tf.int64
+}
+
+
+def dtype_named(name, what):
+  if isinstance(name, tf.dtypes.DType):
+    return name
+  if name not in _TYPES:
+    raise FinetuneError(f"Unknown type '{name}' for {what}; use one of: "
+                        f"{', '.join(sorted(_TYPES))}.")
+  return _TYPES[name]
+
+
+class DataSource:
+  """Common pipeline options and the input_fn/serving plumbing shared by every source.
+
+  Args:
+    batch_size: training batch size.
+    eval_batch_size: evaluation and prediction batch size (default: batch_size).
+    shuffle_buffer_size: examples held for shuffling in training.
+    seed: shuffle seed, for repeatable runs.
+    cache: keep the raw records in memory after the first pass (small data sets).
+    augmentation: an image_ops.Augmentation (e.g. @Augmentation()) applied to image
+      features in training only.
+    image_size: [height, width] images are resized to; left out, the module's expected size.
+  """
+
+  image_features = ()  # names of features that are decoded images
+
+  def __init__(self,
+               batch_size=32,
+               eval_batch_size=None,
+               shuffle_buffer_size=10000,
+               seed=None,
+               cache=True,
+               augmentation=None,
+               image_size=None):
+    checks.positive_int(batch_size, "batch_size")
+    checks.positive_int(eval_batch_size, "eval_batch_size", allow_none=True)
+    checks.positive_int(shuffle_buffer_size, "shuffle_buffer_size")
+    self.batch_size = batch_size
+    self.eval_batch_size = eval_batch_size or batch_size
+    self.shuffle_buffer_size = shuffle_buffer_size
+    self.seed = seed
+    self.cache = cache
+    self.augmentation = augmentation
+    self.image_size = list(image_size) if image_size else None
+
+  def adapt_to_module(self, module):
+    """Takes the image size from the module where the config does not set one."""
+    if self.image_features and self.image_size is None:
+      size = image_ops.expected_size(module)
+      if size is None:
+        raise FinetuneError(
+            f"Module '{module.handle}' does not declare an image size for signature "
+            f"'{module.signature}'; set image_size = [height, width] on the data source.")
+      self.image_size = list(size)
+
+  def _image_spec(self):
+    size = self.image_size or [None, None]
+    return tf.TensorSpec(size + [3], tf.float32)
+
+  def feature_specs(self):
+    """{feature name: tf.TensorSpec of one example}."""
+    raise NotImplementedError
+
+  def check_not_empty(self):
+    """Raises FinetuneError if a split has no examples (training would silently do nothing)."""
+
+  def _records(self, split):
+    """Dataset of raw records for `split`, before batching."""
+    raise NotImplementedError
+
+  def _parse_batch(self, records):
+    """Turns a batch of raw records into (features dict, labels)."""
+    raise NotImplementedError
+
+  def input_fn(self, split, training=None, batch_size=None, drop_remainder=False):
+    """Returns an Estimator input_fn over `split`; training shuffles and repeats.
+
+    batch_size overrides the configured one (TPUEstimator passes a per-core size);
+    drop_remainder gives every batch the same, static shape (TPUs need that).
+    """
+    training = split == TRAIN if training is None else training
+    batch_size = batch_size or (self.batch_size if training else self.eval_batch_size)
+
+    def input_fn():
+      records = self._records(split)
+      if self.cache:
+        records = records.cache()
+      if training:
+        records = records.shuffle(self.shuffle_buffer_size,
+                                  seed=self.seed,
+                                  reshuffle_each_iteration=True).repeat()
+      batches = records.batch(batch_size, drop_remainder=drop_remainder)
+      # Parsing is plain graph code: skipping autograph's conversion saves ~0.2 s of start-up.
+      batches = batches.map(_no_autograph(self._parse_batch), num_parallel_calls=tf.data.AUTOTUNE)
+      if training and self.augmentation and self.image_features:
+        batches = batches.map(_no_autograph(self._augment), num_parallel_calls=tf.data.AUTOTUNE)
+      return batches.prefetch(tf.data.AUTOTUNE)
+
+    return input_fn
+
+  def _augment(self, features, labels):
+    features = dict(features)
+    for name in self.image_features:
+      features[name] = self.augmentation(features[name])
+    return features, labels
+
+  def serving_input_receiver_fn(self):
+    """A receiver that takes the raw features: same names, dtypes and shapes as the data,
+    and encoded image bytes as `<feature>_bytes` for image features."""
+    specs = self.feature_specs()
+    images = image_ops.image_bytes_receiver_fn(self.image_features, self.image_size)
+
+    def receiver_fn():
+      receiver = images()
+      features, receivers = dict(receiver.features), dict(receiver.receiver_tensors)
+      for name, spec in specs.items():
+        if name not in self.image_features:
+          features[name] = receivers[name] = tf.compat.v1.placeholder(spec.dtype,
+                                                                      [None] + spec.shape.as_list(),
+                                                                      name=name)
+      return tf.estimator.export.ServingInputReceiver(features, receivers)
+
+    return receiver_fn
+
+
+def _no_autograph(fn):
+  return tf.autograph.experimental.do_not_convert(fn)
+
+
+def glob_files(pattern, what):
+  """The sorted files matching `pattern` (a path, glob or list); refuses an empty match."""
+  patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+  files = sorted(f for p in patterns for f in tf.io.gfile.glob(p))
+  if not files:
+    raise FinetuneError(f"No files match {what} = {pattern!r}. Check the path (relative "
+                        "paths are relative to the working directory).")
+  return files

@@ -1,0 +1,68 @@
+"""TFRecord files of tf.Example protos, with encoded images decoded in the pipeline."""
+
+import gin
+import tensorflow as tf
+
+from finetune.errors import FinetuneError
+from finetune.inputs import image_ops
+from finetune.inputs.base import DataSource, EVAL, TRAIN, dtype_named, glob_files
+
+
+@gin.configurable("tfrecord_data")
+class TFRecordData(DataSource):
+  """TFRecord files of tf.Example protos.
+
+  Args:
+    train_files, eval_files: file path, glob pattern, or list of them.
+    feature_spec: {feature name: (type, shape)}, e.g. {"pixels": ("float", [64])}; type
+      "image" is an encoded JPEG/PNG string decoded to float [height, width, 3] in [0, 1].
+    label_key: the feature holding the label, with its spec in `label_spec`.
+    label_spec: (type, shape) of the label, default ("int", []).
+    compression_type: "" , "GZIP" or "ZLIB".
+  """
+
+  def __init__(self,
+               train_files=gin.REQUIRED,
+               eval_files=gin.REQUIRED,
+               feature_spec=gin.REQUIRED,
+               label_key=gin.REQUIRED,
+               label_spec=("int", []),
+               compression_type="",
+               **pipeline_options):
+    super().__init__(**pipeline_options)
+    self.files = {TRAIN: train_files, EVAL: eval_files}
+    feature_spec = dict(feature_spec)
+    self.image_features = tuple(n for n, (kind, _) in feature_spec.items() if kind == "image")
+    self.specs = {
+        name: tf.TensorSpec(list(shape), dtype_named(kind, f"feature '{name}'"))
+        for name, (kind, shape) in feature_spec.items()
+        if kind != "image"
+    }
+    self.label_key = label_key
+    kind, shape = label_spec
+    self.label = tf.TensorSpec(list(shape), dtype_named(kind, "the label"))
+    self.compression_type = compression_type
+
+  def feature_specs(self):
+    return dict(self.specs, **{name: self._image_spec() for name in self.image_features})
+
+  def check_not_empty(self):
+    for split in (TRAIN, EVAL):
+      files = glob_files(self.files[split], f"tfrecord_data.{split}_files")
+      if not any(tf.io.gfile.stat(f).length > 0 for f in files):
+        raise FinetuneError(f"tfrecord_data.{split}_files ({', '.join(files)}) are empty.")
+
+  def _records(self, split):
+    files = glob_files(self.files[split], f"tfrecord_data.{split}_files")
+    return tf.data.TFRecordDataset(files, compression_type=self.compression_type)
+
+  def _parse_batch(self, records):
+    specs = dict(self.specs, **{self.label_key: self.label})
+    specs.update({name: tf.TensorSpec([], tf.string) for name in self.image_features})
+    parsed = tf.io.parse_example(records, {
+        name: tf.io.FixedLenFeature(spec.shape, spec.dtype) for name, spec in specs.items()
+    })
+    for name in self.image_features:
+      parsed[name] = image_ops.decode_batch(parsed[name], self.image_size)
+    label = parsed.pop(self.label_key)
+    return parsed, label

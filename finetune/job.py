@@ -1,0 +1,110 @@
+"""One run's pieces, checked together and assembled: the module, data, head, settings and
+runtime as gin built them, the Estimator, its input_fns, hooks and exporters.
+
+`Job.validate` checks everything that can be checked without training, before the model_dir
+is touched; `schedules.py` runs a schedule on a validated Job.
+"""
+
+import gin.tf
+import tensorflow as tf
+
+from finetune.errors import FinetuneError
+from finetune.inputs.base import DataSource, TRAIN
+from finetune.outputs import exporters
+from finetune.runtime import cluster
+from finetune.training import heads
+from finetune.training import train_loop
+from finetune.training.model import Model
+
+SCHEDULES = ("train_and_evaluate", "train", "evaluate", "export", "predict")
+
+
+class Job:
+  """Everything a schedule needs; built by experiment.run from gin's objects."""
+
+  def __init__(self, model_dir, module, data, head, head_network, training, evaluation,
+               runtime):
+    self.model_dir = model_dir
+    self.module = module
+    self.data = data
+    self.head = head
+    self.head_network = head_network
+    self.training = training
+    self.evaluation = evaluation
+    self.runtime = runtime
+    self.stop = None  # the run's preemption.StopSignal, set by experiment.run
+    self._estimator = None
+    self.model = None  # built by validate, once the pieces are known to fit
+
+  def validate(self, schedule):
+    """Raises FinetuneError for the first thing that cannot work; writes nothing."""
+    if schedule not in SCHEDULES:
+      raise FinetuneError(f"Unknown schedule '{schedule}'; use one of: {', '.join(SCHEDULES)}.")
+    if not isinstance(self.data, DataSource):
+      raise FinetuneError(f"experiment.data must be a data source such as @csv_data(), "
+                          f"@tfrecord_data() or @image_folder_data(); got {self.data!r}.")
+    heads.check_head(self.head)
+    self.runtime.check(schedule, self.training)
+    if hasattr(self.runtime, "check_paths"):
+      self.runtime.check_paths(self.model_dir, self.module)
+    self.data.adapt_to_module(self.module)
+    self.module.validate(self.data.feature_specs())
+    self.data.check_not_empty()
+    self.model = Model(self.module, self.head, self.head_network, self.training, self.runtime,
+                       self.data.batch_size)
+
+  @property
+  def estimator(self):
+    if self._estimator is None:
+      warm_start = None
+      if self.training.warm_start_from:
+        warm_start = tf.estimator.WarmStartSettings(
+            ckpt_to_initialize_from=self.training.warm_start_from,
+            vars_to_warm_start=self.training.warm_start_vars)
+      self._estimator = self.runtime.make_estimator(self.model_dir, self.model.model_fn, self.data,
+                                                    warm_start)
+    return self._estimator
+
+  def input_fn(self, split, training=None):
+    return self.runtime.input_fn(self.data, split, training=training)
+
+  def train_input_fn(self):
+    if self.training.steps_per_run > 1:
+      return train_loop.iterator_input_fn(self.data, TRAIN)
+    return self.input_fn(TRAIN)
+
+  def train_hooks(self, extra_hooks=()):
+    """Pre-emption, the operative config (chief), early stopping, and the caller's hooks."""
+    hooks = [self.stop.hook()] if self.stop else []
+    if cluster.is_chief():
+      # After the graph is built, so it holds every value the run used; also in TensorBoard.
+      hooks.append(gin.tf.GinConfigSaverHook(self.model_dir, include_step_in_filename=False))
+    early = self.training.early_stopping
+    if early:
+      stop_if = (tf.estimator.experimental.stop_if_no_increase_hook if early.higher_is_better
+                 else tf.estimator.experimental.stop_if_no_decrease_hook)
+      hooks.append(
+          stop_if(self.estimator, early.metric, early.patience_steps, run_every_secs=None,
+                  run_every_steps=early.check_every_steps))
+    return hooks + list(extra_hooks)
+
+  def serving_fn(self):
+    return self.data.serving_input_receiver_fn()
+
+  def final_exporters(self):
+    return exporters.final_exporters(self.runtime, self.module, self.serving_fn(),
+                                     self.evaluation.exports_to_keep)
+
+  def exporters(self):
+    """After each evaluation. In a TF_CONFIG cluster only metrics: the chief exports once
+    training is done, so no two tasks write the same export."""
+    if cluster.task_type() is not None:
+      return [exporters.MetricsReporter(self.model_dir)]
+    return exporters.default_exporters(self.model_dir, self.runtime, self.module,
+                                       self.serving_fn(), self.evaluation)
+
+  def global_step(self):
+    return int(self.estimator.get_variable_value("global_step"))
+
+  def stopped_early(self):
+    return bool(self.stop and self.stop.requested.is_set())

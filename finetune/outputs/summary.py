@@ -1,0 +1,55 @@
+"""Where a run's outputs are, and what the command prints when it is done."""
+
+import os
+
+import tensorflow as tf
+
+EXPORT_KINDS = (("hub", "Fine-tuned module (TF1 Hub format)"), ("best_hub",
+                                                                 "Best fine-tuned module"),
+                ("serving", "Serving SavedModel"))
+
+
+def latest_export(model_dir, name):
+  """The newest timestamped directory under MODEL_DIR/export/<name>, or None."""
+  base = os.path.join(model_dir, "export", name)
+  if not tf.io.gfile.isdir(base):
+    return None
+  stamps = sorted(e.rstrip("/") for e in tf.io.gfile.listdir(base) if e.rstrip("/").isdigit())
+  return os.path.join(base, stamps[-1]) if stamps else None
+
+
+def latest_module_export(model_dir, name):
+  """The newest exported hub module under MODEL_DIR/export/<name>/<timestamp>/<module>."""
+  path = latest_export(model_dir, name)
+  if path is None:
+    return None
+  modules = [
+      m.rstrip("/") for m in tf.io.gfile.listdir(path) if tf.io.gfile.isdir(os.path.join(path, m))
+  ]
+  return os.path.join(path, modules[0]) if len(modules) == 1 else path
+
+
+def latest_exports(model_dir):
+  """{kind: path} of the newest export of each kind that exists (modules: the module dir)."""
+  exports = {}
+  for kind, _ in EXPORT_KINDS:
+    path = latest_export(model_dir, kind) if kind == "serving" else latest_module_export(
+        model_dir, kind)
+    if path:
+      exports[kind] = path
+  return exports
+
+
+def print_summary(result):
+  """Prints an api.RunResult: final metrics, then where the outputs are."""
+  print()
+  if result.metrics:
+    print("Final metrics:")
+    for key, value in sorted(result.metrics.items()):
+      print(f"  {key:<24} {value:.4f}" if isinstance(value, float) else f"  {key:<24} {value}")
+  for kind, label in EXPORT_KINDS:
+    if kind in result.exports:
+      print(f"{label}: {result.exports[kind]}")
+  if result.predictions:
+    print(f"Predictions: {result.predictions}")
+  print(f"Model directory: {result.model_dir}")

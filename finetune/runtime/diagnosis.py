@@ -1,0 +1,96 @@
+"""Failures of a running graph explained in the user's terms.
+
+TensorFlow reports data and label mistakes only when a step runs, as an op error deep in a
+graph; `explain` recognizes the common ones and says what is wrong and how to fix it. Gin's own
+errors are translated in config.py.
+"""
+
+import re
+
+import tensorflow as tf
+
+from finetune.errors import FinetuneError
+from finetune.training.loss_check import NON_FINITE_LOSS
+
+
+def _values(message, limit=5):
+  match = re.search(r"\] = \] \[(.*?)\]\s*$|= \] \[(\[.*?\])", message, re.S)
+  text = (match.group(1) or match.group(2)) if match else ""
+  return ", ".join(re.findall(r"[^\[\]\s]+", text)[:limit])
+
+
+def _non_finite_loss(message, model_dir):
+  if NON_FINITE_LOSS not in message:
+    return None
+  found = re.search(NON_FINITE_LOSS + r"\] \[(\d+)\] \[loss\]? ?\[?([^\]\s]+)", message)
+  step = found.group(1) if found else "?"
+  latest = tf.train.latest_checkpoint(model_dir) if model_dir else None
+  return (f"The loss became NaN or infinite at step {step}; training stopped there and "
+          f"nothing from that step was saved. The last good checkpoint is kept "
+          f"({latest or 'none yet'}). Lower learning_rate_schedule.base_learning_rate, set "
+          "optimization.clip_gradient_norm, or check the data for NaN values.")
+
+
+def _bad_label(message, model_dir):
+  del model_dir
+  if "Labels must be <= n_classes - 1" in message:
+    return (f"A label is outside the head's classes (labels seen: {_values(message)}): "
+            "integer labels must be 0..n_classes-1. Check the label column, or the head's "
+            "n_classes (or give a label_vocabulary for named labels).")
+  if "Labels must be >= 0" in message and ("Lookup" in message or "[-1]" in message):
+    # A word missing from the vocabulary is looked up as -1.
+    return ("A label is not in the head's label_vocabulary (or is -1). Add it to "
+            "label_vocabulary (and n_classes), or fix the label column.")
+  if "Labels must be >= 0" in message:
+    return (f"A label is negative (labels seen: {_values(message)}); class labels must be "
+            "0..n_classes-1.")
+  number = re.search(r"StringToNumberOp could not correctly convert string: (.*?)(\n|$)", message)
+  if number:
+    return (f"Label '{number.group(1).strip()}' is not a number and the head has no "
+            "label_vocabulary. Give the head label_vocabulary = [...] with the label names, "
+            "or use integer labels.")
+  return None
+
+
+def _bad_csv(message, model_dir):
+  del model_dir
+  fields = re.search(r"Expect (\d+) fields but have (\d+) in record", message)
+  if fields:
+    return (f"A CSV row has {fields.group(2)} fields where the header has {fields.group(1)}: "
+            "the file is malformed (an unquoted delimiter, or a missing value). Fix the row; "
+            "quote fields that contain the delimiter.")
+  parse = re.search(r"Field (\d+) in record (\d+) is not a valid (\w+): ?(.*?)(\n|$)", message)
+  if parse:
+    return (f"CSV field {parse.group(1)} of a row is not a valid {parse.group(3)}: "
+            f"'{parse.group(4).strip()}'. Declare the column's type in csv_data.column_types "
+            "or fix the value.")
+  return None
+
+
+def _other_checkpoint(message, model_dir):
+  if re.search(
+      r"Key .* not found in checkpoint|Assign requires shapes of both tensors|"
+      r"tensor .* shape .* in the checkpoint", message):
+    return str(different_model(model_dir, message.splitlines()[0][:200]))
+  return None
+
+
+_RECOGNIZERS = (_non_finite_loss, _bad_label, _bad_csv, _other_checkpoint)
+
+
+def explain(error, model_dir=None):
+  """A FinetuneError for a known failure of a running graph, else None."""
+  message = str(error)
+  for recognize in _RECOGNIZERS:
+    explanation = recognize(message, model_dir)
+    if explanation:
+      return FinetuneError(explanation)
+  return None
+
+
+def different_model(model_dir, detail):
+  return FinetuneError(
+      f"model_dir '{model_dir}' holds checkpoints of a different model ({detail}). "
+      "Nothing was changed there. Start fresh with a new --model_dir, or keep its weights "
+      f"as a starting point with training.warm_start_from = '{model_dir}' in a new "
+      "--model_dir.")

@@ -1,0 +1,72 @@
+"""Checks on the model_dir before a run writes to it.
+
+Before training: the model_dir can be written; any checkpoint already there belongs to this
+model (same variables, same shapes), so resuming cannot corrupt it; leftover temporary export
+directories from a killed run are removed (an export is whole or absent). The lock that keeps
+two trainings apart is in lock.py.
+"""
+
+import os
+import socket
+
+import tensorflow as tf
+
+from finetune.errors import FinetuneError
+from finetune.runtime.diagnosis import different_model
+
+
+def check_writable(model_dir):
+  probe = os.path.join(model_dir, f".write_probe.{socket.gethostname()}.{os.getpid()}")
+  try:
+    tf.io.gfile.makedirs(model_dir)
+    with tf.io.gfile.GFile(probe, "w") as f:
+      f.write("ok")
+    tf.io.gfile.remove(probe)
+  except (tf.errors.OpError, OSError) as e:
+    raise FinetuneError(f"model_dir '{model_dir}' cannot be written ({type(e).__name__}: "
+                        f"{str(e).splitlines()[0]}). Choose a writable --model_dir.") from e
+
+
+def remove_partial_exports(model_dir):
+  """Deletes export/*/temp-* directories, the half-written exports of a killed run."""
+  root = os.path.join(model_dir, "export")
+  if not tf.io.gfile.isdir(root):
+    return []
+  removed = []
+  for kind in tf.io.gfile.listdir(root):
+    kind_dir = os.path.join(root, kind.rstrip("/"))
+    if not tf.io.gfile.isdir(kind_dir):
+      continue
+    for entry in tf.io.gfile.listdir(kind_dir):
+      if entry.startswith("temp-"):
+        path = os.path.join(kind_dir, entry.rstrip("/"))
+        tf.io.gfile.rmtree(path)
+        removed.append(path)
+  return removed
+
+
+def check_checkpoint_matches(model_dir, model_fn, feature_specs, run_config):
+  """Refuses a model_dir whose checkpoint lacks this model's variables or has other shapes.
+
+  Builds the PREDICT graph (module and head, no labels needed) in a scratch graph and
+  compares every variable with the latest checkpoint.
+  """
+  checkpoint = tf.train.latest_checkpoint(model_dir)
+  if checkpoint is None:
+    return
+  saved = dict(tf.train.list_variables(checkpoint))
+  with tf.Graph().as_default():
+    features = {
+        name: tf.compat.v1.placeholder(spec.dtype, [None] + spec.shape.as_list())
+        for name, spec in feature_specs.items()
+    }
+    tf.compat.v1.train.get_or_create_global_step()
+    model_fn(features, None, tf.estimator.ModeKeys.PREDICT, {}, run_config)
+    for variable in tf.compat.v1.global_variables():
+      name, shape = variable.op.name, variable.shape.as_list()
+      if name not in saved:
+        raise different_model(model_dir, f"it has no variable '{name}'")
+      if list(saved[name]) != shape:
+        raise different_model(
+            model_dir, f"variable '{name}' has shape {list(saved[name])} there and {shape} "
+            "here")

@@ -1,0 +1,97 @@
+"""Where and how the Estimator runs: the `run_config` settings, turned into a RunConfig.
+
+Per-step logging of TensorFlow's own (loss every 100 steps, global_step/sec) is off: the
+progress hook reports at a time cadence instead. A TF_CONFIG cluster is read by RunConfig.
+"""
+
+import gin
+import tensorflow as tf
+from tensorflow.core.protobuf import rewriter_config_pb2
+
+from finetune import checks
+from finetune.errors import FinetuneError
+
+MIRRORED_UNSUPPORTED = (
+    "run_config.distribution = 'mirrored' cannot be used with hub.Module: a TF1 Hub module "
+    "creates its variables by importing its graph, outside tf.distribute's variable "
+    "creators, so MirroredStrategy cannot mirror them (it fails in the optimizer with "
+    "'colocate_vars_with must only be passed a variable created in this "
+    "tf.distribute.Strategy.scope()'). Use one GPU per process and a TF_CONFIG cluster "
+    "(chief and workers with a GPU each, parameter servers) instead; see the README.")
+
+
+@gin.configurable("run_config")
+class RunSettings:
+  """Checkpoints, summaries, threads, seed and device options of a run.
+
+  Args:
+    random_seed: graph-level seed (initializers, dropout, shuffling) for repeatable runs.
+    save_checkpoints_steps / save_checkpoints_secs: checkpoint cadence; each new checkpoint
+      triggers an evaluation in train_and_evaluate. Default: every 600 seconds.
+    keep_checkpoint_max: how many recent checkpoints are kept.
+    save_summary_steps: TensorBoard summary cadence.
+    intra_op_threads / inter_op_threads: TensorFlow thread pools (0: one per core).
+    distribution: None: one device per process, or the parameter-server cluster that
+      TF_CONFIG describes. "mirrored" is refused with the reason (MIRRORED_UNSUPPORTED).
+    mixed_precision: let TensorFlow's graph rewrite run eligible ops in float16 on GPUs;
+      the module's own dtypes are unchanged. No loss scaling is added, and it has not been
+      run on a GPU here.
+    save_graph_def: also write graph.pbtxt and a .meta graph with every checkpoint. Off:
+      nothing here reads them, and writing the text graph costs part of start-up.
+  """
+
+  def __init__(self,
+               random_seed=None,
+               save_checkpoints_steps=None,
+               save_checkpoints_secs=None,
+               keep_checkpoint_max=3,
+               save_summary_steps=100,
+               intra_op_threads=0,
+               inter_op_threads=0,
+               distribution=None,
+               mixed_precision=False,
+               save_graph_def=False):
+    if distribution == "mirrored":
+      raise FinetuneError(MIRRORED_UNSUPPORTED)
+    if distribution is not None:
+      raise FinetuneError(f"run_config.distribution = {distribution!r} is unknown; leave it "
+                          "None (a TF_CONFIG cluster needs no setting here).")
+    checks.positive_int(save_checkpoints_steps, "run_config.save_checkpoints_steps", True)
+    checks.positive_int(save_checkpoints_secs, "run_config.save_checkpoints_secs", True)
+    if save_checkpoints_steps is None and save_checkpoints_secs is None:
+      save_checkpoints_secs = 600
+    self.random_seed = random_seed
+    self.save_checkpoints_steps = save_checkpoints_steps
+    self.save_checkpoints_secs = save_checkpoints_secs
+    self.keep_checkpoint_max = checks.positive_int(keep_checkpoint_max,
+                                                   "run_config.keep_checkpoint_max")
+    self.save_summary_steps = checks.positive_int(save_summary_steps,
+                                                  "run_config.save_summary_steps")
+    self.intra_op_threads = checks.non_negative_number(intra_op_threads,
+                                                       "run_config.intra_op_threads")
+    self.inter_op_threads = checks.non_negative_number(inter_op_threads,
+                                                       "run_config.inter_op_threads")
+    self.mixed_precision = bool(mixed_precision)
+    self.save_graph_def = bool(save_graph_def)
+
+  def session_config(self):
+    config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=int(self.intra_op_threads),
+                                      inter_op_parallelism_threads=int(self.inter_op_threads),
+                                      allow_soft_placement=True)
+    if self.mixed_precision:
+      config.graph_options.rewrite_options.auto_mixed_precision = (
+          rewriter_config_pb2.RewriterConfig.ON)
+    return config
+
+  def estimator_config(self, model_dir):
+    """The tf.estimator.RunConfig for `model_dir`."""
+    return tf.estimator.RunConfig(model_dir=model_dir,
+                                  tf_random_seed=self.random_seed,
+                                  save_checkpoints_steps=self.save_checkpoints_steps,
+                                  save_checkpoints_secs=(None if self.save_checkpoints_steps else
+                                                         self.save_checkpoints_secs),
+                                  keep_checkpoint_max=self.keep_checkpoint_max,
+                                  save_summary_steps=self.save_summary_steps,
+                                  session_config=self.session_config(),
+                                  log_step_count_steps=None,
+                                  checkpoint_save_graph_def=self.save_graph_def)

@@ -1,0 +1,86 @@
+"""The one schedule runner: train, evaluate, export, predict and train_and_evaluate, the same
+for every runtime (the Job's runtime adapts the Estimator and the input_fns)."""
+
+import tensorflow as tf
+
+from finetune.errors import FinetuneError
+from finetune.inputs.base import EVAL
+from finetune.outputs import exporters
+from finetune.outputs import metrics
+from finetune.outputs import predictions
+from finetune.runtime import cluster
+
+
+def _latest_checkpoint(job, schedule):
+  checkpoint = job.estimator.latest_checkpoint()
+  if checkpoint is None:
+    raise FinetuneError(f"No checkpoint in '{job.model_dir}' to {schedule}; train first "
+                        "(--schedule=train or train_and_evaluate).")
+  return checkpoint
+
+
+def train(job, hooks=()):
+  job.estimator.train(job.train_input_fn(),
+                      max_steps=job.training.train_steps,
+                      hooks=job.train_hooks(hooks))
+  return None
+
+
+def evaluate(job, hooks=()):
+  del hooks
+  checkpoint = _latest_checkpoint(job, "evaluate")
+  result = job.estimator.evaluate(job.input_fn(EVAL),
+                                  steps=job.evaluation.eval_steps,
+                                  checkpoint_path=checkpoint)
+  metrics.report(job.model_dir, result)
+  return metrics.jsonable(result)
+
+
+def export(job, hooks=()):
+  """The hub module and the serving SavedModel from the latest checkpoint: {kind: path}."""
+  del hooks
+  checkpoint = _latest_checkpoint(job, "export")
+  return exporters.export_all(job.estimator, job.model_dir, job.final_exporters(), checkpoint)
+
+
+def predict(job, hooks=()):
+  del hooks
+  checkpoint = _latest_checkpoint(job, "predict")
+  outputs = job.estimator.predict(job.input_fn(EVAL, training=False), checkpoint_path=checkpoint)
+  return predictions.write(outputs, job.model_dir)
+
+
+def train_and_evaluate(job, hooks=()):
+  """Trains, evaluating and exporting at every checkpoint; returns the final metrics."""
+  train_spec = tf.estimator.TrainSpec(job.train_input_fn(),
+                                      max_steps=job.training.train_steps,
+                                      hooks=job.train_hooks(hooks))
+  eval_spec = tf.estimator.EvalSpec(job.input_fn(EVAL),
+                                    steps=job.evaluation.eval_steps,
+                                    exporters=job.exporters(),
+                                    start_delay_secs=0,
+                                    throttle_secs=job.evaluation.throttle_secs)
+  # Locally this returns (eval result, export results); in a cluster, None on most tasks.
+  outcome = tf.estimator.train_and_evaluate(job.estimator, train_spec, eval_spec)
+  task = cluster.task_type()
+  if task in ("chief", "master"):
+    if not job.stopped_early():
+      export(job)
+    return {"global_step": job.global_step()}
+  if task == "evaluator":  # its MetricsReporter wrote metrics.json after each evaluation
+    return metrics.read(job.model_dir)
+  if task is not None:  # workers and parameter servers report nothing
+    return None
+  if not outcome or outcome[0] is None:
+    # Training was already complete (a rerun of a finished job): report its metrics anyway.
+    return evaluate(job)
+  return metrics.jsonable(outcome[0])
+
+
+RUNNERS = {
+    "train": train,
+    "evaluate": evaluate,
+    "export": export,
+    "predict": predict,
+    "train_and_evaluate": train_and_evaluate,
+}

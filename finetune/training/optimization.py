@@ -1,0 +1,130 @@
+"""How the weights move: the optimizer, the module's own rate, freezing and clipping.
+
+`optimization` is one gin object, built once and passed to the training settings. The
+pretrained module gets its own optimizer instance at `module_learning_rate_multiplier` times
+the head's rate: scaling the rate rather than the gradient keeps the multiplier meaningful for
+adaptive optimizers (Adam ignores a constant gradient scale).
+"""
+
+import re
+
+import gin
+import tensorflow as tf
+
+from finetune import checks
+from finetune.errors import FinetuneError
+from finetune.training.learning_rates import LearningRateSchedule
+
+
+@gin.configurable("optimization")
+class Optimization:
+  """The optimizer and what it may touch.
+
+  Args:
+    learning_rate: a LearningRateSchedule (`@learning_rate_schedule()`).
+    optimizer: a tf.compat.v1.train optimizer class, called with learning_rate= and name=.
+    module_learning_rate_multiplier: the pretrained module's rate relative to the head's
+      (e.g. 0.1); 0 keeps the module fixed while batch-norm statistics still update.
+    freeze_variables: regexes; matching variables are not trained.
+    clip_gradient_norm: clip all gradients together to this global norm.
+  """
+
+  def __init__(self,
+               learning_rate=None,
+               optimizer=tf.compat.v1.train.AdamOptimizer,
+               module_learning_rate_multiplier=1.0,
+               freeze_variables=(),
+               clip_gradient_norm=None):
+    self.learning_rate = learning_rate or LearningRateSchedule()
+    self.optimizer = optimizer
+    self.module_learning_rate_multiplier = checks.non_negative_number(
+        module_learning_rate_multiplier, "optimization.module_learning_rate_multiplier")
+    self.freeze_variables = [re.compile(p) for p in freeze_variables]
+    if clip_gradient_norm is not None:
+      checks.positive_number(clip_gradient_norm, "optimization.clip_gradient_norm")
+    self.clip_gradient_norm = clip_gradient_norm
+
+  def check(self, train_steps):
+    self.learning_rate.check(train_steps)
+
+  def trainable_variables(self):
+    """TRAINABLE_VARIABLES minus those matching any regex in `freeze_variables`."""
+    variables = tf.compat.v1.trainable_variables()
+    for pattern in self.freeze_variables:
+      if not any(pattern.search(v.op.name) for v in variables):
+        names = ", ".join(v.op.name for v in variables[:20])
+        raise FinetuneError(f"optimization.freeze_variables pattern '{pattern.pattern}' "
+                            f"matches no trainable variable; some are: {names}.")
+    return [v for v in variables if not any(p.search(v.op.name) for p in self.freeze_variables)]
+
+  def gradients(self, loss):
+    """[(gradient, variable)] of the trainable, unfrozen variables that get a gradient."""
+    variables = self.trainable_variables()
+    pairs = [(g, v) for g, v in zip(tf.gradients(loss, variables), variables) if g is not None]
+    if not pairs:
+      raise FinetuneError("No trainable variable receives a gradient; check "
+                          "optimization.freeze_variables and hub_module.trainable.")
+    return pairs
+
+  def clip(self, pairs, summarize=True):
+    """Clips by global norm if asked; the norm is summarized when `summarize`."""
+    grads, variables = zip(*pairs)
+    norm = tf.linalg.global_norm(grads)
+    if summarize:
+      tf.compat.v1.summary.scalar("gradient_norm", norm)
+    if self.clip_gradient_norm:
+      grads, _ = tf.clip_by_global_norm(grads, self.clip_gradient_norm, use_norm=norm)
+    return list(zip(grads, variables))
+
+  def apply(self, pairs, learning_rate, module_scope, wrap_optimizer=None):
+    """The update ops: one optimizer, or one for the head and one for the module."""
+    in_module = lambda v: v.op.name.startswith(module_scope + "/")
+    multiplier = self.module_learning_rate_multiplier
+    if multiplier == 1.0:
+      groups = [("optimizer", pairs, learning_rate)]  # one optimizer: fewer ops per step
+    else:
+      groups = [("head_optimizer", [(g, v) for g, v in pairs if not in_module(v)], learning_rate)]
+      if multiplier:
+        groups.append(("module_optimizer", [(g, v) for g, v in pairs if in_module(v)],
+                       learning_rate * multiplier))
+    updates = []
+    for name, part, rate in groups:
+      if part:
+        instance = self.optimizer(learning_rate=rate, name=name)
+        if wrap_optimizer:
+          instance = wrap_optimizer(instance)
+        updates.append(instance.apply_gradients(part))
+    return updates
+
+  def train_op(self,
+               loss,
+               global_step,
+               train_steps,
+               module_scope,
+               wrap_optimizer=None,
+               guard=None,
+               summarize=True):
+    """Builds the train op (without UPDATE_OPS: the head adds those).
+
+    Args:
+      loss: the total (task + regularization) loss.
+      global_step, train_steps: for the learning-rate schedule.
+      module_scope: variable scope of the hub module; its variables get the multiplier.
+      wrap_optimizer: applied to each optimizer instance (the TPU's CrossShardOptimizer).
+      guard: an op the update also runs (the NaN-loss check): when it fails, the
+        session.run fails, so no hook sees the step and no checkpoint is written from it.
+      summarize: write the learning-rate and gradient-norm summaries; off inside the
+        multi-step training loop, whose tensors cannot be fetched from outside.
+
+    Returns:
+      The train op, which also increments the global step.
+    """
+    learning_rate = self.learning_rate(global_step, train_steps)
+    if summarize:
+      tf.compat.v1.summary.scalar("learning_rate", learning_rate)
+    pairs = self.clip(self.gradients(loss), summarize)
+    updates = self.apply(pairs, learning_rate, module_scope, wrap_optimizer)
+    if guard is not None:
+      updates.append(guard)
+    with tf.control_dependencies(updates):
+      return tf.compat.v1.assign_add(global_step, 1, name="train_op").op
