@@ -11,7 +11,11 @@ setuptools.setup(
     version="0.1.0",
     description="Gin-configured tf.estimator fine-tuning of TF1 Hub format modules.",
     python_requires=">=3.9,<3.12",
-    packages=setuptools.find_packages(include=["finetune", "finetune.*"]),
+    # configs/ ships inside the package as finetune/configs, so an installed finetune finds
+    # --gin_file=digits/finetune.gin wherever it runs.
+    packages=setuptools.find_packages(include=["finetune", "finetune.*"]) + ["finetune.configs"],
+    package_dir={"finetune.configs": "configs"},
+    package_data={"finetune.configs": ["*.md", "*/*.gin"]},
     install_requires=[
         "tensorflow-estimator==2.15.0",
         "tensorflow-hub==0.15.0",

@@ -3,7 +3,7 @@
   .venv/bin/python bench/framework_overhead.py [--repeats=3] [--steps=400] [--kinds=text,image]
       [--batch_sizes=64,256] [--steps_per_run=10]
 
-For every module kind and batch size, runs (a) finetune with experiment.steps_per_run = K,
+For every module kind and batch size, runs (a) finetune with training.steps_per_run = K,
 (a1) finetune with one step per session.run, (b) a plain Estimator and (c) a raw Session
 loop (bench/one_run.py), alternating them `repeats` times, each in a fresh process, and
 prints the medians and the ratios against the targets: training throughput (a) >= 0.97 (c),
@@ -21,7 +21,7 @@ from absl import flags
 
 flags.DEFINE_integer("repeats", 3, "Runs per mode (alternated).")
 flags.DEFINE_integer("steps", 400, "Training steps per run.")
-flags.DEFINE_integer("steps_per_run", 10, "experiment.steps_per_run of way (a).")
+flags.DEFINE_integer("steps_per_run", 10, "training.steps_per_run of way (a).")
 flags.DEFINE_list("kinds", ["text", "image"], "Module kinds.")
 flags.DEFINE_list("batch_sizes", ["64", "256"], "Batch sizes.")
 FLAGS = flags.FLAGS

@@ -31,7 +31,7 @@ flags.DEFINE_enum("mode", "a", ["a", "b", "c"], "Which way to train.")
 flags.DEFINE_enum("kind", "text", ["text", "image"], "Which module and data.")
 flags.DEFINE_integer("batch_size", 64, "Training batch size.")
 flags.DEFINE_integer("steps", 300, "Training steps.")
-flags.DEFINE_integer("steps_per_run", 1, "(a) only: experiment.steps_per_run.")
+flags.DEFINE_integer("steps_per_run", 1, "(a) only: training.steps_per_run.")
 FLAGS = flags.FLAGS
 LEARNING_RATE = 1e-3
 WARMUP_STEPS = 20  # throughput is measured after these
@@ -41,7 +41,7 @@ class Timing(tf.compat.v1.train.SessionRunHook):
   """Wall time of the first run and of the steps after warm-up; one clock read a run.
 
   `steps_per_run` is how many training steps each run does ((a) with
-  experiment.steps_per_run, whose first run does one step and the next ones end on
+  training.steps_per_run, whose first run does one step and the next ones end on
   multiples of K).
   """
 
@@ -124,7 +124,8 @@ def model(features, labels, kind, module_path, training):
 
 def run_a(paths, kind, batch_size, steps, model_dir, steps_per_run=1):
   import gin  # pylint: disable=g-import-not-at-top
-  from finetune import config, experiment  # noqa: F401  (config registers gin's TF pieces)
+  from finetune import api  # pylint: disable=g-import-not-at-top
+  from finetune import config  # noqa: F401  (config registers gin's TF pieces)
   t0 = time.time()  # after imports, as for (b) and (c): libraries load before the clock
   if kind == "text":
     data = [
@@ -144,17 +145,18 @@ def run_a(paths, kind, batch_size, steps, model_dir, steps_per_run=1):
         f"tfrecord_data.batch_size = {batch_size}", "tfrecord_data.seed = 1",
         "experiment.head = @binary_class_head()"
     ]
-  gin.parse_config(data + [
-      f"hub_module.handle = '{paths['module']}'", f"experiment.train_steps = {steps}",
+  bindings = data + [
+      f"hub_module.handle = '{paths['module']}'", f"training.train_steps = {steps}",
       "optimization.optimizer = @tf.train.AdamOptimizer",
       f"learning_rate_schedule.base_learning_rate = {LEARNING_RATE}",
       "optimization.module_learning_rate_multiplier = 1.0",
-      f"experiment.steps_per_run = {steps_per_run}"
-  ])
+      f"training.steps_per_run = {steps_per_run}"
+  ]
+  # api.train reads configs/base/plumbing.gin first, then these bindings (no task file).
   timing = Timing(t0, steps_per_run)
-  experiment.run(model_dir, "train", train_hooks=[timing])
+  api.train([], bindings, model_dir=model_dir, schedule="train", hooks=[timing])
   t1 = time.time()
-  experiment.run(model_dir, "evaluate")
+  api.train([], bindings, model_dir=model_dir, schedule="evaluate")
   gin.clear_config()
   return timing, time.time() - t1
 

@@ -136,7 +136,7 @@ def sweep(gin_files, sweep_dir, grid, bindings=(), zipped=False, parallel=1, met
   """
   logs.configure(verbose)
   from finetune.trials import grid as grid_lib  # pylint: disable=g-import-not-at-top
-  from finetune.trials import results, runner  # pylint: disable=g-import-not-at-top
+  from finetune.trials import runner  # pylint: disable=g-import-not-at-top
   if not gin_files:
     raise FinetuneError("Pass the base config of every trial (--gin_file=F).")
   pairs = list(grid.items()) if isinstance(grid, dict) else list(grid)

@@ -32,7 +32,8 @@ def parse(gin_files, gin_bindings, model_dir=None):
   """Clears gin, then parses plumbing, the files (later ones override), then the bindings.
 
   With no files, falls back to MODEL_DIR/operative_config.gin so that evaluate, export,
-  predict and resumed training reuse what the model was trained with.
+  predict and resumed training reuse what the model was trained with (bindings alone, from
+  Python, also make a config).
 
   Raises:
     FinetuneError: a missing file, a syntax error (with file and line), an unknown
@@ -45,7 +46,7 @@ def parse(gin_files, gin_bindings, model_dir=None):
     operative = os.path.join(model_dir, OPERATIVE_CONFIG)
     if tf.io.gfile.exists(operative):
       gin_files = [operative]
-  if not gin_files:
+  if not gin_files and not gin_bindings:
     raise FinetuneError("No config: pass --gin_file=FILE (e.g. --gin_file=digits/finetune.gin)"
                         " or a --model_dir that holds an operative_config.gin.")
   gin_files = [_locate(PLUMBING)] + [_locate(path) for path in gin_files]

@@ -11,7 +11,7 @@ from tests import builders
 @pytest.fixture(autouse=True)
 def clean_state():
   gin.clear_config(clear_constants=False)
-  config.add_search_paths()
+  gin.add_config_file_search_path(config.CONFIG_DIR)
   with tf.Graph().as_default():
     yield
   gin.clear_config(clear_constants=False)

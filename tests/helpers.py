@@ -1,16 +1,26 @@
-"""Small helpers the tests share: running an experiment on arrays, reading checkpoints."""
+"""What the tests share: the repository, running commands and experiments, reading
+checkpoints and exports, a local HTTP server for module archives, waiting for a condition."""
 
+import contextlib
+import http.server
 import os
+import subprocess
+import sys
+import threading
+import time
 
 import gin
 import numpy as np
 import tensorflow as tf
+import tensorflow_hub as hub
 
-from finetune import data as data_lib
+from finetune import config
 from finetune import experiment
-from finetune import heads
-from finetune.hub_module import HubModule
+from finetune.inputs.arrays import ArrayData
+from finetune.training import heads
 from tests import builders
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run(model_dir,
@@ -23,19 +33,22 @@ def run(model_dir,
         head=None,
         train_hooks=(),
         **module_kwargs):
-  """Fine-tunes `handle` on digits 5-9 arrays; gin `bindings` tune the rest."""
-  gin.parse_config(list(bindings))
+  """Fine-tunes `handle` on digits 5-9 arrays; gin `bindings` tune the rest (the pieces are
+  wired by configs/base/plumbing.gin, as for every config)."""
+  module_bindings = [f"hub_module.{k} = {v!r}" for k, v in dict(module_kwargs,
+                                                                  handle=handle).items()]
+  gin.parse_config_files_and_bindings([os.path.join(config.CONFIG_DIR, config.PLUMBING)],
+                                      [f"training.train_steps = {train_steps}"] +
+                                      module_bindings + list(bindings),
+                                      finalize_config=False)
   if data is None:
     train, eval_ = builders.finetune_arrays()
-    data = data_lib.ArrayData(train=train, eval=eval_, batch_size=16, seed=1)
-  module = HubModule(handle=handle, **module_kwargs)
+    data = ArrayData(train=train, eval=eval_, batch_size=16, seed=1)
   return experiment.run(str(model_dir),
                         schedule,
                         data=data,
                         head=head or heads.multi_class_head(n_classes=n_classes),
-                        train_steps=train_steps,
-                        module=module,
-                        train_hooks=train_hooks)
+                        hooks=train_hooks)
 
 
 def checkpoint_values(model_dir_or_ckpt):
@@ -47,6 +60,11 @@ def checkpoint_values(model_dir_or_ckpt):
   return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
 
 
+def checkpoint_step(model_dir):
+  latest = tf.train.latest_checkpoint(str(model_dir))
+  return int(latest.rsplit("-", 1)[1]) if latest else -1
+
+
 def module_values(module_dir):
   """{variable name: value} stored in an exported hub module."""
   return checkpoint_values(os.path.join(module_dir, "variables", "variables"))
@@ -54,12 +72,22 @@ def module_values(module_dir):
 
 def module_outputs(module_dir, pixels, signature="default", tags=None):
   """Runs an exported module on `pixels` in a fresh graph with plain hub.Module."""
-  import tensorflow_hub as hub  # pylint: disable=g-import-not-at-top
   with tf.Graph().as_default():
     module = hub.Module(module_dir, tags=tags)
     out = module({"pixels": tf.constant(pixels)}, signature=signature)
     with tf.compat.v1.Session() as session:
       session.run(tf.compat.v1.global_variables_initializer())
+      return session.run(out)
+
+
+def fine_tuned_outputs(original_module, checkpoint, pixels):
+  """The original module's graph with the variables restored from a training checkpoint."""
+  with tf.Graph().as_default():
+    module = hub.Module(original_module, name="module")
+    out = module({"pixels": tf.constant(pixels)})
+    saver = tf.compat.v1.train.Saver(var_list={v.op.name: v for v in module.variables})
+    with tf.compat.v1.Session() as session:
+      saver.restore(session, checkpoint)
       return session.run(out)
 
 
@@ -72,15 +100,54 @@ def moved(before, after, atol=1e-7):
   return not np.allclose(before, after, atol=atol)
 
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def python_module(module, *args, timeout=600):
-  """Runs `python -m module args` from the repository root, as a user would."""
-  import subprocess  # pylint: disable=g-import-not-at-top
-  import sys  # pylint: disable=g-import-not-at-top
+def python_module(module, *args, timeout=600, cwd=REPO, env=None):
+  """Runs `python -m module args` (from the repository root), as a user would."""
   return subprocess.run([sys.executable, "-m", module, *args],
-                        cwd=REPO,
+                        cwd=cwd,
                         capture_output=True,
                         text=True,
-                        timeout=timeout)
+                        timeout=timeout,
+                        env=env)
+
+
+def wait_for(predicate, timeout=300, poll_secs=0.05):
+  """Waits until predicate() is true (a condition, never a duration); False on timeout."""
+  deadline = time.time() + timeout
+  while time.time() < deadline:
+    if predicate():
+      return True
+    time.sleep(poll_secs)
+  return False
+
+
+@contextlib.contextmanager
+def serve(tarball, delay_secs=0.0):
+  """Serves `tarball` for any path ending in .tar.gz or asking ?tf-hub-format=compressed."""
+  requests = []
+
+  class Handler(http.server.BaseHTTPRequestHandler):
+
+    def do_GET(self):  # noqa: N802  (http.server's name)
+      requests.append(self.path)
+      if not (self.path.endswith(".tar.gz") or "tf-hub-format=compressed" in self.path):
+        self.send_error(404)
+        return
+      time.sleep(delay_secs)
+      with open(tarball, "rb") as f:
+        body = f.read()
+      self.send_response(200)
+      self.send_header("Content-Length", str(len(body)))
+      self.end_headers()
+      self.wfile.write(body)
+
+    def log_message(self, *args):
+      pass
+
+  server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+  thread = threading.Thread(target=server.serve_forever, daemon=True)
+  thread.start()
+  try:
+    yield f"http://127.0.0.1:{server.server_address[1]}", requests
+  finally:
+    server.shutdown()
+    server.server_close()

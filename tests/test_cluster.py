@@ -7,14 +7,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
 from tests import helpers
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TRAIN_STEPS = 2500  # long enough for the worker, which Estimator starts 5 s late
+UNBOUNDED = 10**9  # until the test has seen what it waits for, then SIGTERM and a resume
 
 
 def free_ports(n):
@@ -42,12 +40,13 @@ class Cluster:
     self.handle = handle
     self.bindings = []
     self.procs = {}
+    self.train_steps = UNBOUNDED
 
   def command(self):
     bindings = [
-        f"MODULE_HANDLE = '{self.handle}'", f"TRAIN_STEPS = {TRAIN_STEPS}",
+        f"MODULE_HANDLE = '{self.handle}'", f"TRAIN_STEPS = {self.train_steps}",
         "learning_rate_schedule.warmup_steps = 0", "run_config.save_checkpoints_steps = 500",
-        "experiment.progress_every_secs = 0.3", "experiment.eval_throttle_secs = 1"
+        "training.progress_every_secs = 0.3", "evaluation.throttle_secs = 1"
     ] + self.bindings
     return [
         sys.executable, "-m", "finetune.train", "--gin_file=digits/finetune.gin",
@@ -65,7 +64,7 @@ class Cluster:
                }))
     log = open(self.tmp_path / f"{task}.log", "a")
     self.procs[task] = subprocess.Popen(self.command(),
-                                        cwd=REPO,
+                                        cwd=helpers.REPO,
                                         env=env,
                                         stdout=log,
                                         stderr=subprocess.STDOUT)
@@ -92,20 +91,35 @@ def cluster(tmp_path, digits_module):
 
 
 def progress_steps(log):
-  return [
-      int(line.split("step ")[1].split("/")[0])
-      for line in log.splitlines()
-      if "  step " in line and f"/{TRAIN_STEPS}" in line
-  ]
+  return [int(line.split("step ")[1].split("/")[0]) for line in log.splitlines() if "  step " in line]
+
+
+def wait_for_progress(cluster, task, after=0):
+  assert helpers.wait_for(lambda: len(progress_steps(cluster.log(task))) > after), cluster.log(task)
+
+
+def preempt_then_finish(cluster, more_steps=100):
+  """SIGTERM the training tasks (each saves a checkpoint and exits 143), then run the same
+  commands to a step just past the saved one, with an evaluator: the job finishes."""
+  for task in ("chief", "worker"):
+    cluster.procs[task].send_signal(signal.SIGTERM)
+  for task in ("chief", "worker"):
+    assert cluster.procs[task].wait(timeout=300) == 143, cluster.log(task)[-3000:]
+  cluster.train_steps = helpers.checkpoint_step(cluster.model_dir) + more_steps
+  for task in ("chief", "worker", "evaluator"):
+    cluster.start(task)
+  for task in ("chief", "worker", "evaluator"):
+    cluster.wait(task)
 
 
 def check_finished(cluster):
   # Asynchronous replicas stop on their own after seeing max_steps, so steps already in
   # flight on the other replica can add a few.
+  train_steps = cluster.train_steps
   step = helpers.checkpoint_values(str(cluster.model_dir))["global_step"]
-  assert TRAIN_STEPS <= step <= TRAIN_STEPS + 5
+  assert train_steps <= step <= train_steps + 5
   metrics = json.loads((cluster.model_dir / "metrics.json").read_text())
-  assert metrics["global_step"] >= TRAIN_STEPS and "accuracy" in metrics
+  assert metrics["global_step"] >= train_steps and "accuracy" in metrics
   hub_exports = os.listdir(cluster.model_dir / "export" / "hub")
   assert len(hub_exports) == 1  # written once, by the chief, after training
   assert "Fine-tuned module (hub) exported" in cluster.log("chief")
@@ -114,26 +128,24 @@ def check_finished(cluster):
 
 
 def test_chief_worker_ps_and_evaluator_fine_tune_together(cluster):
-  for task in ("ps", "chief", "worker", "evaluator"):
+  for task in ("ps", "chief", "worker"):
     cluster.start(task)
-  for task in ("chief", "worker", "evaluator"):
-    cluster.wait(task)
-  assert progress_steps(cluster.log("chief")) and progress_steps(cluster.log("worker"))
+  wait_for_progress(cluster, "chief")
+  wait_for_progress(cluster, "worker")  # both replicas train the shared variables
+  preempt_then_finish(cluster)
   check_finished(cluster)
 
 
 def test_worker_killed_and_restarted_still_finishes(cluster):
   # One step per session.run here (the configs' default is a loop of 10, tested above).
-  cluster.bindings = ["experiment.steps_per_run = 1"]
-  for task in ("ps", "chief", "worker", "evaluator"):
+  cluster.bindings = ["training.steps_per_run = 1"]
+  for task in ("ps", "chief", "worker"):
     cluster.start(task)
-  deadline = time.time() + 120
-  while not progress_steps(cluster.log("worker")) and time.time() < deadline:
-    time.sleep(0.1)
-  assert progress_steps(cluster.log("worker")), cluster.log("worker")
+  wait_for_progress(cluster, "worker")
   cluster.procs["worker"].send_signal(signal.SIGKILL)
   cluster.procs["worker"].wait()
+  seen = len(progress_steps(cluster.log("worker")))
   cluster.start("worker")
-  for task in ("chief", "worker", "evaluator"):
-    cluster.wait(task)
+  wait_for_progress(cluster, "worker", after=seen)  # the restarted worker trains again
+  preempt_then_finish(cluster)
   check_finished(cluster)

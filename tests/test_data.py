@@ -6,8 +6,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from finetune import data as data_lib
-from finetune import heads
+from finetune.inputs import base as data_lib
+
+from finetune.inputs.tfrecord_data import TFRecordData
+
+from finetune.inputs.csv_data import CsvData
+from finetune.training import heads
 from finetune.errors import FinetuneError
 from tests import builders
 from tests import helpers
@@ -28,7 +32,7 @@ def all_batches(input_fn):
 
 
 def digits_csv(**kwargs):
-  return data_lib.CsvData(train_files=os.path.join(DIGITS, "finetune_train.csv"),
+  return CsvData(train_files=os.path.join(DIGITS, "finetune_train.csv"),
                           eval_files=os.path.join(DIGITS, "finetune_eval.csv"),
                           label_column="parity",
                           column_groups={"pixels": "pixel_*"},
@@ -50,7 +54,7 @@ def test_csv_column_group_stacks_pixels_in_header_order():
 def test_csv_text_and_numeric_columns(tmp_path):
   path = tmp_path / "reviews.csv"
   path.write_text("text,stars,label\ngreat film,5,1\n\"dull, long\",2,0\n")
-  source = data_lib.CsvData(train_files=str(path),
+  source = CsvData(train_files=str(path),
                             eval_files=str(path),
                             label_column="label",
                             column_types={
@@ -94,7 +98,7 @@ def test_csv_mistakes_name_what_exists(kwargs, message):
               eval_files=os.path.join(DIGITS, "finetune_eval.csv"))
   args.update(kwargs)
   with pytest.raises(FinetuneError, match=message):
-    data_lib.CsvData(**args)
+    CsvData(**args)
 
 
 def write_tfrecord(path, pixels, labels):
@@ -112,14 +116,14 @@ def test_tfrecord_source_fine_tunes(tmp_path, digits_module):
   (train_x, train_y), (eval_x, eval_y) = [(f["pixels"], y) for f, y in builders.finetune_arrays()]
   write_tfrecord(tmp_path / "train.tfrecord", train_x, train_y)
   write_tfrecord(tmp_path / "eval.tfrecord", eval_x, eval_y)
-  source = data_lib.TFRecordData(train_files=str(tmp_path / "train.tfrecord"),
+  source = TFRecordData(train_files=str(tmp_path / "train.tfrecord"),
                                  eval_files=str(tmp_path / "*eval*"),
                                  feature_spec={"pixels": ("float", [64])},
                                  label_key="label",
                                  batch_size=16)
   assert source.feature_specs() == {"pixels": tf.TensorSpec([64], tf.float32)}
   (features, labels), = all_batches(
-      data_lib.TFRecordData(train_files=str(tmp_path / "train.tfrecord"),
+      TFRecordData(train_files=str(tmp_path / "train.tfrecord"),
                             eval_files=str(tmp_path / "eval.tfrecord"),
                             feature_spec={
                                 "pixels": ("float", [64])

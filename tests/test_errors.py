@@ -39,14 +39,14 @@ ROW = ",".join(["1"] * 64)
 CASES = [
     ("missing_gin_file", lambda t, m: ["--gin_file=nope.gin"], "Gin file 'nope.gin' not found"),
     ("gin_syntax_error",
-     lambda t, m: ["--gin_file=" + write(t / "bad.gin", "experiment.train_steps = = 3\n")],
+     lambda t, m: ["--gin_file=" + write(t / "bad.gin", "training.train_steps = = 3\n")],
      "Gin syntax error at "),
     ("unknown_parameter", lambda t, m: ["--gin_bindings=hub_module.handel = 'x'"],
      "Did you mean: hub_module.handle"),
     ("unknown_configurable", lambda t, m: ["--gin_bindings=hub_modul.handle = 'x'"],
      "No configurable matching 'hub_modul'"),
     ("train_steps_wrong_type", lambda t, m: ["--gin_bindings=TRAIN_STEPS = 'ten'"],
-     "experiment.train_steps must be a positive integer, got 'ten'"),
+     "training.train_steps must be a positive integer, got 'ten'"),
     ("batch_size_wrong_type", lambda t, m: ["--gin_bindings=BATCH_SIZE = 'big'"],
      "batch_size must be a positive integer, got 'big'"),
     ("missing_handle", lambda t, m: ["--gin_bindings=MODULE_HANDLE = None"],
@@ -56,8 +56,8 @@ CASES = [
     ("handle_not_a_module", lambda t, m: [f"--gin_bindings=MODULE_HANDLE = '{t}'"],
      "is a directory without tfhub_module.pb"),
     ("handle_not_allowed",
-     lambda t, m: ["--gin_bindings=finetune.allowed_handles.prefixes = ['gs://trusted/']"],
-     "is not allowed: finetune.allowed_handles.prefixes = ['gs://trusted/']"),
+     lambda t, m: ["--gin_bindings=hub_module.allowed_handle_prefixes = ['gs://trusted/']"],
+     "is not allowed: hub_module.allowed_handle_prefixes = ['gs://trusted/']"),
     ("unknown_signature", lambda t, m: ["--gin_bindings=hub_module.signature = 'tokens'"],
      "Signature 'tokens' not in module"),
     ("unknown_output_key", lambda t, m: ["--gin_bindings=hub_module.output_key = 'pooled'"],
@@ -106,7 +106,7 @@ CASES = [
      "base_learning_rate must be > 0, got -0.1"),
     ("warmup_longer_than_training",
      lambda t, m: ["--gin_bindings=learning_rate_schedule.warmup_steps = 10"],
-     "warmup_steps = 10 must be >= 0 and shorter than training (train_steps = 3)"),
+     "warmup_steps = 10 must be an integer >= 0 and shorter than training (train_steps = 3)"),
     ("unknown_decay", lambda t, m: ["--gin_bindings=learning_rate_schedule.decay = 'cos'"],
      "decay = 'cos' is unknown; use one of: constant, linear"),
     ("vocabulary_class_count_mismatch", lambda t, m: [
@@ -116,6 +116,16 @@ CASES = [
     ], "label_vocabulary has 2 entries but n_classes = 3"),
     ("read_only_model_dir", lambda t, m: ["--model_dir=/proc/finetune_model"],
      "model_dir '/proc/finetune_model' cannot be written"),
+    ("eval_steps_zero", lambda t, m: ["--gin_bindings=evaluation.eval_steps = 0"],
+     "evaluation.eval_steps must be a positive integer, got 0"),
+    ("negative_hidden_units", lambda t, m: ["--gin_bindings=head_network.hidden_units = [8, -1]"],
+     "head_network.hidden_units entries must be a positive integer, got -1"),
+    ("checkpoint_steps_zero", lambda t, m: ["--gin_bindings=run_config.save_checkpoints_steps = 0"],
+     "run_config.save_checkpoints_steps must be a positive integer, got 0"),
+    ("learning_rate_not_a_number", lambda t, m: ["--gin_bindings=LEARNING_RATE = 'fast'"],
+     "base_learning_rate must be > 0, got 'fast'"),
+    ("evaluate_without_checkpoint", lambda t, m: ["--schedule=evaluate"],
+     "No checkpoint in"),
 ]
 
 
@@ -146,8 +156,14 @@ def test_bad_input_gets_one_clear_error(tmp_path, capsys, digits_module, case, e
   assert "In call to configurable" not in out.err
 
 
-def test_there_are_at_least_25_cases():
-  assert len(CASES) >= 25
+def test_readme_error_table_lists_exactly_these_cases():
+  """The README's table of mistakes maps one to one onto the cases tested here."""
+  with open(os.path.join(helpers.REPO, "README.md")) as f:
+    readme = f.read()
+  table = readme.split("## When something is wrong", 1)[1].split("\n\n", 3)[2]
+  rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")]
+  assert rows[0] == "case"
+  assert sorted(rows[1:]) == sorted(c[0] for c in CASES)
 
 
 def test_different_model_in_model_dir_is_refused_and_kept(tmp_path, capsys, digits_module):
@@ -168,7 +184,7 @@ def test_different_model_in_model_dir_is_refused_and_kept(tmp_path, capsys, digi
   assert code == 2
   assert "holds checkpoints of a different model (variable 'head/logits/kernel' has shape "\
          "[8, 1] there and [8, 3] here)" in out.err
-  assert "experiment.warm_start_from" in out.err
+  assert "training.warm_start_from" in out.err
   after = {
       p: os.path.getmtime(model_dir / p) for p in os.listdir(model_dir) if p.startswith("model.ckpt")
   }
@@ -178,7 +194,7 @@ def test_different_model_in_model_dir_is_refused_and_kept(tmp_path, capsys, digi
 @pytest.mark.parametrize("steps_per_run", [1, 4])
 def test_nan_loss_keeps_last_good_checkpoint(tmp_path, capsys, digits_module, steps_per_run):
   args = base_args(tmp_path,
-                   digits_module) + [f"--gin_bindings=experiment.steps_per_run = {steps_per_run}"]
+                   digits_module) + [f"--gin_bindings=training.steps_per_run = {steps_per_run}"]
   assert run_command(args, capsys)[0] == 0
   good = helpers.checkpoint_values(str(tmp_path / "model"))
   code, out = run_command(

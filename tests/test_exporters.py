@@ -18,17 +18,6 @@ SGD = [
 ]
 
 
-def fine_tuned_outputs(original_module, checkpoint, pixels):
-  """The original module's graph with the variables restored from a training checkpoint."""
-  with tf.Graph().as_default():
-    module = hub.Module(original_module, name="module")
-    out = module({"pixels": tf.constant(pixels)})
-    saver = tf.compat.v1.train.Saver(var_list={v.op.name: v for v in module.variables})
-    with tf.compat.v1.Session() as session:
-      saver.restore(session, checkpoint)
-      return session.run(out)
-
-
 def test_exported_module_reloads_with_fine_tuned_outputs(tmp_path, digits_module):
   helpers.run(tmp_path, digits_module, SGD, train_steps=30, export_name="digits_ft")
   export_root = helpers.latest_subdir(os.path.join(tmp_path, "export", "hub"))
@@ -36,7 +25,7 @@ def test_exported_module_reloads_with_fine_tuned_outputs(tmp_path, digits_module
   assert os.path.exists(os.path.join(exported, "tfhub_module.pb"))
   pixels = builders.random_pixels(6)
   reloaded = helpers.module_outputs(exported, pixels)
-  expected = fine_tuned_outputs(digits_module, tf.train.latest_checkpoint(str(tmp_path)), pixels)
+  expected = helpers.fine_tuned_outputs(digits_module, tf.train.latest_checkpoint(str(tmp_path)), pixels)
   original = helpers.module_outputs(digits_module, pixels)
   np.testing.assert_allclose(reloaded, expected, rtol=1e-5, atol=1e-6)
   assert not np.allclose(reloaded, original, atol=1e-4)
@@ -59,8 +48,8 @@ def test_serving_savedmodel_answers_raw_inputs(tmp_path, digits_module):
   assert probabilities.shape == (5, 5)
   np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
   # Same answers as the Estimator's own predictions from the same checkpoint.
-  from finetune import data as data_lib
-  data = data_lib.ArrayData(train=({
+  from finetune.inputs.arrays import ArrayData
+  data = ArrayData(train=({
       "pixels": pixels
   }, np.zeros(5, np.int64)),
                             eval=({
@@ -75,8 +64,8 @@ def test_serving_savedmodel_answers_raw_inputs(tmp_path, digits_module):
 
 def test_metrics_json_and_best_export(tmp_path, digits_module):
   bindings = SGD + [
-      "run_config.save_checkpoints_steps = 10", "experiment.best_export_metric = 'accuracy'",
-      "experiment.exports_to_keep = 5"
+      "run_config.save_checkpoints_steps = 10", "evaluation.best_export_metric = 'accuracy'",
+      "evaluation.exports_to_keep = 5"
   ]
   metrics = helpers.run(tmp_path, digits_module, bindings, train_steps=30)
   written = json.loads((tmp_path / "metrics.json").read_text())

@@ -1,23 +1,18 @@
 """Module handles beyond local paths: file://, and http(s) tarballs resolved and cached the way
 tensorflow-hub does (TFHUB_CACHE_DIR), tested against a real HTTP server on 127.0.0.1."""
 
-import contextlib
-import http.server
 import os
 import subprocess
 import sys
 import tarfile
-import threading
-import time
 
 import pytest
 import tensorflow as tf
 
 from finetune.errors import FinetuneError
-from finetune.hub_module import HubModule
+from finetune.modules.hub_module import HubModule
 from tests import helpers
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def make_tarball(module_dir, path):
@@ -25,39 +20,6 @@ def make_tarball(module_dir, path):
     for name in sorted(os.listdir(module_dir)):
       tar.add(os.path.join(module_dir, name), arcname=name)
   return path
-
-
-@contextlib.contextmanager
-def serve(tarball, delay_secs=0.0):
-  """Serves `tarball` for any path ending in .tar.gz or asking ?tf-hub-format=compressed."""
-  requests = []
-
-  class Handler(http.server.BaseHTTPRequestHandler):
-
-    def do_GET(self):  # noqa: N802  (http.server's name)
-      requests.append(self.path)
-      if not (self.path.endswith(".tar.gz") or "tf-hub-format=compressed" in self.path):
-        self.send_error(404)
-        return
-      time.sleep(delay_secs)
-      with open(tarball, "rb") as f:
-        body = f.read()
-      self.send_response(200)
-      self.send_header("Content-Length", str(len(body)))
-      self.end_headers()
-      self.wfile.write(body)
-
-    def log_message(self, *args):
-      pass
-
-  server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-  thread = threading.Thread(target=server.serve_forever, daemon=True)
-  thread.start()
-  try:
-    yield f"http://127.0.0.1:{server.server_address[1]}", requests
-  finally:
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
@@ -77,7 +39,7 @@ def cached_modules(cache_dir):
 
 
 def test_http_tarball_downloads_once_then_loads_from_cache(tarball, cache_dir):
-  with serve(tarball) as (url, requests):
+  with helpers.serve(tarball) as (url, requests):
     module = HubModule(handle=f"{url}/models/digits.tar.gz")
     assert set(module.spec.get_signature_names()) == {"default", "classifier"}
     assert [r.split("?")[0] for r in requests] == ["/models/digits.tar.gz"]
@@ -91,14 +53,14 @@ def test_http_tarball_downloads_once_then_loads_from_cache(tarball, cache_dir):
 
 
 def test_compressed_format_query_convention(tarball, cache_dir):
-  with serve(tarball) as (url, requests):
+  with helpers.serve(tarball) as (url, requests):
     module = HubModule(handle=f"{url}/google/digits/1")
     assert "default" in module.spec.get_signature_names()
   assert requests == ["/google/digits/1?tf-hub-format=compressed"]
 
 
 def test_fine_tune_from_http_handle(tmp_path, tarball, cache_dir):
-  with serve(tarball) as (url, _):
+  with helpers.serve(tarball) as (url, _):
     metrics = helpers.run(tmp_path / "model", f"{url}/digits.tar.gz", train_steps=3)
   assert metrics["global_step"] == 3
   exported = os.listdir(helpers.latest_subdir(str(tmp_path / "model" / "export" / "hub")))
@@ -108,11 +70,11 @@ def test_fine_tune_from_http_handle(tmp_path, tarball, cache_dir):
 def test_two_processes_resolving_at_once_share_one_complete_copy(tarball, cache_dir):
   code = ("import sys, tensorflow_hub as hub; "
           "print(hub.resolve(sys.argv[1]))")
-  with serve(tarball, delay_secs=1.0) as (url, requests):
+  with helpers.serve(tarball, delay_secs=1.0) as (url, requests):
     handle = f"{url}/digits.tar.gz"
     procs = [
         subprocess.Popen([sys.executable, "-c", code, handle],
-                         cwd=REPO,
+                         cwd=helpers.REPO,
                          stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE,
                          text=True,
@@ -134,7 +96,7 @@ def test_file_url_handle(digits_module):
 
 
 def test_unreachable_url_names_the_handle(cache_dir):
-  with serve(__file__) as (url, _):
+  with helpers.serve(__file__) as (url, _):
     pass  # the server is stopped: the port refuses connections
   with pytest.raises(FinetuneError, match=f"Could not load module '{url}/gone.tar.gz'"):
     _ = HubModule(handle=f"{url}/gone.tar.gz").spec

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from finetune.errors import FinetuneError
-from finetune.hub_module import HubModule
+from finetune.modules.hub_module import HubModule
 from tests import helpers
 
 PIXELS = {"pixels": tf.TensorSpec([64], tf.float32)}

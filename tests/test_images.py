@@ -7,12 +7,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from finetune import data as data_lib
-from finetune import heads
-from finetune import image_ops
+from finetune.inputs import base as data_lib
+
+from finetune.inputs.tfrecord_data import TFRecordData
+from finetune.training import heads
+from finetune.inputs import image_ops
 from finetune.errors import FinetuneError
-from finetune.hub_module import HubModule
-from finetune.image_data import ImageFolderData
+from finetune.modules.hub_module import HubModule
+from finetune.inputs.image_folder import ImageFolderData
 from tests import helpers
 
 
@@ -102,7 +104,7 @@ def test_tfrecord_encoded_images_fine_tune_and_serve_bytes(tmp_path, image_examp
   write_image_tfrecord(tmp_path / "train.tfrecord", folder.files(data_lib.TRAIN))
   eval_files = folder.files(data_lib.EVAL)[:40]
   write_image_tfrecord(tmp_path / "eval.tfrecord", eval_files)
-  source = data_lib.TFRecordData(train_files=str(tmp_path / "train.tfrecord"),
+  source = TFRecordData(train_files=str(tmp_path / "train.tfrecord"),
                                  eval_files=str(tmp_path / "eval.tfrecord"),
                                  feature_spec={"image": ("image", [])},
                                  label_key="label",

@@ -1,22 +1,20 @@
 """`python -m finetune.inspect`: what a module offers, and a gin snippet that works."""
 
 import json
-import os
 import subprocess
 import sys
 
 import gin
 
-from finetune import inspect_module
-from finetune.hub_module import HubModule
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from finetune.modules import inspection as inspect_module
+from finetune.modules.hub_module import HubModule
+from tests import helpers
 
 
 def test_json_report_lists_variants_signatures_and_counts(digits_module):
   result = subprocess.run(
       [sys.executable, "-m", "finetune.inspect", digits_module, "--format=json"],
-      cwd=REPO,
+      cwd=helpers.REPO,
       capture_output=True,
       text=True,
       timeout=120)
@@ -49,7 +47,7 @@ def test_text_report_and_snippet_configure_a_valid_module(digits_module):
 def test_bad_handle_is_one_line(tmp_path):
   result = subprocess.run([sys.executable, "-m", "finetune.inspect",
                            str(tmp_path / "none")],
-                          cwd=REPO,
+                          cwd=helpers.REPO,
                           capture_output=True,
                           text=True,
                           timeout=120)

@@ -3,23 +3,18 @@ in the same model_dir, and module archives that try to escape their folder."""
 
 import io
 import os
-import random
 import re
 import signal
 import subprocess
 import sys
 import tarfile
-import time
 
 import pytest
-import tensorflow as tf
 
 from finetune.errors import FinetuneError
-from finetune.hub_module import HubModule
+from finetune.modules.hub_module import HubModule
 from tests import helpers
-from tests.test_handles import serve
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def command(model_dir, handle, *bindings):
@@ -29,20 +24,6 @@ def command(model_dir, handle, *bindings):
       "--gin_bindings=learning_rate_schedule.warmup_steps = 0",
       *[f"--gin_bindings={b}" for b in bindings]
   ]
-
-
-def checkpoint_step(model_dir):
-  latest = tf.train.latest_checkpoint(str(model_dir))
-  return int(latest.rsplit("-", 1)[1]) if latest else -1
-
-
-def wait_for(predicate, timeout=120):
-  deadline = time.time() + timeout
-  while time.time() < deadline:
-    if predicate():
-      return True
-    time.sleep(0.05)
-  return False
 
 
 def assert_exports_whole(model_dir):
@@ -65,20 +46,21 @@ def assert_exports_whole(model_dir):
 def test_sigkill_at_random_steps_then_rerun_finishes_exactly(tmp_path, digits_module):
   model_dir = tmp_path / "model"
   args = command(model_dir, digits_module, "TRAIN_STEPS = 400",
-                 "run_config.save_checkpoints_steps = 25", "experiment.exports_to_keep = 50",
-                 "experiment.best_export_metric = 'accuracy'")
-  rng = random.Random(1)
+                 "run_config.save_checkpoints_steps = 25", "evaluation.exports_to_keep = 50",
+                 "evaluation.best_export_metric = 'accuracy'")
   killed_after = []
   for _ in range(5):
-    last = checkpoint_step(model_dir)
-    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert wait_for(lambda: checkpoint_step(model_dir) > last or proc.poll() is not None)
-    time.sleep(rng.uniform(0.0, 0.8))  # somewhere in training, evaluation or an export
+    last = helpers.checkpoint_step(model_dir)
+    proc = subprocess.Popen(args, cwd=helpers.REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    # Killed as soon as a new checkpoint is there: during the evaluation and the exports it
+    # triggers, or the next steps; each kill leaves a later checkpoint than the one before.
+    assert helpers.wait_for(lambda: helpers.checkpoint_step(model_dir) > last)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    killed_after.append(checkpoint_step(model_dir))
+    killed_after.append(helpers.checkpoint_step(model_dir))
   assert len(set(killed_after)) == 5 and max(killed_after) < 400, killed_after
-  result = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=300)
+  result = subprocess.run(args, cwd=helpers.REPO, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr
   values = helpers.checkpoint_values(str(model_dir))  # the checkpoint restores
   assert values["global_step"] == 400
@@ -88,18 +70,19 @@ def test_sigkill_at_random_steps_then_rerun_finishes_exactly(tmp_path, digits_mo
 
 def test_sigterm_saves_a_checkpoint_at_the_current_step(tmp_path, digits_module):
   model_dir = tmp_path / "model"
-  proc = subprocess.Popen(command(model_dir, digits_module, "TRAIN_STEPS = 1000000",
-                                  "run_config.save_checkpoints_steps = 1000000"),
-                          cwd=REPO,
-                          stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE,
-                          text=True)
-  assert wait_for(lambda: (model_dir / "model.ckpt-0.index").exists())
-  time.sleep(1.5)
-  proc.send_signal(signal.SIGTERM)
-  out, err = proc.communicate(timeout=120)
+  out_file, err_file = tmp_path / "out.txt", tmp_path / "err.txt"
+  with open(out_file, "w") as out, open(err_file, "w") as err:
+    proc = subprocess.Popen(command(model_dir, digits_module, "TRAIN_STEPS = 1000000",
+                                    "run_config.save_checkpoints_steps = 1000000",
+                                    "training.progress_every_secs = 0.1"),
+                            cwd=helpers.REPO, stdout=out, stderr=err)
+    # Training is under way once a progress line past step 0 is printed.
+    assert helpers.wait_for(lambda: re.search(r"step [1-9]\d*/", out_file.read_text()))
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=120)
+  err = err_file.read_text()
   assert proc.returncode == 143, err
-  step = checkpoint_step(model_dir)
+  step = helpers.checkpoint_step(model_dir)
   assert step > 0  # saved on the way out, not by the (never reached) periodic save
   assert f"Stopped by SIGTERM at step {step}" in err and "Run the same command" in err
   assert not (model_dir / ".finetune.lock").exists()
@@ -109,13 +92,13 @@ def test_second_training_in_the_same_model_dir_is_refused(tmp_path, digits_modul
   model_dir = tmp_path / "model"
   first = subprocess.Popen(command(model_dir, digits_module, "TRAIN_STEPS = 1000000",
                                    "run_config.save_checkpoints_steps = 1000000"),
-                           cwd=REPO,
+                           cwd=helpers.REPO,
                            stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
   try:
-    assert wait_for(lambda: (model_dir / "model.ckpt-0.index").exists())
+    assert helpers.wait_for(lambda: (model_dir / "model.ckpt-0.index").exists())
     second = subprocess.run(command(model_dir, digits_module, "TRAIN_STEPS = 5"),
-                            cwd=REPO,
+                            cwd=helpers.REPO,
                             capture_output=True,
                             text=True,
                             timeout=120)
@@ -158,7 +141,7 @@ def test_archive_members_that_escape_are_refused(tmp_path, monkeypatch, bad, mes
   cache = tmp_path / "cache"
   monkeypatch.setenv("TFHUB_CACHE_DIR", str(cache))
   tarball = crafted_tarball(str(tmp_path / "evil.tar.gz"), bad)
-  with serve(tarball) as (url, requests):
+  with helpers.serve(tarball) as (url, requests):
     with pytest.raises(FinetuneError, match="Refused module .*" + re.escape(message)):
       _ = HubModule(handle=f"{url}/evil.tar.gz").spec
     assert requests

@@ -23,7 +23,8 @@ def test_trainable_module_weights_move_and_head_learns(tmp_path, digits_module):
   assert helpers.moved(before["features/kernel"], after["module/features/kernel"])
   assert "head/logits/kernel" in after
   assert after["global_step"] == 40
-  assert metrics["global_step"] == 40 and 0.0 <= metrics["accuracy"] <= 1.0
+  assert metrics["global_step"] == 40
+  assert metrics["accuracy"] > 0.35  # 5 classes: chance is 0.2
 
 
 def test_frozen_module_stays_put_but_head_trains(tmp_path, digits_module):
@@ -88,18 +89,21 @@ def test_huge_module_regularizer_shrinks_module_weights(tmp_path, heavy_l2_modul
 
 def test_training_loss_is_task_plus_regularization(digits_module):
   """In the TRAIN graph, the loss the head optimizes holds every regularization loss."""
-  from finetune import heads, model
-  from finetune.hub_module import HubModule
+  from finetune.modules.hub_module import HubModule
+  from finetune.runtime.estimators import EstimatorRuntime
+  from finetune.runtime.run_config import RunSettings
+  from finetune.settings import Training
+  from finetune.training import heads
+  from finetune.training.head_network import HeadNetwork
+  from finetune.training.model import Model
   head = heads.multi_class_head(n_classes=5)
-  model_fn = model.make_model_fn(HubModule(handle=digits_module),
-                                 head,
-                                 train_steps=10,
-                                 batch_size=4)
+  model = Model(HubModule(handle=digits_module), head, HeadNetwork(), Training(train_steps=10),
+                EstimatorRuntime(RunSettings()), batch_size=4)
   pixels = builders.random_pixels(4)
   features = {"pixels": tf.constant(pixels)}
   labels = tf.constant([0, 1, 2, 3], tf.int64)
-  spec = model_fn(features, labels, tf.estimator.ModeKeys.TRAIN,
-                  tf.estimator.RunConfig(model_dir=None))
+  spec = model.model_fn(features, labels, tf.estimator.ModeKeys.TRAIN, {},
+                        tf.estimator.RunConfig(model_dir=None))
   reg_losses = tf.compat.v1.losses.get_regularization_losses()
   assert any(l.name.startswith("module/") for l in reg_losses), reg_losses
   assert tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)
@@ -144,8 +148,8 @@ def test_warm_start_initializes_from_another_model_dir(tmp_path, digits_module):
   helpers.run(tmp_path / "second",
               digits_module,
               SGD + [
-                  f"experiment.warm_start_from = '{tmp_path / 'first'}'",
-                  "experiment.warm_start_vars = 'head/.*'"
+                  f"training.warm_start_from = '{tmp_path / 'first'}'",
+                  "training.warm_start_vars = 'head/.*'"
               ],
               train_steps=10)
   start = helpers.checkpoint_values(str(tmp_path / "second" / "model.ckpt-0"))
@@ -161,18 +165,20 @@ def test_early_stopping_stops_when_the_metric_stalls(tmp_path, digits_module):
           "optimization.optimizer = @tf.train.GradientDescentOptimizer",
           "learning_rate_schedule.base_learning_rate = 1e-12",  # accuracy cannot improve
           "run_config.save_checkpoints_steps = 10",
-          "experiment.early_stopping_metric = 'accuracy'",
-          "experiment.early_stopping_patience_steps = 20",
-          "experiment.early_stopping_check_every_steps = 10"
+          "training.early_stopping = @early_stopping()",
+          "early_stopping.metric = 'accuracy'",
+          "early_stopping.patience_steps = 20",
+          "early_stopping.check_every_steps = 10"
       ],
       train_steps=2000)
   assert helpers.checkpoint_values(str(tmp_path))["global_step"] < 200
 
 
 def test_regression_head_end_to_end(tmp_path, digits_module):
-  from finetune import data as data_lib, heads
+  from finetune.training import heads
+  from finetune.inputs.arrays import ArrayData
   (train_x, train_y), (eval_x, eval_y) = builders.finetune_arrays()
-  data = data_lib.ArrayData(train=(train_x, train_y.astype(np.float32)),
+  data = ArrayData(train=(train_x, train_y.astype(np.float32)),
                             eval=(eval_x, eval_y.astype(np.float32)),
                             batch_size=16)
   metrics = helpers.run(tmp_path,
@@ -185,11 +191,12 @@ def test_regression_head_end_to_end(tmp_path, digits_module):
 
 
 def test_multi_label_head_end_to_end_with_delimited_string_labels(tmp_path, digits_module):
-  from finetune import data as data_lib, heads
+  from finetune.inputs.arrays import ArrayData
+  from finetune.training import heads
   (train_x, train_y), (eval_x, eval_y) = builders.finetune_arrays()
   # Labels: the digit's class and, for even classes, class 4 too ("0|4").
   as_labels = lambda y: np.array([f"{v}|4" if v % 2 == 0 and v != 4 else str(v) for v in y])
-  data = data_lib.ArrayData(train=(train_x, as_labels(train_y)),
+  data = ArrayData(train=(train_x, as_labels(train_y)),
                             eval=(eval_x, as_labels(eval_y)),
                             batch_size=16)
   metrics = helpers.run(tmp_path,
@@ -198,15 +205,15 @@ def test_multi_label_head_end_to_end_with_delimited_string_labels(tmp_path, digi
                         train_steps=30,
                         data=data,
                         head=heads.multi_label_head(n_classes=5))
-  assert 0.0 <= metrics["auc"] <= 1.0
+  assert metrics["auc"] > 0.55  # labels parsed into 5 classes and learned (chance: 0.5)
 
 
 def test_progress_hook_reports_step_loss_rate_and_eta(caplog):
-  from finetune import hooks
+  from finetune.outputs import progress
   step = tf.compat.v1.train.get_or_create_global_step()
   loss = tf.constant(0.25)
   train_op = tf.compat.v1.assign_add(step, 1)
-  hook = hooks.ProgressHook(loss, max_steps=10, batch_size=8, every_secs=0.0)
+  hook = progress.ProgressHook(loss, max_steps=10, batch_size=8, every_secs=0.0)
   with caplog.at_level("INFO", logger="finetune"):
     with tf.compat.v1.train.MonitoredSession(hooks=[hook]) as session:
       for _ in range(3):

@@ -8,14 +8,18 @@ import pytest
 import tensorflow as tf
 from absl.testing import parameterized
 
-from finetune import optimization
+from finetune.training.learning_rates import LearningRateSchedule
+from finetune.training.optimization import Optimization
+from finetune.training.optimizers import AdamWOptimizer
 from finetune.errors import FinetuneError
 
 
 def rate_at(steps, train_steps=110, **schedule):
   with tf.Graph().as_default():
     step = tf.compat.v1.placeholder(tf.int64, [])
-    rate = optimization.learning_rate_schedule(step, train_steps, **schedule)
+    regime = LearningRateSchedule(**schedule)
+    regime.check(train_steps)
+    rate = regime(step, train_steps)
     with tf.compat.v1.Session() as session:
       return [float(session.run(rate, {step: s})) for s in steps]
 
@@ -49,11 +53,11 @@ class ScheduleTest(parameterized.TestCase):
   @parameterized.named_parameters(
       ("negative_rate", dict(base_learning_rate=-0.1), "base_learning_rate must be > 0"),
       ("warmup_longer_than_training", dict(warmup_steps=200),
-       "warmup_steps = 200 must be >= 0 and shorter than training"),
+       "warmup_steps = 200 must be an integer >= 0 and shorter than training"),
       ("unknown_decay", dict(decay="cosinus"), "decay = 'cosinus' is unknown; use one of"),
       ("piecewise_lengths", dict(decay="piecewise_constant", boundaries=[10],
                                  multipliers=[1.0]), "len(multipliers) == len(boundaries) + 1"),
-      ("negative_end", dict(end_learning_rate=-1.0), "end_learning_rate must be >= 0"),
+      ("negative_end", dict(end_learning_rate=-1.0), "end_learning_rate must be a number >= 0"),
   )
   def test_impossible_regimes_are_refused(self, schedule, message):
     with self.assertRaisesRegex(FinetuneError,
@@ -77,7 +81,7 @@ def _one_step(bindings):
   with tf.Graph().as_default():
     loss, module_var, head_var = _two_part_model()
     step = tf.compat.v1.train.get_or_create_global_step()
-    train_op = optimization.optimization(loss, step, 100, "module")
+    train_op = Optimization().train_op(loss, step, 100, "module")
     with tf.compat.v1.Session() as session:
       session.run(tf.compat.v1.global_variables_initializer())
       session.run(train_op)
@@ -133,7 +137,7 @@ def test_adamw_decays_weights_decoupled_from_the_gradient():
     kernel = tf.compat.v1.get_variable("kernel", initializer=tf.fill([2], 2.0))
     bias = tf.compat.v1.get_variable("bias", initializer=tf.fill([2], 2.0))
     loss = 0.0 * tf.reduce_sum(kernel + bias)  # zero gradient: only the decay acts
-    opt = optimization.AdamWOptimizer(learning_rate=0.1, weight_decay=0.5)
+    opt = AdamWOptimizer(learning_rate=0.1, weight_decay=0.5)
     train_op = opt.minimize(loss)
     with tf.compat.v1.Session() as session:
       session.run(tf.compat.v1.global_variables_initializer())

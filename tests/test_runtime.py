@@ -4,7 +4,7 @@ import gin
 import pytest
 from tensorflow.core.protobuf import rewriter_config_pb2
 
-from finetune import runtime
+from finetune.runtime.run_config import RunSettings
 from finetune.errors import FinetuneError
 
 
@@ -14,7 +14,7 @@ def test_run_config_from_gin():
       "run_config.keep_checkpoint_max = 9", "run_config.intra_op_threads = 2",
       "run_config.inter_op_threads = 1", "run_config.mixed_precision = True"
   ])
-  config = runtime.make_run_config("/tmp/model")
+  config = RunSettings().estimator_config("/tmp/model")
   assert config.tf_random_seed == 7 and config.save_checkpoints_steps == 50
   assert config.keep_checkpoint_max == 9 and config.log_step_count_steps is None
   session = config.session_config
@@ -27,4 +27,15 @@ def test_run_config_from_gin():
 def test_mirrored_strategy_is_refused_with_the_reason():
   gin.parse_config(["run_config.distribution = 'mirrored'"])
   with pytest.raises(FinetuneError, match="cannot be used with hub.Module: .*TF_CONFIG"):
-    runtime.make_run_config("/tmp/model")
+    RunSettings()
+
+
+@pytest.mark.parametrize("binding, message", [
+    ("run_config.save_checkpoints_steps = 0", "save_checkpoints_steps must be a positive integer"),
+    ("run_config.keep_checkpoint_max = 'many'", "keep_checkpoint_max must be a positive integer"),
+    ("run_config.distribution = 'multi'", "distribution = 'multi' is unknown"),
+])
+def test_wrong_values_are_refused_by_name(binding, message):
+  gin.parse_config([binding])
+  with pytest.raises(FinetuneError, match=message):
+    RunSettings()

@@ -11,12 +11,13 @@ import time
 import pytest
 import tensorflow as tf
 
-from finetune import sweeps
+from finetune import files as files_lib
+from finetune.trials import grid
+from finetune.trials import results as results_lib
 from finetune.errors import FinetuneError
 from tests import builders
 from tests import helpers
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def sweep(*args, check=True):
@@ -38,7 +39,7 @@ def command_count(trial_dir):
 
 @pytest.fixture(scope="module")
 def quality_modules(tmp_path_factory):
-  """Three modules of known quality for parity from frozen features."""
+  """Two modules for parity from frozen features: pretrained, and untrained."""
   root = tmp_path_factory.mktemp("quality")
   return {
       "good":
@@ -52,8 +53,6 @@ def quality_modules(tmp_path_factory):
                                        steps=0,
                                        feature_dim=16,
                                        hidden_units=32),
-      "bad":
-          builders.build_digits_module(str(root / "bad"), steps=0, feature_dim=1, hidden_units=1),
   }
 
 
@@ -65,20 +64,26 @@ BASE = [
 
 
 def test_sweep_over_handles_and_rates_ranks_trials(tmp_path, quality_modules):
-  handles = [quality_modules[k] for k in ("bad", "good", "random")]
+  """Trials run two at a time and are ranked by their own metrics. Which module wins is not
+  asserted: trials train multi-threaded, side by side, and their order is not the point."""
+  handles = [quality_modules[k] for k in ("good", "random")]
   # Ten steps per session.run: two trials build their training loops side by side.
-  out = sweep(*BASE, "--gin_bindings=experiment.steps_per_run = 10", f"--sweep_dir={tmp_path}",
+  out = sweep(*BASE, "--gin_bindings=training.steps_per_run = 10", f"--sweep_dir={tmp_path}",
               f"--grid=MODULE_HANDLE={handles!r}", "--grid=LEARNING_RATE=[0.01, 0.03]",
               "--parallel=2").stdout
   rows = results(tmp_path)
-  assert len(rows) == 6 and all(r["state"] == "done" for r in rows)
-  assert [r["rank"] for r in rows] == ["1", "2", "3", "4", "5", "6"]
+  assert len(rows) == 4 and all(r["state"] == "done" for r in rows)
+  assert [r["rank"] for r in rows] == ["1", "2", "3", "4"]
   accuracies = [float(r["accuracy"]) for r in rows]
   assert accuracies == sorted(accuracies, reverse=True)
-  modules = [os.path.basename(r["MODULE_HANDLE"]) for r in rows]
-  assert modules[:2] == ["good", "good"] and modules[-2:] == ["bad", "bad"], rows
-  assert all(r["steps"] == "150" and os.path.exists(r["export"]) for r in rows)
-  assert rows[0]["trial"].split("-", 1)[1].startswith("good-LEARNING_RATE=")
+  for row in rows:  # each row is its own trial's: parameters, metrics, export
+    trial_dir = tmp_path / "trials" / row["trial"]
+    assert float(row["accuracy"]) == pytest.approx(
+        json.loads((trial_dir / "metrics.json").read_text())["accuracy"], abs=1e-4)
+    assert os.path.basename(row["MODULE_HANDLE"]) in row["trial"]
+    assert row["steps"] == "150" and os.path.exists(row["export"])
+  assert {(os.path.basename(r["MODULE_HANDLE"]), r["LEARNING_RATE"]) for r in rows} == {
+      (m, lr) for m in ("good", "random") for lr in ("0.01", "0.03")}
   assert f"Best trial by accuracy: {rows[0]['trial']}" in out
   assert os.path.exists(tmp_path / "results.md")
   trial = json.loads((tmp_path / "trials" / rows[0]["trial"] / "trial.json").read_text())
@@ -103,7 +108,7 @@ def test_interrupted_sweep_resumes_without_redoing_work(tmp_path, quality_module
       "save_checkpoints_steps = 100", "--grid=LEARNING_RATE=[0.01, 0.02, 0.03]"
   ]
   proc = subprocess.Popen([sys.executable, "-m", "finetune.sweep", *args],
-                          cwd=REPO,
+                          cwd=helpers.REPO,
                           stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT)
   trials = tmp_path / "trials"
@@ -119,8 +124,8 @@ def test_interrupted_sweep_resumes_without_redoing_work(tmp_path, quality_module
   proc.send_signal(signal.SIGTERM)
   proc.wait(timeout=60)
   first = sorted(os.listdir(trials))[0]
-  assert sweeps._read_json(str(trials / first / "status.json"))["state"] == "done"
-  assert sweeps._read_json(str(trials / second / "status.json"))["state"] == "running"
+  assert files_lib.read_json(str(trials / first / "status.json"))["state"] == "done"
+  assert files_lib.read_json(str(trials / second / "status.json"))["state"] == "running"
   assert len(os.listdir(trials)) == 2  # the third never started
 
   sweep(*args)
@@ -162,9 +167,9 @@ def test_collect_rebuilds_results_from_trial_directories(tmp_path, quality_modul
       target = remote + "/" + os.path.relpath(path, tmp_path)
       tf.io.gfile.makedirs(os.path.dirname(target))
       tf.io.gfile.copy(path, target, overwrite=True)
-  rows = sweeps.collect(remote)
+  rows = results_lib.collect(remote)
   assert [r["trial"] for r in rows] == [r["trial"] for r in after]
-  sweeps.write_results(remote, rows, "accuracy")
+  results_lib.write_results(remote, rows, "accuracy")
   assert "Best trial by accuracy" in tf.io.gfile.GFile(remote + "/results.md").read()
   result = sweep(f"--sweep_dir={tmp_path}", "--collect", "--metric=acuracy", check=False)
   assert result.returncode == 2 and "Metric 'acuracy' is not in the trials' metrics" in (
@@ -172,12 +177,12 @@ def test_collect_rebuilds_results_from_trial_directories(tmp_path, quality_modul
 
 
 def test_plan_cross_product_zip_names_and_sweep_files(tmp_path):
-  trials = sweeps.plan([("hub_module.handle", ["/m/text_a", "http://h/b.tar.gz"]),
+  trials = grid.plan([("hub_module.handle", ["/m/text_a", "http://h/b.tar.gz"]),
                         ("optimization.optimizer", ["@tf.train.AdamOptimizer"])])
   assert [n for n, _ in trials
          ] == ["0-text_a-optimizer=AdamOptimizer", "1-b-optimizer=AdamOptimizer"]
-  assert len(sweeps.plan([("a", [1, 2]), ("b", [3, 4])])) == 4
-  assert [v for _, v in sweeps.plan([("a", [1, 2]), ("b", [3, 4])], zipped=True)] == [{
+  assert len(grid.plan([("a", [1, 2]), ("b", [3, 4])])) == 4
+  assert [v for _, v in grid.plan([("a", [1, 2]), ("b", [3, 4])], zipped=True)] == [{
       "a": 1,
       "b": 3
   }, {
@@ -185,17 +190,17 @@ def test_plan_cross_product_zip_names_and_sweep_files(tmp_path):
       "b": 4
   }]
   with pytest.raises(FinetuneError, match="--zip needs grids of one length"):
-    sweeps.plan([("a", [1, 2]), ("b", [3])], zipped=True)
+    grid.plan([("a", [1, 2]), ("b", [3])], zipped=True)
   with pytest.raises(FinetuneError, match="is not PARAM=\\[v1, v2, ...\\]"):
-    sweeps.parse_grid("a = 1")
+    grid.parse_grid("a = 1")
   json_file = tmp_path / "s.json"
   json_file.write_text(json.dumps({"grid": {"a": [1, 2], "b": ["x", "y"]}, "zip": True}))
-  assert sweeps.read_sweep_file(str(json_file)) == ([("a", [1, 2]), ("b", ["x", "y"])], True)
+  assert grid.read_sweep_file(str(json_file)) == ([("a", [1, 2]), ("b", ["x", "y"])], True)
   gin_file = tmp_path / "s.gin"
   gin_file.write_text("# learning rates\nLEARNING_RATE = [0.1, 0.01]\nMODULE_HANDLE = ['m']\n")
-  assert sweeps.read_sweep_file(str(gin_file)) == ([("LEARNING_RATE", [0.1, 0.01]),
+  assert grid.read_sweep_file(str(gin_file)) == ([("LEARNING_RATE", [0.1, 0.01]),
                                                     ("MODULE_HANDLE", ["m"])], False)
-  command = sweeps.trial_command(["f.gin"], [], {
+  command = grid.trial_command(["f.gin"], [], {
       "o": "@tf.train.AdamOptimizer",
       "s": "x"
   },
@@ -221,7 +226,7 @@ def test_results_png_compares_trials_when_matplotlib_is_there(tmp_path):
       "export": None,
       "error": ""
   } for i in range(3)]
-  paths, best = sweeps.write_results(str(tmp_path), rows, "accuracy")
+  paths, best = results_lib.write_results(str(tmp_path), rows, "accuracy")
   assert best["trial"] == "0-t"  # rows come ranked; write_results keeps their order
   with open(paths["png"], "rb") as f:
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"

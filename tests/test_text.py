@@ -8,8 +8,8 @@ import pytest
 import tensorflow as tf
 
 from examples.text import module as text_module
-from finetune import data as data_lib
-from finetune import heads
+from finetune.inputs.csv_data import CsvData
+from finetune.training import heads
 from tests import helpers
 
 VOCABULARY = [text_module.EMPTY_TOKEN, "return", "the", "sine", "of", "x", "open", "file"]
@@ -63,7 +63,7 @@ def test_fine_tune_text_csv_and_serve_raw_strings(tmp_path, text_handle, steps_p
   rows = [("Return the sine of x.", "math"), ("Open the file.", "files"),
           ("Return x of the sine", "math"), ("open file x", "files")] * 4
   train = write_csv(tmp_path / "train.csv", rows)
-  source = data_lib.CsvData(train_files=train,
+  source = CsvData(train_files=train,
                             eval_files=train,
                             label_column="area",
                             column_types={"text": "string"},
@@ -72,7 +72,7 @@ def test_fine_tune_text_csv_and_serve_raw_strings(tmp_path, text_handle, steps_p
   metrics = helpers.run(model_dir,
                         text_handle, [
                             "learning_rate_schedule.base_learning_rate = 0.1",
-                            f"experiment.steps_per_run = {steps_per_run}"
+                            f"training.steps_per_run = {steps_per_run}"
                         ],
                         data=source,
                         train_steps=30,

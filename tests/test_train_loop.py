@@ -1,4 +1,4 @@
-"""experiment.steps_per_run: K training steps per session.run in an in-graph loop, which must
+"""training.steps_per_run: K training steps per session.run in an in-graph loop, which must
 train exactly as K single steps do."""
 
 import shutil
@@ -49,7 +49,7 @@ class RunSteps(tf.compat.v1.train.SessionRunHook):
 def train(model_dir, handle, steps_per_run, train_steps, hooks=()):
   return helpers.run(model_dir,
                      handle,
-                     ADAM + [f"experiment.steps_per_run = {steps_per_run}"],
+                     ADAM + [f"training.steps_per_run = {steps_per_run}"],
                      train_steps=train_steps,
                      schedule="train",
                      train_hooks=list(hooks))
@@ -85,7 +85,7 @@ def test_loop_trains_exactly_like_single_steps_and_resumes_across_k(tmp_path, de
 
 def test_frozen_module_in_the_loop_stays_put_while_head_learns(tmp_path, digits_module):
   helpers.run(tmp_path,
-              digits_module, ["experiment.steps_per_run = 5"],
+              digits_module, ["training.steps_per_run = 5"],
               train_steps=16,
               trainable=False)
   before = helpers.module_values(digits_module)
@@ -97,18 +97,5 @@ def test_frozen_module_in_the_loop_stays_put_while_head_learns(tmp_path, digits_
 
 @pytest.mark.parametrize("value", [0, -2, 2.5, True])
 def test_steps_per_run_must_be_a_positive_integer(tmp_path, digits_module, value):
-  with pytest.raises(FinetuneError, match="experiment.steps_per_run must be a positive integer"):
-    helpers.run(tmp_path, digits_module, [f"experiment.steps_per_run = {value}"])
-
-
-def test_tpu_path_leaves_the_loop_to_iterations_per_loop(tmp_path, digits_module, caplog):
-  caplog.set_level("INFO", logger="finetune")
-  helpers.run(tmp_path,
-              digits_module, [
-                  "experiment.steps_per_run = 4", "tpu.enabled = True", "tpu.use_tpu = False",
-                  "tpu.iterations_per_loop = 5"
-              ],
-              train_steps=10,
-              schedule="train")
-  assert helpers.checkpoint_values(str(tmp_path))["global_step"] == 10
-  assert "tpu.iterations_per_loop (5) sets the steps per run" in caplog.text
+  with pytest.raises(FinetuneError, match="training.steps_per_run must be a positive integer"):
+    helpers.run(tmp_path, digits_module, [f"training.steps_per_run = {value}"])

@@ -1,7 +1,7 @@
 """Fine-tuned vs frozen vs from scratch on the default example, measured.
 
   python -m examples.digits.compare [--runs_dir=runs/compare] [--repeats=3]
-      [--bindings='experiment.steps_per_run = 1']
+      [--bindings='training.steps_per_run = 1']
 
 Builds the digits modules if needed, then runs configs/digits/{finetune,frozen,scratch}.gin
 through the same library call the command uses, with `repeats` seeds each, and prints a
@@ -20,10 +20,7 @@ from finetune import logs
 logs.quiet_tensorflow_before_import(False)
 
 from examples.digits import build_modules  # noqa: E402
-from finetune import config  # noqa: E402
-from finetune import experiment  # noqa: E402
-
-import gin  # noqa: E402
+from finetune import api  # noqa: E402
 
 flags.DEFINE_string("runs_dir", "runs/compare", "Where the runs' model_dirs go.")
 flags.DEFINE_string("modules_dir", "build/modules", "Where the digits modules are.")
@@ -44,7 +41,6 @@ def compare(runs_dir, modules_dir, repeats=3, train_steps=None, extra_bindings=(
   for label, gin_file in SETTINGS:
     accuracies = []
     for seed in range(repeats):
-      gin.clear_config()
       handle = modules["digits_untrained" if "scratch" in gin_file else "digits_pretrained"]
       bindings = [
           f"MODULE_HANDLE = '{handle}'", f"run_config.random_seed = {seed}",
@@ -52,10 +48,9 @@ def compare(runs_dir, modules_dir, repeats=3, train_steps=None, extra_bindings=(
       ]
       if train_steps:
         bindings += [f"TRAIN_STEPS = {train_steps}", "learning_rate_schedule.warmup_steps = 0"]
-      config.parse([gin_file], bindings + list(extra_bindings))
       model_dir = os.path.join(runs_dir, os.path.basename(gin_file)[:-4], str(seed))
-      metrics = experiment.run(model_dir, "train_and_evaluate")
-      accuracies.append(metrics["accuracy"])
+      result = api.train([gin_file], bindings + list(extra_bindings), model_dir=model_dir)
+      accuracies.append(result.metrics["accuracy"])
     results.append((label, accuracies))
   return results
 

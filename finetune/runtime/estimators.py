@@ -33,6 +33,7 @@ class EstimatorRuntime:
   def make_estimator(self, model_dir, model_fn, data, warm_start=None):
     return tf.estimator.Estimator(model_fn,
                                   config=self.run_config.estimator_config(model_dir),
+                                  params={},
                                   warm_start_from=warm_start)
 
   def input_fn(self, data, split, training=None, drop_remainder=False):
