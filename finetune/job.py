@@ -15,6 +15,7 @@ from finetune.runtime import cluster
 from finetune.training import heads
 from finetune.training import train_loop
 from finetune.training.model import Model
+from finetune.training.tagging_head import TokenTaggingHead
 
 SCHEDULES = ("train_and_evaluate", "train", "evaluate", "export", "predict")
 
@@ -48,7 +49,11 @@ class Job:
     if hasattr(self.runtime, "check_paths"):
       self.runtime.check_paths(self.model_dir, self.module)
     self.data.adapt_to_module(self.module)
-    self.module.validate(self.data.feature_specs())
+    self.module.validate(self.data.feature_specs(),
+                         per_position_head=isinstance(self.head, TokenTaggingHead))
+    if isinstance(self.head, TokenTaggingHead) and not self.data.tokenization:
+      raise FinetuneError("token_tagging_head tags the words of a text column: set "
+                          "tokenization = @bert_tokenization() on the data source.")
     self.data.check_not_empty()
     self.model = Model(self.module, self.head, self.head_network, self.training, self.runtime,
                        self.data.batch_size)

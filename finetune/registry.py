@@ -3,8 +3,9 @@
     experiment                          experiment.py
     training, evaluation, early_stopping  settings.py
     hub_module                          modules/hub_module.py
-    csv_data, tfrecord_data, image_folder_data, Augmentation   inputs/
+    csv_data, tfrecord_data, image_folder_data, Augmentation, bert_tokenization   inputs/
     multi_class_head, binary_class_head, multi_label_head, regression_head   training/heads.py
+    token_tagging_head                  training/tagging_head.py
     head_network, optimization, learning_rate_schedule, AdamWOptimizer       training/
     run_config, estimator_runtime, tpu_runtime                               runtime/
 """
@@ -15,6 +16,7 @@ from finetune import settings  # noqa: F401
 from finetune.inputs import csv_data  # noqa: F401
 from finetune.inputs import image_folder  # noqa: F401
 from finetune.inputs import image_ops  # noqa: F401
+from finetune.inputs import tokenization  # noqa: F401
 from finetune.inputs import tfrecord_data  # noqa: F401
 from finetune.modules import hub_module  # noqa: F401
 from finetune.runtime import estimators  # noqa: F401
@@ -25,3 +27,4 @@ from finetune.training import heads  # noqa: F401
 from finetune.training import learning_rates  # noqa: F401
 from finetune.training import optimization  # noqa: F401
 from finetune.training import optimizers  # noqa: F401
+from finetune.training import tagging_head  # noqa: F401

@@ -49,3 +49,29 @@ def finetune_arrays(n_train=60, n_eval=100):
 
 def random_pixels(n=8, seed=0):
   return np.random.RandomState(seed).randint(0, 17, size=(n, 64)).astype(np.float32)
+
+
+def bert_vocabulary(path, lines, size=400):
+  """A WordPiece vocabulary from `lines`: BERT's special tokens, every letter (alone and as a
+  continuation), then the most frequent lower-cased words and punctuation."""
+  import collections  # pylint: disable=g-import-not-at-top
+  import re  # pylint: disable=g-import-not-at-top
+  from examples.bert import module as bert_module  # pylint: disable=g-import-not-at-top
+  words = collections.Counter(w for line in lines for w in re.findall(r"\w+|[^\w\s]", line.lower()))
+  letters = sorted({c for w in words for c in w})
+  vocab = list(bert_module.SPECIAL_TOKENS) + letters + [f"##{c}" for c in letters]
+  vocab += [w for w, _ in words.most_common() if w not in vocab][:max(size - len(vocab), 0)]
+  with open(path, "w") as f:
+    f.write("\n".join(vocab) + "\n")
+  return path
+
+
+def build_bert_module(path, lines, vocab_size=400, seed=0, **module_kwargs):
+  """An untrained tiny BERT-style module (examples/bert/module.py) with a vocabulary of
+  `lines`; returns its path."""
+  from examples.bert import module as bert_module  # pylint: disable=g-import-not-at-top
+  os.makedirs(path + "_vocab", exist_ok=True)
+  vocab = bert_vocabulary(os.path.join(path + "_vocab", "vocab.txt"), lines, vocab_size)
+  kwargs = dict(hidden=16, layers=1, heads=2, intermediate=32, max_position=64)
+  kwargs.update(module_kwargs)
+  return bert_module.export_untrained(path, vocab, seed=seed, **kwargs)

@@ -19,7 +19,7 @@ class ArrayData(DataSource):
     super().__init__(**pipeline_options)
     self.arrays = {TRAIN: train, EVAL: eval}
 
-  def feature_specs(self):
+  def raw_feature_specs(self):
     features, _ = self.arrays[TRAIN]
     specs = {}
     for name, values in features.items():

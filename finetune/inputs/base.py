@@ -44,6 +44,8 @@ class DataSource:
     augmentation: an image_ops.Augmentation (e.g. @Augmentation()) applied to image
       features in training only.
     image_size: [height, width] images are resized to; left out, the module's expected size.
+    tokenization: a BertTokenization (@bert_tokenization()) turning text columns into the
+      inputs of a BERT-family module, in the pipeline and the serving receiver.
   """
 
   image_features = ()  # names of features that are decoded images
@@ -55,7 +57,8 @@ class DataSource:
                seed=None,
                cache=True,
                augmentation=None,
-               image_size=None):
+               image_size=None,
+               tokenization=None):
     checks.positive_int(batch_size, "batch_size")
     checks.positive_int(eval_batch_size, "eval_batch_size", allow_none=True)
     checks.positive_int(shuffle_buffer_size, "shuffle_buffer_size")
@@ -66,9 +69,12 @@ class DataSource:
     self.cache = cache
     self.augmentation = augmentation
     self.image_size = list(image_size) if image_size else None
+    self.tokenization = tokenization
 
   def adapt_to_module(self, module):
-    """Takes the image size from the module where the config does not set one."""
+    """Takes the image size from the module where the config does not set one, and builds
+    the tokenizer of a BERT-family module from the module's own vocabulary."""
+    self._adapt_tokenization(module)
     if self.image_features and self.image_size is None:
       size = image_ops.expected_size(module)
       if size is None:
@@ -77,13 +83,30 @@ class DataSource:
             f"'{module.signature}'; set image_size = [height, width] on the data source.")
       self.image_size = list(size)
 
+  def _adapt_tokenization(self, module):
+    if self.tokenization is None:
+      if module.takes_tokens() and set(module.input_names()) - set(self.raw_feature_specs()):
+        raise FinetuneError(
+            f"Signature '{module.signature}' of module '{module.handle}' takes BERT's "
+            "input_ids, input_mask and segment_ids: set tokenization = @bert_tokenization() on "
+            "the data source and bert_tokenization.text_columns = ['<text column>'] (two for "
+            "a sentence pair); the module's own vocabulary is used.")
+      return
+    self.tokenization.check_columns(self.raw_feature_specs())
+    self.tokenization.adapt_to_module(module)
+
   def _image_spec(self):
     size = self.image_size or [None, None]
     return tf.TensorSpec(size + [3], tf.float32)
 
-  def feature_specs(self):
-    """{feature name: tf.TensorSpec of one example}."""
+  def raw_feature_specs(self):
+    """{feature name: tf.TensorSpec of one example} as the data holds them."""
     raise NotImplementedError
+
+  def feature_specs(self):
+    """{feature name: tf.TensorSpec of one example} as the model gets them (tokenized)."""
+    raw = self.raw_feature_specs()
+    return self.tokenization.feature_specs(raw) if self.tokenization else raw
 
   def check_not_empty(self):
     """Raises FinetuneError if a split has no examples (training would silently do nothing)."""
@@ -118,6 +141,9 @@ class DataSource:
       batches = batches.map(_no_autograph(self._parse_batch), num_parallel_calls=tf.data.AUTOTUNE)
       if training and self.augmentation and self.image_features:
         batches = batches.map(_no_autograph(self._augment), num_parallel_calls=tf.data.AUTOTUNE)
+      if self.tokenization:
+        batches = batches.map(_no_autograph(lambda f, l: (self.tokenization(f), l)),
+                              num_parallel_calls=tf.data.AUTOTUNE)
       return batches.prefetch(tf.data.AUTOTUNE)
 
     return input_fn
@@ -129,9 +155,10 @@ class DataSource:
     return features, labels
 
   def serving_input_receiver_fn(self):
-    """A receiver that takes the raw features: same names, dtypes and shapes as the data,
-    and encoded image bytes as `<feature>_bytes` for image features."""
-    specs = self.feature_specs()
+    """A receiver that takes the raw features: same names, dtypes and shapes as the data
+    (raw text for tokenized columns), and encoded image bytes as `<feature>_bytes` for image
+    features."""
+    specs = self.raw_feature_specs()
     images = image_ops.image_bytes_receiver_fn(self.image_features, self.image_size)
 
     def receiver_fn():
@@ -142,6 +169,8 @@ class DataSource:
           features[name] = receivers[name] = tf.compat.v1.placeholder(spec.dtype,
                                                                       [None] + spec.shape.as_list(),
                                                                       name=name)
+      if self.tokenization:
+        features = self.tokenization(features)
       return tf.estimator.export.ServingInputReceiver(features, receivers)
 
     return receiver_fn

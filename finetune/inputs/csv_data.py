@@ -81,7 +81,7 @@ class CsvData(DataSource):
     default = "string" if column == self.label_column else "float"
     return dtype_named(self.column_types.get(column, default), f"column '{column}'")
 
-  def feature_specs(self):
+  def raw_feature_specs(self):
     specs = {c: tf.TensorSpec([], self._type(c)) for c in self.feature_columns}
     for name, columns in self._groups().items():
       specs[name] = tf.TensorSpec([len(columns)], tf.float32)

@@ -88,7 +88,7 @@ class ImageFolderData(DataSource):
       raise FinetuneError(f"No {split} images (jpg, png, gif, bmp) under '{folder}'.")
     return pairs
 
-  def feature_specs(self):
+  def raw_feature_specs(self):
     return {self.image_features[0]: self._image_spec()}
 
   def check_not_empty(self):

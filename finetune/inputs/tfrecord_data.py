@@ -43,7 +43,7 @@ class TFRecordData(DataSource):
     self.label = tf.TensorSpec(list(shape), dtype_named(kind, "the label"))
     self.compression_type = compression_type
 
-  def feature_specs(self):
+  def raw_feature_specs(self):
     return dict(self.specs, **{name: self._image_spec() for name in self.image_features})
 
   def check_not_empty(self):

@@ -17,6 +17,8 @@ import tensorflow_hub as hub
 from finetune.errors import FinetuneError
 from finetune.formatting import format_tags
 from finetune.formatting import handle_short_name
+from finetune.modules import pooling as pooling_lib
+from finetune.modules import tokenization_info
 from finetune.modules.handles import load_spec
 
 TRAIN_TAG = "train"
@@ -42,6 +44,9 @@ class HubModule:
     name: the variable scope of the module, fixed so that checkpoints restore across modes.
     allowed_handle_prefixes: if set, only handles starting with one of these are loaded
       (loading a module runs its graph; set it where configs come from several people).
+    pooling: for a sequence output [batch, positions, features] (BERT's sequence_output):
+      "first" (the [CLS] position), "mean" or "max" over the positions input_mask marks
+      real, giving [batch, features] for a per-example head. None: the output is used as is.
   """
 
   def __init__(self,
@@ -54,7 +59,8 @@ class HubModule:
                trainable=True,
                export_name=None,
                name="module",
-               allowed_handle_prefixes=None):
+               allowed_handle_prefixes=None,
+               pooling=None):
     self.handle = handle
     self.signature = signature
     self.output_key = output_key
@@ -66,6 +72,7 @@ class HubModule:
     self.name = name
     self.allowed_handle_prefixes = (None if allowed_handle_prefixes is None else
                                     list(allowed_handle_prefixes))
+    self.pooling = pooling_lib.check(pooling)
     self._spec = None
 
   @property
@@ -95,11 +102,20 @@ class HubModule:
 
   # --- Validation -------------------------------------------------------------------------
 
-  def validate(self, feature_specs):
+  def takes_tokens(self):
+    """True if the signature takes BERT's input_ids, input_mask and segment_ids."""
+    self._check_signature(self.serving_tags)
+    return tokenization_info.takes_tokens(self.spec, self.signature, self.serving_tags)
+
+  def input_names(self):
+    return list(self.spec.get_input_info_dict(signature=self.signature, tags=self.serving_tags))
+
+  def validate(self, feature_specs, per_position_head=False):
     """Checks tags, signature, outputs and the input mapping against the module and data.
 
     Args:
       feature_specs: {feature name: tf.TensorSpec of one example (no batch dimension)}.
+      per_position_head: the head takes [batch, positions, features] (token tagging).
 
     Raises:
       FinetuneError: for the first mismatch, naming what was asked and what exists.
@@ -107,7 +123,7 @@ class HubModule:
     for tags in (self.train_tags, self.serving_tags):
       self._check_tags(tags)
       self._check_signature(tags)
-      self._check_outputs(tags)
+      self._check_outputs(tags, per_position_head)
       self._resolve_inputs(feature_specs, tags)
 
   def _check_tags(self, tags):
@@ -124,18 +140,33 @@ class HubModule:
                           f"{format_tags(tags)}); it has: {', '.join(sorted(names))}. "
                           "Set hub_module.signature to one of those.")
 
-  def _check_outputs(self, tags):
+  def _check_outputs(self, tags, per_position_head=False):
     outputs = self.spec.get_output_info_dict(signature=self.signature, tags=tags)
     for key in self.output_keys():
       if key not in outputs:
         raise FinetuneError(
             f"Output '{key}' not in signature '{self.signature}' of module '{self.handle}'; "
             f"it has: {', '.join(sorted(outputs))}. Set hub_module.output_key to one of those.")
-      shape = outputs[key].get_shape()
-      if shape.rank is not None and shape.rank != 2:
-        raise FinetuneError(
-            f"Output '{key}' of signature '{self.signature}' has shape {shape}; the head "
-            "needs a [batch, features] output. Pick a pooled or feature-vector output.")
+      self._check_rank(key, outputs[key].get_shape(), per_position_head)
+
+  def _check_rank(self, key, shape, per_position_head):
+    wanted = 3 if per_position_head or self.pooling else 2
+    if shape.rank is None or shape.rank == wanted:
+      return
+    if shape.rank == 3:
+      raise FinetuneError(
+          f"Output '{key}' of signature '{self.signature}' has shape {shape}: [batch, "
+          "positions, features]. Set hub_module.pooling = \"first\", \"mean\" or \"max\" to "
+          "pool it for this head (padding is masked out), or pick a pooled output.")
+    if self.pooling:
+      raise FinetuneError(f"hub_module.pooling = '{self.pooling}' pools a [batch, positions, "
+                          f"features] output, but output '{key}' has shape {shape}; set "
+                          "hub_module.pooling = None.")
+    raise FinetuneError(
+        f"Output '{key}' of signature '{self.signature}' has shape {shape}; the head "
+        + ("takes one prediction per position: pick a sequence output such as sequence_output."
+           if per_position_head else
+           "needs a [batch, features] output. Pick a pooled or feature-vector output."))
 
   def _resolve_inputs(self, feature_specs, tags):
     """Returns {signature input: feature name}, checked for names, dtypes and shapes."""
@@ -193,7 +224,11 @@ class HubModule:
     inputs = {name: _cast(features[feature], infos[name].dtype) for name, feature in mapping.items()}
     outputs = module(inputs, signature=self.signature, as_dict=True)
     tensors = [tf.cast(outputs[key], tf.float32) for key in self.output_keys()]
-    return tensors[0] if len(tensors) == 1 else tf.concat(tensors, axis=-1)
+    output = tensors[0] if len(tensors) == 1 else tf.concat(tensors, axis=-1)
+    if self.pooling:
+      mask = inputs.get("input_mask")
+      output = pooling_lib.pool(output, mask, self.pooling)
+    return output
 
 
 def _check_compatible(input_name, info, feature, spec):

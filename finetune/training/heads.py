@@ -11,8 +11,10 @@ import tensorflow as tf
 
 from finetune import checks
 from finetune.errors import FinetuneError
+from finetune.training.tagging_head import TokenTaggingHead
 
-_HEAD_NAMES = "multi_class_head, binary_class_head, multi_label_head, regression_head"
+_HEAD_NAMES = ("multi_class_head, binary_class_head, multi_label_head, regression_head, "
+               "token_tagging_head")
 
 
 class MultiClassHead(tf.estimator.MultiClassHead):
@@ -106,15 +108,16 @@ def regression_head(label_dimension=1):
 
 
 def check_head(head):
-  if not isinstance(head, (MultiClassHead, BinaryClassHead, MultiLabelHead, RegressionHead)):
+  if not isinstance(head, (MultiClassHead, BinaryClassHead, MultiLabelHead, RegressionHead,
+                           TokenTaggingHead)):
     raise FinetuneError(f"experiment.head must be one of finetune's heads, e.g. "
                         f"@multi_class_head(); got {head!r}. Known heads: {_HEAD_NAMES}.")
 
 
 def adapt_labels(head, labels):
   """Converts labels as read from the data to the dtype and form `head` expects."""
-  if labels is None:
-    return None
+  if labels is None or isinstance(head, TokenTaggingHead):  # it reads its own tag strings
+    return labels
   vocabulary = head.vocabulary
   if isinstance(head, MultiLabelHead) and labels.dtype == tf.string:
     parts = tf.strings.split(tf.reshape(labels, [-1]), sep=head.label_delimiter).to_sparse()
@@ -147,6 +150,8 @@ def split_vocabulary(head):
   """
   if not head.vocabulary:
     return head, lambda labels: labels
+  if isinstance(head, TokenTaggingHead):
+    return head.without_vocabulary(), head.ids_from_labels_fn()
   vocabulary = list(head.vocabulary)
   table = tf.lookup.StaticHashTable(
       tf.lookup.KeyValueTensorInitializer(vocabulary, tf.range(len(vocabulary), dtype=tf.int64)),

@@ -1,0 +1,189 @@
+"""Raw text in, BERT's inputs out: the module's own tokenizer, in the graph.
+
+`bert_tokenization` is set on a data source (`csv_data.tokenization = @bert_tokenization()`)
+when the module takes BERT's "tokens" inputs. It reads the vocabulary and lower-casing from
+the module's "tokenization_info" signature (or from `vocab_file`/`do_lower_case` when the
+module has none), and turns one text column (or two, a sentence pair) into input_ids,
+input_mask and segment_ids of `max_seq_length`: [CLS] a [SEP] (b [SEP]), pairs truncated
+longest first, padded with 0. It runs in the tf.data pipeline and in the serving receiver
+alike, so the serving SavedModel takes raw text. Ops come from tensorflow_text (FastBert-
+Tokenizer for WordPiece vocabularies, SentencepieceTokenizer for SentencePiece models); a
+serving binary must load its custom ops (`import tensorflow_text`).
+
+Text is split on whitespace first, and each word is tokenized on its own (BERT's basic
+tokenizer splits on whitespace first too), so word positions are known: `word_starts` (the
+position of each word's first wordpiece) and `word_mask` serve token-level heads.
+"""
+
+import gin
+import tensorflow as tf
+
+from finetune import checks
+from finetune.errors import FinetuneError
+from finetune.modules import tokenization_info
+
+INT = tf.int32
+
+
+def _is_sentencepiece(path):
+  with tf.io.gfile.GFile(path, "rb") as f:
+    head = f.read(4096)
+  try:
+    head.decode("utf-8")
+  except UnicodeDecodeError:
+    return True
+  return b"\x00" in head
+
+
+class _Vocabulary:
+  """The tokenizer of one vocabulary: tokenize(words [n]) -> ragged ids [n, (pieces)]."""
+
+  def __init__(self, vocab_file, do_lower_case):
+    import tensorflow_text as text  # pylint: disable=g-import-not-at-top  (custom ops load here)
+    self.sentencepiece = _is_sentencepiece(vocab_file)
+    self.do_lower_case = do_lower_case
+    if self.sentencepiece:
+      with tf.io.gfile.GFile(vocab_file, "rb") as f:
+        # The model's bytes, not a tensor: the op needs them when the graph is built.
+        self._model = f.read()
+      self._tokenizer = lambda: text.SentencepieceTokenizer(model=self._model, out_type=INT)
+      self.cls_id, self.sep_id = self._sentencepiece_ids(["[CLS]", "[SEP]"])
+      return
+    with tf.io.gfile.GFile(vocab_file) as f:
+      vocab = [line.rstrip("\n") for line in f]
+    missing = [t for t in ("[CLS]", "[SEP]", "[UNK]") if t not in vocab]
+    if missing:
+      raise FinetuneError(f"The WordPiece vocabulary {vocab_file} lacks {', '.join(missing)}; "
+                          "a BERT-style vocabulary needs [CLS], [SEP] and [UNK].")
+    self.cls_id, self.sep_id = vocab.index("[CLS]"), vocab.index("[SEP]")
+    self._tokenizer = lambda: text.FastBertTokenizer(vocab=vocab,
+                                                     token_out_type=INT,
+                                                     unknown_token="[UNK]",
+                                                     lower_case_nfd_strip_accents=do_lower_case)
+
+  def _sentencepiece_ids(self, pieces):
+    with tf.Graph().as_default():
+      ids = self._tokenizer().string_to_id(tf.constant(pieces))
+      with tf.compat.v1.Session() as session:
+        return [int(i) for i in session.run(ids)]
+
+  def tokenize(self, words):
+    if self.sentencepiece and self.do_lower_case:
+      words = tf.strings.lower(words)
+    pieces = self._tokenizer().tokenize(words)
+    return pieces.merge_dims(1, -1) if pieces.ragged_rank > 1 else pieces
+
+
+@gin.configurable("bert_tokenization")
+class BertTokenization:
+  """The module's tokenizer, applied to text columns.
+
+  Args:
+    text_columns: one text feature, or two for sentence pairs (segment 0 and 1).
+    max_seq_length: length of input_ids, input_mask and segment_ids.
+    vocab_file, do_lower_case: only for a module without a tokenization_info signature.
+  """
+
+  def __init__(self, text_columns=gin.REQUIRED, max_seq_length=128, vocab_file=None,
+               do_lower_case=None):
+    self.text_columns = [text_columns] if isinstance(text_columns, str) else list(text_columns)
+    if len(self.text_columns) not in (1, 2):
+      raise FinetuneError(f"bert_tokenization.text_columns = {self.text_columns}: give one text "
+                          "column, or two for a sentence pair.")
+    self.max_seq_length = checks.positive_int(max_seq_length, "bert_tokenization.max_seq_length")
+    if self.max_seq_length < 2 + len(self.text_columns):
+      raise FinetuneError(f"bert_tokenization.max_seq_length = {max_seq_length} leaves no room "
+                          "for text after [CLS] and [SEP].")
+    self.vocab_file, self.do_lower_case = vocab_file, do_lower_case
+    self.vocabulary = None
+
+  @property
+  def max_words(self):
+    return self.max_seq_length - 2
+
+  def adapt_to_module(self, module):
+    """Builds the tokenizer from the module's tokenization_info (or the configured file)."""
+    info = tokenization_info.read(module.spec, module.serving_tags)
+    if info is None and not self.vocab_file:
+      raise FinetuneError(
+          f"Module '{module.handle}' has a '{module.signature}' signature but no "
+          "tokenization_info signature to name its vocabulary; set bert_tokenization.vocab_file "
+          "(and bert_tokenization.do_lower_case) to the vocabulary it was trained with.")
+    vocab_file = self.vocab_file or info.vocab_file
+    lower = self.do_lower_case if self.do_lower_case is not None else (
+        info.do_lower_case if info else True)
+    self._check_length(module)
+    self.vocabulary = _Vocabulary(vocab_file, lower)
+
+  def _check_length(self, module):
+    inputs = module.spec.get_input_info_dict(signature=module.signature,
+                                             tags=module.serving_tags)
+    shape = inputs["input_ids"].get_shape() if "input_ids" in inputs else None
+    if shape is not None and shape.rank == 2 and shape[1] is not None:
+      if self.max_seq_length != shape[1]:
+        raise FinetuneError(
+            f"bert_tokenization.max_seq_length = {self.max_seq_length} but module "
+            f"'{module.handle}' takes sequences of exactly {shape[1]} tokens; set "
+            f"bert_tokenization.max_seq_length = {shape[1]}.")
+
+  def check_columns(self, raw_specs):
+    """The text columns exist and are strings; no other string column is left untokenized."""
+    for column in self.text_columns:
+      if column not in raw_specs:
+        raise FinetuneError(f"bert_tokenization.text_columns names '{column}', which the data "
+                            f"does not have; its features are: {', '.join(sorted(raw_specs))}.")
+      if raw_specs[column].dtype != tf.string:
+        raise FinetuneError(f"bert_tokenization.text_columns names '{column}', which is "
+                            f"{raw_specs[column].dtype.name}, not text. Declare it as a string "
+                            "column (csv_data.column_types = {'" + column + "': 'string'}).")
+    others = sorted(n for n, s in raw_specs.items()
+                    if s.dtype == tf.string and n not in self.text_columns)
+    if others:
+      raise FinetuneError(
+          f"The data has text columns {', '.join(others)} that bert_tokenization.text_columns "
+          f"({', '.join(self.text_columns)}) leaves out; list the column(s) to tokenize (two "
+          "for a sentence pair), or leave the others out of csv_data.feature_columns.")
+
+  def feature_specs(self, raw_specs):
+    """The model's features: text columns replaced by BERT's inputs and word positions."""
+    specs = {n: s for n, s in raw_specs.items() if n not in self.text_columns}
+    for name in ("input_ids", "input_mask", "segment_ids"):
+      specs[name] = tf.TensorSpec([self.max_seq_length], INT)
+    specs["word_starts"] = tf.TensorSpec([self.max_words], INT)
+    specs["word_mask"] = tf.TensorSpec([self.max_words], INT)
+    return specs
+
+  def __call__(self, features):
+    """Tokenizes a batch: {text column: [batch] strings, ...} -> the model's features."""
+    import tensorflow_text as text  # pylint: disable=g-import-not-at-top
+    features = dict(features)
+    segments = []
+    for column in self.text_columns:
+      words = tf.strings.split(tf.reshape(features.pop(column), [-1]))
+      pieces = self.vocabulary.tokenize(words.flat_values)
+      segments.append(tf.RaggedTensor.from_row_splits(pieces, words.row_splits))
+    budget = self.max_seq_length - 1 - len(segments)
+    trimmed = text.RoundRobinTrimmer(budget).trim([s.merge_dims(1, 2) for s in segments])
+    ids, segment_ids = text.combine_segments(trimmed, self.vocabulary.cls_id,
+                                             self.vocabulary.sep_id)
+    input_ids, input_mask = text.pad_model_inputs(ids, self.max_seq_length)
+    segment_ids, _ = text.pad_model_inputs(segment_ids, self.max_seq_length)
+    features.update(input_ids=tf.cast(input_ids, INT), input_mask=tf.cast(input_mask, INT),
+                    segment_ids=tf.cast(segment_ids, INT))
+    features.update(self._word_positions(segments[0], trimmed[0].row_lengths()))
+    return features
+
+  def _word_positions(self, pieces, kept_lengths):
+    """Position of each word's first wordpiece in input_ids (after [CLS]), and whether it
+    survived truncation; padded (or cut) to max_words."""
+    counts = tf.cast(pieces.row_lengths(axis=2), INT)  # [batch, (words)]
+    flat = counts.flat_values
+    before = tf.math.cumsum(flat, exclusive=True)  # pieces before each word, across rows
+    row_first = tf.gather(tf.concat([before, [0]], 0), counts.row_starts())
+    starts = before - tf.repeat(row_first, counts.row_lengths()) + 1  # +1: [CLS]
+    kept = starts <= tf.repeat(tf.cast(kept_lengths, INT), counts.row_lengths())
+    shape = [None, self.max_words]
+    return {
+        "word_starts": counts.with_flat_values(starts).to_tensor(0, shape=shape),
+        "word_mask": counts.with_flat_values(tf.cast(kept, INT)).to_tensor(0, shape=shape),
+    }

@@ -1,0 +1,134 @@
+"""A token-level head: one tag per word of a text column (named entities, parts of speech).
+
+The module's sequence output goes through the head network position by position; the logits
+of each word are those of its first wordpiece (`word_starts`, from bert_tokenization), and
+words cut off by max_seq_length are not scored (`word_mask`). Labels are a string of tags,
+one per whitespace-separated word ("O B-PER I-PER"). Loss, metrics and predictions are per
+word: `accuracy` is the share of scored words tagged right, predictions hold a tag per word.
+"""
+
+import gin
+import tensorflow as tf
+
+from finetune import checks
+from finetune.errors import FinetuneError
+
+TRAIN, EVAL, PREDICT = (tf.estimator.ModeKeys.TRAIN, tf.estimator.ModeKeys.EVAL,
+                        tf.estimator.ModeKeys.PREDICT)
+
+
+def _word_logits(logits, features):
+  return tf.gather(logits, tf.cast(features["word_starts"], tf.int32), batch_dims=1)
+
+
+class TokenTaggingHead(tf.estimator.Head):
+  """Per-word softmax over `tags`; takes tag strings, or tag ids when `vocabulary` is None."""
+
+  def __init__(self, tags, takes_ids=False):
+    self.tags = list(tags)
+    self.vocabulary = None if takes_ids else self.tags
+
+  @property
+  def name(self):
+    return None
+
+  @property
+  def logits_dimension(self):
+    return len(self.tags)
+
+  @property
+  def loss_reduction(self):
+    return tf.compat.v1.losses.Reduction.SUM_OVER_BATCH_SIZE
+
+  def without_vocabulary(self):
+    return TokenTaggingHead(self.tags, takes_ids=True)
+
+  def ids_from_labels_fn(self):
+    """fn(tag strings [batch]) -> tag ids [batch, words], -1 past the last tag; its table is
+    built here, outside any loop (train_loop.py)."""
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(self.tags, tf.range(len(self.tags), dtype=tf.int64)),
+        default_value=-2)  # an unknown tag fails the range check in loss()
+
+    def ids(labels):
+      words = tf.strings.split(tf.reshape(labels, [-1]))
+      return tf.cast(words.with_flat_values(table.lookup(words.flat_values)).to_tensor(-1),
+                     tf.int32)
+
+    return ids
+
+  def _ids_and_weights(self, labels, features):
+    ids = self.ids_from_labels_fn()(labels) if self.vocabulary else tf.cast(labels, tf.int32)
+    words = tf.shape(features["word_starts"])[1]
+    ids = tf.pad(ids, [[0, 0], [0, tf.maximum(words - tf.shape(ids)[1], 0)]],
+                 constant_values=-1)[:, :words]
+    check = tf.debugging.assert_greater_equal(
+        ids, -1, message="A tag is not in token_tagging_head.tags")
+    with tf.control_dependencies([check]):
+      weights = tf.cast((ids >= 0) & (tf.cast(features["word_mask"], tf.int32) > 0), tf.float32)
+    return tf.maximum(ids, 0), weights
+
+  def loss(self, labels, logits, features=None, mode=None, regularization_losses=None):
+    ids, weights = self._ids_and_weights(labels, features)
+    per_word = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=ids,
+                                                              logits=_word_logits(logits, features))
+    loss = tf.reduce_sum(per_word * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
+    if regularization_losses:
+      loss += tf.add_n(regularization_losses)
+    return loss
+
+  def predictions(self, logits, keys=None, features=None):
+    word_logits = _word_logits(logits, features)
+    tag_ids = tf.argmax(word_logits, axis=-1, output_type=tf.int32)
+    kept = tf.cast(features["word_mask"], tf.int32) > 0
+    names = tf.gather(tf.constant(self.tags), tag_ids)
+    return {
+        "tag_ids": tf.where(kept, tag_ids, -1),
+        "tags": tf.where(kept, names, ""),
+        "probabilities": tf.nn.softmax(word_logits),
+    }
+
+  def metrics(self, regularization_losses=None):
+    raise NotImplementedError("token_tagging_head builds its metrics in create_estimator_spec.")
+
+  def update_metrics(self, eval_metrics, features, logits, labels, mode=None,
+                     regularization_losses=None):
+    raise NotImplementedError("token_tagging_head builds its metrics in create_estimator_spec.")
+
+  def create_estimator_spec(self, features, mode, logits, labels=None, optimizer=None,
+                            trainable_variables=None, train_op_fn=None, update_ops=None,
+                            regularization_losses=None):
+    del optimizer, trainable_variables
+    predictions = self.predictions(logits, features=features)
+    if mode == PREDICT:
+      output = tf.estimator.export.PredictOutput(predictions)
+      return tf.estimator.EstimatorSpec(mode, predictions=predictions,
+                                        export_outputs={"serving_default": output,
+                                                        "predict": output})
+    loss = self.loss(labels, logits, features, mode, regularization_losses)
+    if mode == EVAL:
+      ids, weights = self._ids_and_weights(labels, features)
+      metrics = {"accuracy": tf.compat.v1.metrics.accuracy(ids, predictions["tag_ids"], weights)}
+      return tf.estimator.EstimatorSpec(mode, loss=loss, predictions=predictions,
+                                        eval_metric_ops=metrics)
+    with tf.control_dependencies(update_ops or []):
+      train_op = train_op_fn(loss)
+    return tf.estimator.EstimatorSpec(mode, loss=loss, predictions=predictions, train_op=train_op)
+
+  def _create_tpu_estimator_spec(self, *args, **kwargs):
+    raise FinetuneError("token_tagging_head does not run on the TPU runtime; use the "
+                        "estimator runtime (experiment.runtime = @estimator_runtime()).")
+
+
+@gin.configurable
+def token_tagging_head(tags=gin.REQUIRED):
+  """One tag per whitespace-separated word; labels are the tags joined by spaces.
+
+  Args:
+    tags: the tag set, e.g. ["O", "B-PER", "I-PER"].
+  """
+  tags = list(tags)
+  if len(tags) < 2 or len(set(tags)) != len(tags) or not all(isinstance(t, str) for t in tags):
+    raise FinetuneError(f"token_tagging_head.tags = {tags}: give two or more distinct tag names.")
+  checks.positive_int(len(tags), "token_tagging_head.tags")
+  return TokenTaggingHead(tags)
