@@ -182,6 +182,7 @@ class BertTokenization:
     row_first = tf.gather(tf.concat([before, [0]], 0), counts.row_starts())
     starts = before - tf.repeat(row_first, counts.row_lengths()) + 1  # +1: [CLS]
     kept = starts <= tf.repeat(tf.cast(kept_lengths, INT), counts.row_lengths())
+    starts = tf.where(kept, starts, 0)  # a word cut off points at [CLS] and is not scored
     shape = [None, self.max_words]
     return {
         "word_starts": counts.with_flat_values(starts).to_tensor(0, shape=shape),

@@ -13,6 +13,7 @@ import tensorflow_hub as hub
 from finetune.formatting import format_tags
 from finetune.modules.handles import load_spec
 from finetune.modules.hub_module import TRAIN_TAG
+from finetune.modules.tokenization_info import TOKENS_INPUTS
 
 
 def _tensor_info(info):
@@ -84,10 +85,29 @@ def describe(handle):
   }
 
 
+def _bert_snippet(handle, described):
+  """A BERT-family module: raw text through the module's own tokenizer."""
+  output = "pooled_output" if "pooled_output" in described["outputs"] else next(
+      iter(described["outputs"]))
+  return "\n".join([
+      f'hub_module.handle = "{handle}"', 'hub_module.signature = "tokens"',
+      f'hub_module.output_key = "{output}"',
+      "csv_data.column_types = {\"text\": \"string\"}",
+      "csv_data.tokenization = @bert_tokenization()  # the module's vocabulary, in the graph",
+      'bert_tokenization.text_columns = ["text"]    # two columns for sentence pairs',
+      "bert_tokenization.max_seq_length = 128",
+      "# sequence_output [batch, positions, H]: hub_module.pooling = \"mean\" (or first, max),",
+      "# or one tag per word with experiment.head = @token_tagging_head()",
+  ])
+
+
 def gin_snippet(handle, variants):
-  """A starting config: the default signature (or the first), its first output and inputs."""
+  """A starting config: the default signature (or the first), its first output and inputs;
+  for a BERT-family module, its tokens signature and tokenizer."""
   serving = next((v for v in variants if not v["tags"]), variants[0])
   names = list(serving["signatures"])
+  if "tokens" in names and set(TOKENS_INPUTS) <= set(serving["signatures"]["tokens"]["inputs"]):
+    return _bert_snippet(handle, serving["signatures"]["tokens"])
   signature = "default" if "default" in names else names[0]
   described = serving["signatures"][signature]
   output = "default" if "default" in described["outputs"] else next(iter(described["outputs"]))

@@ -1,0 +1,241 @@
+"""BERT-family modules from raw text: the module's own tokenizer (checked against a reference
+WordPiece implementation), sentence pairs, pooled and per-word outputs, serving on raw text in
+a fresh process, and a sweep over modules with different vocabularies."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from finetune import api
+from finetune.inputs.tokenization import BertTokenization
+from finetune.modules.hub_module import HubModule
+from tests import builders
+from tests import helpers
+from tests import reference_wordpiece
+
+TEXT_DATA = os.path.join(helpers.REPO, "examples", "text", "data")
+
+
+def task_lines(split="train"):
+  with open(os.path.join(TEXT_DATA, f"task_{split}.csv")) as f:
+    return [row["text"] for row in csv.DictReader(f)]
+
+
+@pytest.fixture(scope="module")
+def bert(tmp_path_factory):
+  return builders.build_bert_module(str(tmp_path_factory.mktemp("bert") / "bert"), task_lines())
+
+
+def vocabulary(handle):
+  with open(os.path.join(handle, "assets", "vocab.txt")) as f:
+    return {token: i for i, token in enumerate(line.rstrip("\n") for line in f)}
+
+
+def tokenize(handle, max_seq_length, texts_a, texts_b=None):
+  columns = ["a"] if texts_b is None else ["a", "b"]
+  tokenization = BertTokenization(columns, max_seq_length=max_seq_length)
+  tokenization.adapt_to_module(HubModule(handle=handle, signature="tokens"))
+  with tf.Graph().as_default():
+    features = {"a": tf.constant(texts_a)}
+    if texts_b is not None:
+      features["b"] = tf.constant(texts_b)
+    with tf.compat.v1.Session() as session:
+      return session.run(tokenization(features))
+
+
+def test_tokenization_agrees_with_reference_wordpiece(bert):
+  vocab = vocabulary(bert)
+  lines = task_lines("eval")
+  single = tokenize(bert, 24, lines)  # 24: long lines are truncated
+  pairs = tokenize(bert, 32, lines[:-1], lines[1:])
+  truncated = 0
+  for i, line in enumerate(lines):
+    ids, mask, segments = reference_wordpiece.bert_inputs(vocab, 24, line)
+    assert single["input_ids"][i].tolist() == ids, line
+    assert single["input_mask"][i].tolist() == mask
+    assert single["segment_ids"][i].tolist() == segments
+    truncated += len(reference_wordpiece.tokenize(line, vocab)) > 22
+  for i, (a, b) in enumerate(zip(lines[:-1], lines[1:])):
+    ids, mask, segments = reference_wordpiece.bert_inputs(vocab, 32, a, b)
+    assert pairs["input_ids"][i].tolist() == ids, (a, b)
+    assert pairs["input_mask"][i].tolist() == mask
+    assert pairs["segment_ids"][i].tolist() == segments
+  assert truncated > 10  # the comparison covered truncation
+
+
+def kept_words(line, vocab, max_seq_length):
+  """How many words have their first wordpiece inside max_seq_length (reference tokenizer)."""
+  words = line.split()
+  before = [len(reference_wordpiece.tokenize(" ".join(words[:w]), vocab)) for w in range(len(words))]
+  return sum(p < max_seq_length - 2 for p in before)
+
+
+def test_word_starts_point_at_each_words_first_wordpiece(bert):
+  vocab = vocabulary(bert)
+  lines = task_lines("eval")[:50]
+  out = tokenize(bert, 16, lines)
+  for i, line in enumerate(lines):
+    words = line.split()
+    kept = 0
+    for w, word in enumerate(words[:14]):
+      if out["word_mask"][i][w]:
+        kept += 1
+        first = reference_wordpiece.tokenize(word, vocab)[0]
+        assert out["input_ids"][i][out["word_starts"][i][w]] == first, (line, word)
+    assert kept == kept_words(line, vocab, 16)  # words whose first piece fits
+
+
+@pytest.mark.parametrize("pooling", ["first", "mean", "max"])
+def test_pooled_sequence_output_ignores_padding(bert, pooling):
+  texts = ["Return the sine of x.", "Open a socket connection to a host."]
+  outputs = []
+  for length in (16, 48):
+    module = HubModule(handle=bert, signature="tokens", output_key="sequence_output",
+                       pooling=pooling)
+    with tf.Graph().as_default():
+      features = {k: tf.constant(v) for k, v in tokenize(bert, length, texts).items()}
+      pooled = module(features, tf.estimator.ModeKeys.PREDICT)
+      with tf.compat.v1.Session() as session:
+        session.run(tf.compat.v1.global_variables_initializer())
+        outputs.append(session.run(pooled))
+  assert outputs[0].shape == (2, 16)
+  np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-5)
+
+
+def classifier_bindings(handle, steps=20, *more):
+  return [f"MODULE_HANDLE = '{handle}'", f"TRAIN_STEPS = {steps}", "MAX_SEQ_LENGTH = 32",
+          "learning_rate_schedule.warmup_steps = 0", "run_config.save_checkpoints_steps = 20",
+          *more]
+
+
+SERVE = """
+import sys, json
+import tensorflow as tf
+if sys.argv[2] == "with_ops":
+  import tensorflow_text  # noqa: F401  (registers the tokenizer's ops)
+model = tf.saved_model.load(sys.argv[1])
+inputs = {k: tf.constant(v) for k, v in json.loads(sys.argv[3]).items()}
+out = model.signatures["predict"](**inputs)
+print(json.dumps({k: v.numpy().tolist() for k, v in out.items() if v.dtype != tf.string}))
+"""
+
+
+def serve(export, inputs, with_ops=True):
+  return subprocess.run([sys.executable, "-c", SERVE, export, "with_ops" if with_ops else "no",
+                         json.dumps(inputs)], capture_output=True, text=True, timeout=300)
+
+
+def test_classifier_trains_on_raw_text_and_serves_raw_text(tmp_path, bert):
+  result = api.train(["text/bert_classifier.gin"], classifier_bindings(bert),
+                     model_dir=str(tmp_path / "model"))
+  assert result.metrics["global_step"] == 20
+  before, after = helpers.module_values(bert), helpers.module_values(result.exports["hub"])
+  assert set(before) == set(after)
+  assert any(helpers.moved(before[k], after[k]) for k in before)  # fine-tuned, then exported
+  texts = ["Return the cosine of x.", "Send a message over a socket."]
+  with tf.Graph().as_default():
+    import tensorflow_hub as hub  # pylint: disable=g-import-not-at-top
+    reloaded = hub.Module(result.exports["hub"])  # plain hub.Module: the export is whole
+    assert "tokenization_info" in reloaded.get_signature_names()
+  answer = serve(result.exports["serving"], {"text": texts})
+  assert answer.returncode == 0, answer.stderr[-3000:]
+  probabilities = np.array(json.loads(answer.stdout.splitlines()[-1])["probabilities"])
+  assert probabilities.shape == (2, 4)
+  np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+  without = serve(result.exports["serving"], {"text": texts}, with_ops=False)
+  assert without.returncode != 0 and "not registered" in without.stderr
+
+
+def pairs_csv(path, split):
+  lines = task_lines(split)
+  with open(os.path.join(TEXT_DATA, f"task_{split}.csv")) as f:
+    areas = [row["area"] for row in csv.DictReader(f)]
+  with open(path, "w", newline="") as f:
+    writer = csv.writer(f)
+    writer.writerow(["sentence1", "sentence2", "label"])
+    for i in range(0, len(lines) - 7, 3):
+      writer.writerow([lines[i], lines[i + 7], "same" if areas[i] == areas[i + 7] else "different"])
+  return str(path)
+
+
+def test_sentence_pairs_train_and_serve_both_texts(tmp_path, bert):
+  result = api.train(["text/bert_pairs.gin"], [
+      f"MODULE_HANDLE = '{bert}'", "TRAIN_STEPS = 10", "learning_rate_schedule.warmup_steps = 0",
+      f"csv_data.train_files = '{pairs_csv(tmp_path / 'train.csv', 'train')}'",
+      f"csv_data.eval_files = '{pairs_csv(tmp_path / 'eval.csv', 'eval')}'"
+  ], model_dir=str(tmp_path / "model"))
+  assert result.metrics["global_step"] == 10 and "auc" in result.metrics
+  answer = serve(result.exports["serving"], {"sentence1": ["Return the sine of x."],
+                                            "sentence2": ["Return the cosine of x."]})
+  assert answer.returncode == 0, answer.stderr[-3000:]
+  assert len(json.loads(answer.stdout.splitlines()[-1])["probabilities"][0]) == 2
+
+
+def tags_csv(path, split):
+  """Tags by a rule a model can learn from the words: NUM for numbers, CAP for capitalized
+  words, WORD otherwise."""
+  with open(path, "w", newline="") as f:
+    writer = csv.writer(f)
+    writer.writerow(["text", "tags"])
+    for line in task_lines(split):
+      tags = ["NUM" if w.strip(".,()").isdigit() else "CAP" if w[:1].isupper() else "WORD"
+              for w in line.split()]
+      writer.writerow([line, " ".join(tags)])
+  return str(path)
+
+
+def test_token_tagging_predicts_and_scores_one_tag_per_word(tmp_path, bert):
+  eval_csv = tags_csv(tmp_path / "eval.csv", "eval")
+  bindings = [
+      f"MODULE_HANDLE = '{bert}'", "TRAIN_STEPS = 30", "learning_rate_schedule.warmup_steps = 0",
+      f"csv_data.train_files = '{tags_csv(tmp_path / 'train.csv', 'train')}'",
+      f"csv_data.eval_files = '{eval_csv}'", "MAX_SEQ_LENGTH = 24",
+      "token_tagging_head.tags = ['CAP', 'NUM', 'WORD']"
+  ]
+  model_dir = str(tmp_path / "model")
+  trained = api.train(["text/bert_tagging.gin"], bindings, model_dir=model_dir)
+  predicted = api.train(["text/bert_tagging.gin"], bindings, model_dir=model_dir,
+                        schedule="predict")
+  with open(predicted.predictions) as f:
+    predictions = [json.loads(line) for line in f]
+  with open(eval_csv) as f:
+    rows = list(csv.DictReader(f))
+  assert len(predictions) == len(rows)
+  vocab = vocabulary(bert)
+  right = scored = 0
+  for prediction, row in zip(predictions, rows):
+    tags = row["tags"].split()
+    given = [t for t in prediction["tags"] if t]
+    assert len(given) == kept_words(row["text"], vocab, 24), row  # a tag per word that fits
+    right += sum(g == t for g, t in zip(given, tags))
+    scored += len(given)
+  # Metrics are per word: the evaluation's accuracy is the share of scored words right.
+  assert trained.metrics["accuracy"] == pytest.approx(right / scored, abs=1e-4)
+
+
+def test_sweep_over_modules_with_different_vocabularies(tmp_path, bert):
+  """Each trial tokenizes with its own module's vocabulary: the small module's embedding
+  table would fail on the larger vocabulary's ids."""
+  small = builders.build_bert_module(str(tmp_path / "small"), task_lines()[:200], vocab_size=120)
+  assert len(vocabulary(small)) < len(vocabulary(bert))
+  result = helpers.python_module(
+      "finetune.sweep", "--gin_file=text/bert_classifier.gin", f"--sweep_dir={tmp_path / 'sweep'}",
+      *[f"--gin_bindings={b}" for b in classifier_bindings(bert, 5)[1:]],
+      f"--grid=MODULE_HANDLE={[bert, small]!r}")
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  with open(tmp_path / "sweep" / "results.csv") as f:
+    rows = list(csv.DictReader(f))
+  assert [r["state"] for r in rows] == ["done", "done"]
+
+
+def test_inspect_proposes_the_tokens_signature_and_the_tokenizer(bert):
+  snippet = api.inspect(bert)["gin"]
+  assert 'hub_module.signature = "tokens"' in snippet
+  assert 'hub_module.output_key = "pooled_output"' in snippet
+  assert "csv_data.tokenization = @bert_tokenization()" in snippet
