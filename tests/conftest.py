@@ -52,3 +52,31 @@ def text_module(tmp_path_factory):
   from examples.text import build  # pylint: disable=g-import-not-at-top
   return build.build(str(tmp_path_factory.mktemp("text")), vocab_size=500,
                      dim=8)["docstring_embedding"]
+
+
+def _task_lines():
+  import csv  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples",
+                      "text", "data", "task_train.csv")
+  with open(path) as f:
+    return [row["text"] for row in csv.DictReader(f)]
+
+
+@pytest.fixture(scope="session")
+def bert_module(tmp_path_factory):
+  """An untrained tiny BERT-style module whose vocabulary comes from the text task's lines."""
+  return builders.build_bert_module(str(tmp_path_factory.mktemp("bert") / "bert"), _task_lines())
+
+
+@pytest.fixture(scope="session")
+def bert_variants(tmp_path_factory):
+  """BERT-style modules that break the rules: a fixed sequence length of 16, and no
+  tokenization_info signature."""
+  root = tmp_path_factory.mktemp("bert_variants")
+  lines = _task_lines()
+  return {
+      "fixed_16": builders.build_bert_module(str(root / "fixed"), lines, seq_length=16),
+      "no_info": builders.build_bert_module(str(root / "no_info"), lines,
+                                            with_tokenization_info=False),
+  }

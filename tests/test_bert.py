@@ -27,9 +27,9 @@ def task_lines(split="train"):
     return [row["text"] for row in csv.DictReader(f)]
 
 
-@pytest.fixture(scope="module")
-def bert(tmp_path_factory):
-  return builders.build_bert_module(str(tmp_path_factory.mktemp("bert") / "bert"), task_lines())
+@pytest.fixture
+def bert(bert_module):
+  return bert_module
 
 
 def vocabulary(handle):

@@ -37,96 +37,123 @@ ROW = ",".join(["1"] * 64)
 # (case id, extra command-line arguments (a callable of tmp_path and the tiny module
 #  handle), expected message). MODEL is replaced by the case's model_dir.
 CASES = [
-    ("missing_gin_file", lambda t, m: ["--gin_file=nope.gin"], "Gin file 'nope.gin' not found"),
+    ("missing_gin_file", lambda t, m, b: ["--gin_file=nope.gin"], "Gin file 'nope.gin' not found"),
     ("gin_syntax_error",
-     lambda t, m: ["--gin_file=" + write(t / "bad.gin", "training.train_steps = = 3\n")],
+     lambda t, m, b: ["--gin_file=" + write(t / "bad.gin", "training.train_steps = = 3\n")],
      "Gin syntax error at "),
-    ("unknown_parameter", lambda t, m: ["--gin_bindings=hub_module.handel = 'x'"],
+    ("unknown_parameter", lambda t, m, b: ["--gin_bindings=hub_module.handel = 'x'"],
      "Did you mean: hub_module.handle"),
-    ("unknown_configurable", lambda t, m: ["--gin_bindings=hub_modul.handle = 'x'"],
+    ("unknown_configurable", lambda t, m, b: ["--gin_bindings=hub_modul.handle = 'x'"],
      "No configurable matching 'hub_modul'"),
-    ("train_steps_wrong_type", lambda t, m: ["--gin_bindings=TRAIN_STEPS = 'ten'"],
+    ("train_steps_wrong_type", lambda t, m, b: ["--gin_bindings=TRAIN_STEPS = 'ten'"],
      "training.train_steps must be a positive integer, got 'ten'"),
-    ("batch_size_wrong_type", lambda t, m: ["--gin_bindings=BATCH_SIZE = 'big'"],
+    ("batch_size_wrong_type", lambda t, m, b: ["--gin_bindings=BATCH_SIZE = 'big'"],
      "batch_size must be a positive integer, got 'big'"),
-    ("missing_handle", lambda t, m: ["--gin_bindings=MODULE_HANDLE = None"],
+    ("missing_handle", lambda t, m, b: ["--gin_bindings=MODULE_HANDLE = None"],
      "No module handle: set hub_module.handle"),
-    ("handle_missing_path", lambda t, m: [f"--gin_bindings=MODULE_HANDLE = '{t}/none'"],
+    ("handle_missing_path", lambda t, m, b: [f"--gin_bindings=MODULE_HANDLE = '{t}/none'"],
      "does not exist. Give a directory that holds tfhub_module.pb"),
-    ("handle_not_a_module", lambda t, m: [f"--gin_bindings=MODULE_HANDLE = '{t}'"],
+    ("handle_not_a_module", lambda t, m, b: [f"--gin_bindings=MODULE_HANDLE = '{t}'"],
      "is a directory without tfhub_module.pb"),
     ("handle_not_allowed",
-     lambda t, m: ["--gin_bindings=hub_module.allowed_handle_prefixes = ['gs://trusted/']"],
+     lambda t, m, b: ["--gin_bindings=hub_module.allowed_handle_prefixes = ['gs://trusted/']"],
      "is not allowed: hub_module.allowed_handle_prefixes = ['gs://trusted/']"),
-    ("unknown_signature", lambda t, m: ["--gin_bindings=hub_module.signature = 'tokens'"],
+    ("unknown_signature", lambda t, m, b: ["--gin_bindings=hub_module.signature = 'tokens'"],
      "Signature 'tokens' not in module"),
-    ("unknown_output_key", lambda t, m: ["--gin_bindings=hub_module.output_key = 'pooled'"],
+    ("unknown_output_key", lambda t, m, b: ["--gin_bindings=hub_module.output_key = 'pooled'"],
      "Output 'pooled' not in signature 'default'"),
-    ("unknown_tag_set", lambda t, m: ["--gin_bindings=hub_module.train_tags = ['gpu']"],
+    ("unknown_tag_set", lambda t, m, b: ["--gin_bindings=hub_module.train_tags = ['gpu']"],
      'Tag set {"gpu"} is not a graph variant'),
-    ("missing_data_column", lambda t, m: ["--gin_bindings=csv_data.label_column = 'label'"],
+    ("missing_data_column", lambda t, m, b: ["--gin_bindings=csv_data.label_column = 'label'"],
      "Column 'label' is not in the CSV header; the columns are: pixel_0"),
-    ("input_wrong_dtype", lambda t, m: [
+    ("input_wrong_dtype", lambda t, m, b: [
         "--gin_bindings=hub_module.input_mapping = {'pixels': 'pixel_0'}",
         "--gin_bindings=csv_data.column_groups = {'pixels': 'pixel_1*'}",
         "--gin_bindings=csv_data.column_types = {'pixel_0': 'string'}"
     ], "Feature 'pixel_0' is string but signature input 'pixels' takes float32"),
     ("input_wrong_shape",
-     lambda t, m: ["--gin_bindings=csv_data.column_groups = {'pixels': 'pixel_1*'}"],
+     lambda t, m, b: ["--gin_bindings=csv_data.column_groups = {'pixels': 'pixel_1*'}"],
      "Feature 'pixels' has per-example shape [11] but signature input 'pixels' takes [64]"),
-    ("label_outside_classes", lambda t, m: [
+    ("label_outside_classes", lambda t, m, b: [
         f"--gin_bindings=csv_data.train_files = '{write(t / 'c.csv', csv_rows(ROW + ',7'))}'",
         "--gin_bindings=experiment.head = @multi_class_head()",
         "--gin_bindings=multi_class_head.n_classes = 3"
     ], "A label is outside the head's classes (labels seen: 7"),
     ("label_not_in_vocabulary",
-     lambda t, m: ["--gin_bindings=binary_class_head.label_vocabulary = ['even', 'uneven']"],
+     lambda t, m, b: ["--gin_bindings=binary_class_head.label_vocabulary = ['even', 'uneven']"],
      "A label is not in the head's label_vocabulary"),
     ("label_not_a_number",
-     lambda t, m: ["--gin_bindings=binary_class_head.label_vocabulary = None"],
+     lambda t, m, b: ["--gin_bindings=binary_class_head.label_vocabulary = None"],
      "Label 'even' is not a number and the head has no label_vocabulary"),
     ("empty_data_file",
-     lambda t, m: [f"--gin_bindings=csv_data.eval_files = '{write(t / 'e.csv', csv_rows())}'"],
+     lambda t, m, b: [f"--gin_bindings=csv_data.eval_files = '{write(t / 'e.csv', csv_rows())}'"],
      "have a header but no data rows"),
     ("missing_data_files",
-     lambda t, m: [f"--gin_bindings=csv_data.train_files = '{t}/nothing/*.csv'"],
+     lambda t, m, b: [f"--gin_bindings=csv_data.train_files = '{t}/nothing/*.csv'"],
      "No files match csv_data.train_files"),
-    ("malformed_csv_row", lambda t, m: [
+    ("malformed_csv_row", lambda t, m, b: [
         f"--gin_bindings=csv_data.train_files = '{write(t / 'm.csv', csv_rows(ROW + ',odd', '1,2,odd'))}'"
     ], "A CSV row has 3 fields where the header has 65"),
-    ("csv_value_not_a_number", lambda t, m: [
+    ("csv_value_not_a_number", lambda t, m, b: [
         f"--gin_bindings=csv_data.train_files = '{write(t / 'n.csv', csv_rows(ROW.replace('1', 'x', 1) + ',odd'))}'"
     ], "is not a valid float: 'x'"),
-    ("loss_becomes_nan", lambda t, m: [
+    ("loss_becomes_nan", lambda t, m, b: [
         "--gin_bindings=LEARNING_RATE = 1e30",
         "--gin_bindings=optimization.optimizer = @tf.train.GradientDescentOptimizer",
         "--gin_bindings=optimization.clip_gradient_norm = None", "--gin_bindings=TRAIN_STEPS = 50"
     ], "The loss became NaN or infinite at step"),
-    ("negative_learning_rate", lambda t, m: ["--gin_bindings=LEARNING_RATE = -0.1"],
+    ("negative_learning_rate", lambda t, m, b: ["--gin_bindings=LEARNING_RATE = -0.1"],
      "base_learning_rate must be > 0, got -0.1"),
     ("warmup_longer_than_training",
-     lambda t, m: ["--gin_bindings=learning_rate_schedule.warmup_steps = 10"],
+     lambda t, m, b: ["--gin_bindings=learning_rate_schedule.warmup_steps = 10"],
      "warmup_steps = 10 must be an integer >= 0 and shorter than training (train_steps = 3)"),
-    ("unknown_decay", lambda t, m: ["--gin_bindings=learning_rate_schedule.decay = 'cos'"],
+    ("unknown_decay", lambda t, m, b: ["--gin_bindings=learning_rate_schedule.decay = 'cos'"],
      "decay = 'cos' is unknown; use one of: constant, linear"),
-    ("vocabulary_class_count_mismatch", lambda t, m: [
+    ("vocabulary_class_count_mismatch", lambda t, m, b: [
         "--gin_bindings=experiment.head = @multi_class_head()",
         "--gin_bindings=multi_class_head.n_classes = 3",
         "--gin_bindings=multi_class_head.label_vocabulary = ['even', 'odd']"
     ], "label_vocabulary has 2 entries but n_classes = 3"),
-    ("read_only_model_dir", lambda t, m: ["--model_dir=/proc/finetune_model"],
+    ("read_only_model_dir", lambda t, m, b: ["--model_dir=/proc/finetune_model"],
      "model_dir '/proc/finetune_model' cannot be written"),
-    ("eval_steps_zero", lambda t, m: ["--gin_bindings=evaluation.eval_steps = 0"],
+    ("eval_steps_zero", lambda t, m, b: ["--gin_bindings=evaluation.eval_steps = 0"],
      "evaluation.eval_steps must be a positive integer, got 0"),
-    ("negative_hidden_units", lambda t, m: ["--gin_bindings=head_network.hidden_units = [8, -1]"],
+    ("negative_hidden_units", lambda t, m, b: ["--gin_bindings=head_network.hidden_units = [8, -1]"],
      "head_network.hidden_units entries must be a positive integer, got -1"),
-    ("checkpoint_steps_zero", lambda t, m: ["--gin_bindings=run_config.save_checkpoints_steps = 0"],
+    ("checkpoint_steps_zero", lambda t, m, b: ["--gin_bindings=run_config.save_checkpoints_steps = 0"],
      "run_config.save_checkpoints_steps must be a positive integer, got 0"),
-    ("learning_rate_not_a_number", lambda t, m: ["--gin_bindings=LEARNING_RATE = 'fast'"],
+    ("learning_rate_not_a_number", lambda t, m, b: ["--gin_bindings=LEARNING_RATE = 'fast'"],
      "base_learning_rate must be > 0, got 'fast'"),
-    ("evaluate_without_checkpoint", lambda t, m: ["--schedule=evaluate"],
+    ("evaluate_without_checkpoint", lambda t, m, b: ["--schedule=evaluate"],
      "No checkpoint in"),
+    ("bert_without_tokenization", lambda t, m, b: BERT(b) + ["--gin_bindings=csv_data.tokenization = None"],
+     "takes BERT's input_ids, input_mask and segment_ids: set tokenization = @bert_tokenization()"),
+    ("bert_text_column_missing",
+     lambda t, m, b: BERT(b) + ["--gin_bindings=bert_tokenization.text_columns = ['txt']"],
+     "bert_tokenization.text_columns names 'txt', which the data does not have; its features are: text"),
+    ("bert_pair_with_one_column", lambda t, m, b: BERT(b) + [
+        "--gin_file=text/bert_pairs.gin",
+        f"--gin_bindings=csv_data.train_files = '{write(t / 'p.csv', 'sentence1,sentence2,label' + chr(10) + 'a b,c d,same' + chr(10))}'",
+        f"--gin_bindings=csv_data.eval_files = '{t / 'p.csv'}'",
+        "--gin_bindings=bert_tokenization.text_columns = ['sentence1']"
+    ], "The data has text columns sentence2 that bert_tokenization.text_columns (sentence1) leaves out"),
+    ("bert_sequence_too_long",
+     lambda t, m, b: BERT(b["fixed_16"]) + ["--gin_bindings=MAX_SEQ_LENGTH = 64"],
+     "bert_tokenization.max_seq_length = 64 but module"),
+    ("bert_no_tokenization_info", lambda t, m, b: BERT(b["no_info"]),
+     "has a 'tokens' signature but no tokenization_info signature to name its vocabulary; set "
+     "bert_tokenization.vocab_file"),
+    ("bert_sequence_output_unpooled",
+     lambda t, m, b: BERT(b) + ["--gin_bindings=hub_module.output_key = 'sequence_output'"],
+     "Set hub_module.pooling = \"first\", \"mean\" or \"max\""),
 ]
+
+
+def BERT(handle):  # noqa: N802  (reads as a constant in the table above)
+  """Arguments that switch a case to the BERT-style classifier config on `handle`."""
+  handle = handle["bert"] if isinstance(handle, dict) else handle
+  return ["--gin_file=text/bert_classifier.gin", f"--gin_bindings=MODULE_HANDLE = '{handle}'",
+          "--gin_bindings=MAX_SEQ_LENGTH = 16"]
 
 
 def run_command(args, capsys):
@@ -145,9 +172,17 @@ def base_args(tmp_path, handle):
 
 
 @pytest.mark.parametrize("case, extra, message", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_gets_one_clear_error(tmp_path, capsys, digits_module, case, extra, message):
-  code, out = run_command(
-      base_args(tmp_path, digits_module) + extra(tmp_path, digits_module), capsys)
+def test_bad_input_gets_one_clear_error(tmp_path, capsys, request, digits_module, case, extra,
+                                        message):
+  bert = None
+  if case.startswith("bert_"):
+    bert = dict(request.getfixturevalue("bert_variants"),
+                bert=request.getfixturevalue("bert_module"))
+  extra = extra(tmp_path, digits_module, bert)
+  args = base_args(tmp_path, digits_module)
+  if any(a.startswith("--gin_file=") for a in extra):  # the case brings its own config
+    args = [a for a in args if not a.startswith("--gin_file=")]
+  code, out = run_command(args + extra, capsys)
   assert code == 2, (case, out)
   lines = [l for l in out.err.splitlines() if l.strip()]
   assert lines and lines[0].startswith("finetune: error: "), out.err

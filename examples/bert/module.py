@@ -87,7 +87,8 @@ def encoder(input_ids, input_mask, segment_ids, vocab_size, hidden, layers, head
 
 
 def module_fn(vocab_file, vocab_size, do_lower_case, is_training, hidden=64, layers=2, heads=2,
-              intermediate=128, max_position=128, seq_length=None, dropout=0.1, l2=1e-5):
+              intermediate=128, max_position=128, seq_length=None, dropout=0.1, l2=1e-5,
+              with_tokenization_info=True):
   """The module graph of one variant (hub.create_module_spec calls it per tag set)."""
   placeholder = lambda name: tf.compat.v1.placeholder(tf.int32, [None, seq_length], name=name)
   input_ids, input_mask, segment_ids = (placeholder(n)
@@ -113,6 +114,11 @@ def module_fn(vocab_file, vocab_size, do_lower_case, is_training, hidden=64, lay
     mlm_logits = tf.einsum("bph,vh->bpv", transformed, word_embeddings) + bias
   hub.add_signature("mlm", inputs=dict(tokens, mlm_positions=mlm_positions),
                     outputs=dict(mlm_logits=mlm_logits))
+  if with_tokenization_info:
+    _add_tokenization_info(vocab_file, do_lower_case)
+
+
+def _add_tokenization_info(vocab_file, do_lower_case):
   # A constant file name in ASSET_FILEPATHS: hub copies the vocabulary into the module's
   # assets/ and the loaded module's tensor names that copy (how BERT's modules do it).
   vocab = tf.constant(vocab_file)
