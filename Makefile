@@ -14,9 +14,13 @@ example: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q tests
 
-$(VENV)/.installed: setup.py
+# tensorflow-text (in-graph BERT tokenizers) declares a dependency on the full `tensorflow`
+# package; --no-deps keeps it from installing a second TensorFlow beside tensorflow-cpu
+# (BUILD_NOTES.md).
+$(VENV)/.installed: setup.py Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -e '.[cpu,test]'
+	$(BIN)/pip install -q --no-deps tensorflow-text==2.15.0
 	touch $@
 
 format: $(VENV)/.installed

@@ -239,3 +239,37 @@ def test_inspect_proposes_the_tokens_signature_and_the_tokenizer(bert):
   assert 'hub_module.signature = "tokens"' in snippet
   assert 'hub_module.output_key = "pooled_output"' in snippet
   assert "csv_data.tokenization = @bert_tokenization()" in snippet
+
+
+@pytest.fixture(scope="module")
+def albert(tmp_path_factory):
+  """An ALBERT-style module: its tokenization_info names a SentencePiece model."""
+  spm = pytest.importorskip("sentencepiece")
+  root = tmp_path_factory.mktemp("albert")
+  corpus = root / "corpus.txt"
+  corpus.write_text("\n".join(line.lower() for line in task_lines()) + "\n")
+  spm.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(root / "sp"), vocab_size=300,
+                                 user_defined_symbols=["[CLS]", "[SEP]", "[MASK]"], pad_id=0,
+                                 unk_id=1, bos_id=-1, eos_id=-1, minloglevel=2)
+  from examples.bert import module as bert_module  # pylint: disable=g-import-not-at-top
+  handle = bert_module.export_untrained(str(root / "albert"), str(root / "sp.model"),
+                                        vocab_size=300, hidden=16, layers=1, intermediate=32,
+                                        max_position=64)
+  return handle, spm.SentencePieceProcessor(model_file=str(root / "sp.model"))
+
+
+def test_sentencepiece_module_tokenizes_with_its_model_and_trains(tmp_path, albert):
+  handle, processor = albert
+  lines = task_lines("eval")[:40]
+  out = tokenize(handle, 32, lines)
+  cls, sep = processor.piece_to_id("[CLS]"), processor.piece_to_id("[SEP]")
+  for i, line in enumerate(lines):
+    pieces = [p for word in line.lower().split() for p in processor.encode(word)][:30]
+    expected = [cls] + pieces + [sep]
+    assert out["input_ids"][i][:len(expected)].tolist() == expected, line
+    assert out["input_mask"][i].sum() == len(expected)
+  # The training loop reads through an initializable iterator: SentencePiece ops are stateful.
+  result = api.train(["text/bert_classifier.gin"],
+                     classifier_bindings(handle, 10, "training.steps_per_run = 5"),
+                     model_dir=str(tmp_path / "model"))
+  assert result.metrics["global_step"] == 10

@@ -127,10 +127,12 @@ def _add_tokenization_info(vocab_file, do_lower_case):
                     outputs=dict(vocab_file=vocab, do_lower_case=tf.constant(do_lower_case)))
 
 
-def create_spec(vocab_file, do_lower_case=True, **kwargs):
-  """A hub.ModuleSpec with the {"train"} (dropout) and set() variants."""
-  with open(vocab_file) as f:
-    vocab_size = sum(1 for _ in f)
+def create_spec(vocab_file, do_lower_case=True, vocab_size=None, **kwargs):
+  """A hub.ModuleSpec with the {"train"} (dropout) and set() variants. `vocab_size` defaults
+  to the lines of a WordPiece vocabulary; give it for a SentencePiece model."""
+  if vocab_size is None:
+    with open(vocab_file) as f:
+      vocab_size = sum(1 for _ in f)
   args = dict(vocab_file=vocab_file, vocab_size=vocab_size, do_lower_case=do_lower_case, **kwargs)
   return hub.create_module_spec(module_fn,
                                 tags_and_args=[({"train"}, dict(is_training=True, **args)),

@@ -25,6 +25,19 @@ from finetune.modules import tokenization_info
 INT = tf.int32
 
 
+def import_tensorflow_text():
+  """tensorflow_text, whose import also registers its ops (as a serving binary must do)."""
+  try:
+    import tensorflow_text  # pylint: disable=g-import-not-at-top
+  except ImportError as e:
+    raise FinetuneError(
+        "BERT-style modules are tokenized with tensorflow-text, which is not installed: "
+        "pip install --no-deps tensorflow-text==2.15.0 (--no-deps: its metadata asks for the "
+        "full tensorflow package, which would install a second TensorFlow beside "
+        "tensorflow-cpu; on hosts with `tensorflow` a plain install is fine).") from e
+  return tensorflow_text
+
+
 def _is_sentencepiece(path):
   with tf.io.gfile.GFile(path, "rb") as f:
     head = f.read(4096)
@@ -39,7 +52,7 @@ class _Vocabulary:
   """The tokenizer of one vocabulary: tokenize(words [n]) -> ragged ids [n, (pieces)]."""
 
   def __init__(self, vocab_file, do_lower_case):
-    import tensorflow_text as text  # pylint: disable=g-import-not-at-top  (custom ops load here)
+    text = import_tensorflow_text()
     self.sentencepiece = _is_sentencepiece(vocab_file)
     self.do_lower_case = do_lower_case
     if self.sentencepiece:
@@ -155,7 +168,7 @@ class BertTokenization:
 
   def __call__(self, features):
     """Tokenizes a batch: {text column: [batch] strings, ...} -> the model's features."""
-    import tensorflow_text as text  # pylint: disable=g-import-not-at-top
+    text = import_tensorflow_text()
     features = dict(features)
     segments = []
     for column in self.text_columns:

@@ -38,7 +38,9 @@ def iterator_input_fn(data, split):
   input_fn = data.input_fn(split, training=True, drop_remainder=True)
 
   def fn():
-    iterator = tf.compat.v1.data.make_one_shot_iterator(input_fn())
+    # Initializable, not one-shot: a one-shot iterator cannot capture stateful ops such as
+    # tensorflow_text's SentencepieceTokenizer; the loop's hook initializes it.
+    iterator = tf.compat.v1.data.make_initializable_iterator(input_fn())
     tf.compat.v1.add_to_collection(ITERATOR_COLLECTION, iterator)
     return {}, None
 
@@ -165,7 +167,21 @@ def train_spec(model):
   return tf.estimator.EstimatorSpec(TRAIN,
                                     loss=loss,
                                     train_op=tf.group(loss, done_first),
-                                    training_hooks=[StopAtTrainSteps(step_after, train_steps)])
+                                    training_hooks=[
+                                        StopAtTrainSteps(step_after, train_steps),
+                                        InitializeIterator(iterator)
+                                    ])
+
+
+class InitializeIterator(tf.compat.v1.train.SessionRunHook):
+  """Initializes the loop's input iterator in every new session (as the Estimator does for
+  the iterators it makes itself)."""
+
+  def __init__(self, iterator):
+    self._initializer = iterator.initializer
+
+  def after_create_session(self, session, coord):
+    session.run(self._initializer)
 
 
 class StopAtTrainSteps(tf.compat.v1.train.SessionRunHook):
