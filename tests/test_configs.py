@@ -29,6 +29,8 @@ def tiny_inputs(gin_file, request):
         f"MODULE_HANDLE = '{images[kind]}'", f"TRAIN_DIR = '{images['parity_train']}'",
         f"EVAL_DIR = '{images['parity_eval']}'"
     ]
+  if gin_file.startswith("text/bert"):
+    return [f"MODULE_HANDLE = '{request.getfixturevalue('bert_module')}'", "MAX_SEQ_LENGTH = 16"]
   if gin_file.startswith("text/"):
     return [f"MODULE_HANDLE = '{request.getfixturevalue('text_module')}'"]
   return [f"MODULE_HANDLE = '{request.getfixturevalue('digits_module')}'"]

@@ -54,8 +54,8 @@ def _export_atomically(path, export):
   return result
 
 
-def build(output_dir, steps=1500, hidden=64, layers=2, heads=2, intermediate=128,
-          vocab_size=3000, max_documents=None, batch_size=64, learning_rate=2e-3, seed=0,
+def build(output_dir, steps=3000, hidden=64, layers=2, heads=2, intermediate=128,
+          vocab_size=3000, max_documents=None, batch_size=32, learning_rate=2e-3, seed=0,
           force=False):
   """Writes the vocabulary and both modules under output_dir (unless they exist).
 
@@ -121,7 +121,7 @@ def main(argv):
 
 if __name__ == "__main__":
   flags.DEFINE_string("output_dir", "build/bert", "Where vocab.txt and modules/ go.")
-  flags.DEFINE_integer("steps", 1500, "Masked-language-model training steps.")
+  flags.DEFINE_integer("steps", 3000, "Masked-language-model training steps.")
   flags.DEFINE_integer("hidden", 64, "Hidden size of the encoder.")
   flags.DEFINE_integer("layers", 2, "Transformer layers.")
   flags.DEFINE_integer("heads", 2, "Attention heads.")

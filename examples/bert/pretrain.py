@@ -120,7 +120,7 @@ def _accuracy(session, inputs, correct, batches):
 
 
 def pretrain_and_export(spec, export_dir, train_sequences, eval_sequences, vocab_size, steps,
-                        batch_size=64, learning_rate=2e-3, seed=0):
+                        batch_size=32, learning_rate=2e-3, seed=0):
   """Trains `spec` by masked-language modelling on train_sequences, then exports it.
 
   Args:
