@@ -33,15 +33,22 @@ from examples.bert import vocab as bert_vocab
 
 FLAGS = flags.FLAGS
 MAX_SEQ_LENGTH = 64
-TINY = dict(steps=20, hidden=16, layers=1, heads=1, intermediate=32, vocab_size=1000,
+TINY = dict(steps=20,
+            hidden=16,
+            layers=1,
+            heads=1,
+            intermediate=32,
+            vocab_size=1000,
             max_documents=300)
 MODULES = ("bert_pretrained", "bert_untrained")
 
 
 def data_paths():
   """{name: path} of the shipped fine-tuning CSVs (pairs_train, pairs_eval, tags_*)."""
-  return {f"{task}_{split}": os.path.join(make_data.DATA_DIR, f"{task}_{split}.csv")
-          for task in ("pairs", "tags") for split in ("train", "eval")}
+  return {
+      f"{task}_{split}": os.path.join(make_data.DATA_DIR, f"{task}_{split}.csv")
+      for task in ("pairs", "tags") for split in ("train", "eval")
+  }
 
 
 def _export_atomically(path, export):
@@ -54,8 +61,46 @@ def _export_atomically(path, export):
   return result
 
 
-def build(output_dir, steps=3000, hidden=64, layers=2, heads=2, intermediate=128,
-          vocab_size=3000, max_documents=None, batch_size=32, learning_rate=2e-3, seed=0,
+def _vocabulary_and_sequences(vocab_path, vocab_size, max_documents):
+  """Learns the vocabulary from the training docstrings (written to vocab_path) and packs the
+  corpus with it: (vocabulary, train_sequences, held-out sequences)."""
+  if not os.path.exists(make_data.CORPUS):
+    make_data.main()
+  os.makedirs(os.path.dirname(vocab_path) or ".", exist_ok=True)
+  train, held_out = pretrain.split_documents(
+      pretrain.read_documents(make_data.CORPUS, max_documents))
+  vocabulary = bert_vocab.learn([s for d in train for s in d], vocab_size)
+  bert_vocab.write(vocabulary, vocab_path)
+  train_sequences, eval_sequences = (
+      pretrain.pack(d, vocabulary, MAX_SEQ_LENGTH) for d in (train, held_out))
+  print(
+      f"vocabulary: {len(vocabulary)} wordpieces; sequences: {len(train_sequences)} train, "
+      f"{len(eval_sequences)} held out",
+      flush=True)
+  return vocabulary, train_sequences, eval_sequences
+
+
+def _record(path, metrics, settings):
+  """Prints the pretraining's effect and writes it with the settings to path (json)."""
+  print(f"masked-wordpiece accuracy on held-out docstrings: "
+        f"{metrics['mlm_accuracy_before']:.3f} before, {metrics['mlm_accuracy_after']:.3f} "
+        f"after {settings['steps']} steps ({metrics['train_seconds']:.0f} s); always the most "
+        f"frequent wordpiece: {metrics['most_frequent_accuracy']:.3f}")
+  with open(path, "w") as f:
+    json.dump(dict(metrics, **settings), f, indent=2, sort_keys=True)
+
+
+def build(output_dir,
+          steps=3000,
+          hidden=64,
+          layers=2,
+          heads=2,
+          intermediate=128,
+          vocab_size=3000,
+          max_documents=None,
+          batch_size=32,
+          learning_rate=2e-3,
+          seed=0,
           force=False):
   """Writes the vocabulary and both modules under output_dir (unless they exist).
 
@@ -75,47 +120,45 @@ def build(output_dir, steps=3000, hidden=64, layers=2, heads=2, intermediate=128
   """
   paths = {name: os.path.join(output_dir, "modules", name) for name in MODULES}
   paths.update(vocab=os.path.join(output_dir, "vocab.txt"),
-               pretraining=os.path.join(output_dir, "pretraining.json"), **data_paths())
-  if not force and all(os.path.exists(os.path.join(paths[m], "tfhub_module.pb"))
-                       for m in MODULES):
+               pretraining=os.path.join(output_dir, "pretraining.json"),
+               **data_paths())
+  if not force and all(os.path.exists(os.path.join(paths[m], "tfhub_module.pb")) for m in MODULES):
     print(f"modules exist in {output_dir}/modules (--force rebuilds them)")
     return paths
-  if not os.path.exists(make_data.CORPUS):
-    make_data.main()
-  os.makedirs(os.path.join(output_dir, "modules"), exist_ok=True)
-  train, held_out = pretrain.split_documents(
-      pretrain.read_documents(make_data.CORPUS, max_documents))
-  vocabulary = bert_vocab.learn([s for d in train for s in d], vocab_size)
-  bert_vocab.write(vocabulary, paths["vocab"])
+  vocabulary, train_sequences, eval_sequences = _vocabulary_and_sequences(
+      paths["vocab"], vocab_size, max_documents)
   architecture = dict(hidden=hidden, layers=layers, heads=heads, intermediate=intermediate)
   spec = bert_module.create_spec(paths["vocab"], do_lower_case=True, **architecture)
-  train_sequences, eval_sequences = (pretrain.pack(d, vocabulary, MAX_SEQ_LENGTH)
-                                     for d in (train, held_out))
-  print(f"vocabulary: {len(vocabulary)} wordpieces; sequences: {len(train_sequences)} train, "
-        f"{len(eval_sequences)} held out", flush=True)
   metrics = _export_atomically(
       paths["bert_pretrained"], lambda path: pretrain.pretrain_and_export(
           spec, path, train_sequences, eval_sequences, len(vocabulary), steps, batch_size,
           learning_rate, seed))
-  _export_atomically(paths["bert_untrained"], lambda path: bert_module.export_untrained(
-      path, paths["vocab"], seed=seed, **architecture))
-  print(f"masked-wordpiece accuracy on held-out docstrings: "
-        f"{metrics['mlm_accuracy_before']:.3f} before, {metrics['mlm_accuracy_after']:.3f} "
-        f"after {steps} steps ({metrics['train_seconds']:.0f} s); always the most frequent "
-        f"wordpiece: {metrics['most_frequent_accuracy']:.3f}")
-  settings = dict(architecture, steps=steps, batch_size=batch_size, learning_rate=learning_rate,
-                  vocab_size=len(vocabulary), max_seq_length=MAX_SEQ_LENGTH, seed=seed,
-                  max_documents=max_documents, train_sequences=len(train_sequences),
-                  eval_sequences=len(eval_sequences))
-  with open(paths["pretraining"], "w") as f:
-    json.dump(dict(metrics, **settings), f, indent=2, sort_keys=True)
+  _export_atomically(
+      paths["bert_untrained"],
+      lambda path: bert_module.export_untrained(path, paths["vocab"], seed=seed, **architecture))
+  _record(
+      paths["pretraining"], metrics,
+      dict(architecture,
+           steps=steps,
+           batch_size=batch_size,
+           learning_rate=learning_rate,
+           vocab_size=len(vocabulary),
+           max_seq_length=MAX_SEQ_LENGTH,
+           max_documents=max_documents,
+           seed=seed,
+           train_sequences=len(train_sequences),
+           eval_sequences=len(eval_sequences)))
   return paths
 
 
 def main(argv):
   del argv
-  sizes = dict(steps=FLAGS.steps, hidden=FLAGS.hidden, layers=FLAGS.layers, heads=FLAGS.heads,
-               intermediate=FLAGS.intermediate, vocab_size=FLAGS.vocab_size)
+  sizes = dict(steps=FLAGS.steps,
+               hidden=FLAGS.hidden,
+               layers=FLAGS.layers,
+               heads=FLAGS.heads,
+               intermediate=FLAGS.intermediate,
+               vocab_size=FLAGS.vocab_size)
   build(FLAGS.output_dir, force=FLAGS.force, **(TINY if FLAGS.tiny else sizes))
 
 

@@ -146,8 +146,7 @@ def write_corpus(path, documents):
   """One sentence a line, a blank line after each document; gzip without a timestamp so the
   file is the same on every run."""
   text = "".join("\n".join(document) + "\n\n" for document in documents)
-  with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw,
-                                              mtime=0) as f:
+  with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as f:
     f.write(text.encode("utf-8"))
 
 
@@ -208,9 +207,9 @@ def word_tag(word, names):
   NUM:  the word, without surrounding punctuation, is a number (42, -1, 2.5e-3, 1,000, 0xff).
   CODE: it has a mark of code: an underscore, a parenthesis or bracket inside it, a backtick,
         `=`, `<`, `>`, `*`, a dot between two word characters (os.path), a lower-case letter
-        followed by a capital (getLogger, SSLContext), except e.g. and i.e.; or it is a public name of the line's
-        module that is not all lower-case (SMTP, Decimal, IMAP4). All-lower-case names (path,
-        time, copy) are English words too often to call code by rule.
+        followed by a capital (getLogger, SSLContext), but not e.g. or i.e.; or it is a public
+        name of the line's module that is not all lower-case (SMTP, Decimal, IMAP4).
+        All-lower-case names (path, time, copy) are English words too often to call code.
   WORD: anything else.
   """
   core = _core(word)
@@ -257,8 +256,7 @@ def main():
     pairs = sentence_pairs(rows, PAIRS[split])
     write_csv(os.path.join(DATA_DIR, f"pairs_{split}.csv"), ["sentence1", "sentence2", "label"],
               pairs)
-    write_csv(os.path.join(DATA_DIR, f"tags_{split}.csv"), ["text", "tags"],
-              tag_rows(rows, names))
+    write_csv(os.path.join(DATA_DIR, f"tags_{split}.csv"), ["text", "tags"], tag_rows(rows, names))
     print(f"{split}: {len(pairs)} pairs, {len(rows)} tagged lines")
 
 

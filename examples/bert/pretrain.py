@@ -77,7 +77,7 @@ def mask(sequences, rng, vocab_size, max_predictions):
   weights = np.zeros(shape, np.float32)
   for row, sequence in enumerate(sequences):
     candidates = np.flatnonzero(~np.isin(sequence, [PAD, CLS, SEP, MASK]))
-    count = min(max_predictions, max(1, int(round(len(candidates) * MASK_RATE))))
+    count = min(max_predictions, len(candidates), max(1, int(round(len(candidates) * MASK_RATE))))
     picked = np.sort(rng.choice(candidates, count, replace=False))
     positions[row, :count], labels[row, :count], weights[row, :count] = picked, sequence[picked], 1
     draw = rng.random_sample(count)
@@ -91,9 +91,12 @@ def mask(sequences, rng, vocab_size, max_predictions):
 def _mlm_outputs(module, inputs):
   """(per-position cross-entropy, correct) [batch, P] of module's "mlm" signature."""
   input_ids, positions, labels, _ = inputs
-  logits = module(dict(input_ids=input_ids, input_mask=tf.cast(input_ids > PAD, tf.int32),
-                       segment_ids=tf.zeros_like(input_ids), mlm_positions=positions),
-                  signature="mlm", as_dict=True)["mlm_logits"]
+  logits = module(dict(input_ids=input_ids,
+                       input_mask=tf.cast(input_ids > PAD, tf.int32),
+                       segment_ids=tf.zeros_like(input_ids),
+                       mlm_positions=positions),
+                  signature="mlm",
+                  as_dict=True)["mlm_logits"]
   losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
   correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32)
   return losses, correct
@@ -119,8 +122,24 @@ def _accuracy(session, inputs, correct, batches):
   return hits / total
 
 
-def pretrain_and_export(spec, export_dir, train_sequences, eval_sequences, vocab_size, steps,
-                        batch_size=32, learning_rate=2e-3, seed=0):
+def _most_frequent_accuracy(train_sequences, eval_batch):
+  """The accuracy of always guessing the most frequent wordpiece of train_sequences: what MLM
+  accuracy means nothing below."""
+  counts = np.bincount(train_sequences.ravel())
+  counts[:len(bert_module.SPECIAL_TOKENS)] = 0
+  _, _, labels, weights = eval_batch
+  return float((weights * (labels == counts.argmax())).sum() / weights.sum())
+
+
+def pretrain_and_export(spec,
+                        export_dir,
+                        train_sequences,
+                        eval_sequences,
+                        vocab_size,
+                        steps,
+                        batch_size=32,
+                        learning_rate=2e-3,
+                        seed=0):
   """Trains `spec` by masked-language modelling on train_sequences, then exports it.
 
   Args:
@@ -138,11 +157,7 @@ def pretrain_and_export(spec, export_dir, train_sequences, eval_sequences, vocab
   max_predictions = int(np.ceil(MASK_RATE * (train_sequences.shape[1] - 2)))
   eval_batch = mask(eval_sequences, np.random.RandomState(seed + 1), vocab_size, max_predictions)
   eval_batches = [[a[i:i + 256] for a in eval_batch] for i in range(0, len(eval_sequences), 256)]
-  counts = np.bincount(train_sequences.ravel(), minlength=vocab_size)
-  counts[:len(bert_module.SPECIAL_TOKENS)] = 0
-  _, _, labels, weights = eval_batch
-  metrics = dict(most_frequent_accuracy=float((weights * (labels == counts.argmax())).sum() /
-                                              weights.sum()))
+  metrics = dict(most_frequent_accuracy=_most_frequent_accuracy(train_sequences, eval_batch))
   with tf.Graph().as_default():
     tf.compat.v1.set_random_seed(seed)
     train_module = hub.Module(spec, trainable=True, tags={"train"}, name="bert")

@@ -59,7 +59,8 @@ def tokenize(lines, vocabulary):
   """[[wordpiece id, ...] per line], by tensorflow_text.FastBertTokenizer as finetune does."""
 
   def wordpiece_ids(text):  # the tokenizer holds tensors, so it is made inside the graph
-    tokenizer = tf_text.FastBertTokenizer(vocab=vocabulary, token_out_type=tf.int32,
+    tokenizer = tf_text.FastBertTokenizer(vocab=vocabulary,
+                                          token_out_type=tf.int32,
                                           lower_case_nfd_strip_accents=True)
     return tokenizer.tokenize(text).merge_dims(1, -1)
 
