@@ -54,3 +54,16 @@ def test_text_example_builds_and_fine_tunes(tmp_path):
             "--gin_bindings=TRAIN_STEPS = 100", f"--model_dir={tmp_path / 'run'}")
   accuracy = float(next(l for l in out.splitlines() if l.strip().startswith("accuracy")).split()[1])
   assert accuracy > 0.4, out  # four areas; the largest class alone is about 0.3
+
+
+def test_bert_example_builds_pretrains_and_compares_three_settings(tmp_path):
+  from examples.bert import compare as bert_compare  # pylint: disable=g-import-not-at-top
+  out = run("examples.bert.build", f"--output_dir={tmp_path}", "--tiny")
+  assert (tmp_path / "modules" / "bert_pretrained" / "tfhub_module.pb").exists(), out
+  assert (tmp_path / "modules" / "bert_untrained" / "assets" / "vocab.txt").exists()
+  results = bert_compare.compare(str(tmp_path / "modules"), str(tmp_path / "runs"),
+                                 "text/bert_classifier.gin", repeats=1, train_steps=5,
+                                 extra_bindings=["MAX_SEQ_LENGTH = 16"])
+  assert [label.split()[0] for label, _ in results] == ["fine-tuned", "frozen", "from"]
+  assert all(0.0 < accuracies[0] for _, accuracies in results)
+  assert "| frozen (pretrained, trainable=False) |" in bert_compare.markdown(results)

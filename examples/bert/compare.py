@@ -21,11 +21,6 @@ logs.quiet_tensorflow_before_import(False)
 
 from finetune import api  # noqa: E402
 
-flags.DEFINE_string("modules_dir", "build/bert/modules", "Where bert_pretrained/untrained are.")
-flags.DEFINE_string("runs_dir", "runs/bert_compare", "Where the runs' model_dirs go.")
-flags.DEFINE_string("gin_file", "text/bert_classifier.gin", "The task config.")
-flags.DEFINE_integer("repeats", 3, "Seeds per setting.")
-flags.DEFINE_integer("train_steps", None, "Override TRAIN_STEPS (for a quick check).")
 FLAGS = flags.FLAGS
 
 SETTINGS = (("fine-tuned (pretrained, trainable)", "bert_pretrained", True),
@@ -68,4 +63,10 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  # Flags are defined only when this runs as a command, so tests can import compare().
+  flags.DEFINE_string("modules_dir", "build/bert/modules", "bert_pretrained/untrained's folder.")
+  flags.DEFINE_string("runs_dir", "runs/bert_compare", "Where the runs' model_dirs go.")
+  flags.DEFINE_string("gin_file", "text/bert_classifier.gin", "The task config.")
+  flags.DEFINE_integer("repeats", 3, "Seeds per setting.")
+  flags.DEFINE_integer("train_steps", None, "Override TRAIN_STEPS (for a quick check).")
   app.run(main)
