@@ -17,6 +17,7 @@ import tensorflow_hub as hub
 from finetune.errors import FinetuneError
 from finetune.formatting import format_tags
 from finetune.formatting import handle_short_name
+from finetune.modules import graph_scan
 from finetune.modules import pooling as pooling_lib
 from finetune.modules import tokenization_info
 from finetune.modules.handles import load_spec
@@ -47,6 +48,9 @@ class HubModule:
     pooling: for a sequence output [batch, positions, features] (BERT's sequence_output):
       "first" (the [CLS] position), "mean" or "max" over the positions input_mask marks
       real, giving [batch, features] for a per-example head. None: the output is used as is.
+    allowed_ops: op types that touch the outside (e.g. ["WriteFile"]) this module may use;
+      every graph variant is scanned before the module is used (modules/graph_scan.py).
+    trusted: skip that scan's refusal for this module altogether.
   """
 
   def __init__(self,
@@ -60,7 +64,9 @@ class HubModule:
                export_name=None,
                name="module",
                allowed_handle_prefixes=None,
-               pooling=None):
+               pooling=None,
+               allowed_ops=(),
+               trusted=False):
     self.handle = handle
     self.signature = signature
     self.output_key = output_key
@@ -73,12 +79,18 @@ class HubModule:
     self.allowed_handle_prefixes = (None if allowed_handle_prefixes is None else
                                     list(allowed_handle_prefixes))
     self.pooling = pooling_lib.check(pooling)
+    self.allowed_ops = list(allowed_ops)
+    self.trusted = bool(trusted)
     self._spec = None
 
   @property
   def spec(self):
     if self._spec is None:
-      self._spec = load_spec(self.handle, self.allowed_handle_prefixes)
+      spec = load_spec(self.handle, self.allowed_handle_prefixes)
+      # Before anything is instantiated or run: refuse ops that touch the outside.
+      graph_scan.check(self.handle, graph_scan.scan(hub.resolve(self.handle)), self.allowed_ops,
+                       self.trusted)
+      self._spec = spec
     return self._spec
 
   @property

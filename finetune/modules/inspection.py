@@ -11,6 +11,7 @@ import tensorflow as tf
 import tensorflow_hub as hub
 
 from finetune.formatting import format_tags
+from finetune.modules import graph_scan
 from finetune.modules.handles import load_spec
 from finetune.modules.hub_module import TRAIN_TAG
 from finetune.modules.tokenization_info import TOKENS_INPUTS
@@ -71,12 +72,22 @@ def _describe_variant(spec, tags):
 
 
 def describe(handle):
-  """Returns a JSON-ready description of the module at `handle` (resolved and cached)."""
+  """Returns a JSON-ready description of the module at `handle` (resolved and cached),
+  including the operations of each variant that touch the world outside the computation
+  (found by reading the graph; the module is described, not run)."""
   spec = load_spec(handle)
+  findings = graph_scan.scan(hub.resolve(handle))
   variants = [
       _describe_variant(spec, set(tags))
       for tags in sorted(spec.get_tags(), key=lambda t: sorted(t))
   ]
+  for variant in variants:
+    variant["outside_ops"] = [{
+        "op": f.op,
+        "node": f.node,
+        "signatures": list(f.signatures),
+        "why": f.why
+    } for f in findings if list(f.tags) == variant["tags"]]
   return {
       "handle": handle,
       "resolved_path": hub.resolve(handle),
@@ -147,5 +158,10 @@ def format_text(description):
         image = signature["image"]
         out.append(f"    expects images of {image['height']}x{image['width']} with "
                    f"{image['channels']} channels")
+    outside = variant.get("outside_ops", [])
+    out.append(f"  operations touching the outside: {len(outside) or 'none'}")
+    for found in outside:
+      where = ", ".join(found["signatures"]) or "no signature"
+      out.append(f"    {found['op']} (node '{found['node']}', {where}): it {found['why']}")
   out += ["", "Gin snippet:", description["gin"]]
   return "\n".join(out)

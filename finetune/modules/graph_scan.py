@@ -1,0 +1,167 @@
+"""Looking at a module's graph before running it: operations that touch the world outside the
+computation.
+
+A TF1 Hub module is a graph, and fine-tuning runs it. Before a module is instantiated,
+`scan` reads its saved_model.pb (every graph variant, every function in its library, nothing
+executed) and reports file reads and writes (WriteFile, ReadFile, MatchingFiles, checkpoint
+save and restore ops, readers and file datasets), summary writers, Python callbacks and any op
+that is not one of TensorFlow's own. Reading the module's own assets (a vocabulary table's
+file) is normal and not reported; a module's variables are restored by hub, not by its graph.
+What the scan cannot see: a module that computes wrong answers with ordinary ops.
+"""
+
+import dataclasses
+import os
+
+import tensorflow as tf
+from tensorflow.core.protobuf import meta_graph_pb2
+from tensorflow.core.protobuf import saved_model_pb2
+
+from finetune.errors import FinetuneError
+from finetune.formatting import format_tags
+
+FILE_READS = {"ReadFile", "InitializeTableFromTextFile", "InitializeTableFromTextFileV2"}
+OUTSIDE = {
+    "files": FILE_READS | {
+        "WriteFile", "MatchingFiles", "Save", "SaveV2", "SaveSlices", "Restore", "RestoreV2",
+        "RestoreSlice", "MergeV2Checkpoints", "WholeFileReader", "WholeFileReaderV2",
+        "TextLineReader", "TextLineReaderV2", "TFRecordReader", "TFRecordReaderV2",
+        "FixedLengthRecordReader", "FixedLengthRecordReaderV2", "TFRecordDataset",
+        "TFRecordDatasetV2", "TextLineDataset", "FixedLengthRecordDataset",
+        "FixedLengthRecordDatasetV2", "ImmutableConst", "LoadAndRemapMatrix", "SnapshotDataset",
+        "SaveDataset", "LoadDataset", "DebugIdentity", "DebugIdentityV2", "DebugIdentityV3"
+    },
+    "summaries": {
+        "CreateSummaryFileWriter", "CreateSummaryDbWriter", "WriteSummary", "WriteScalarSummary",
+        "WriteHistogramSummary", "WriteImageSummary", "WriteAudioSummary", "WriteGraphSummary",
+        "WriteRawProtoSummary", "ImportEvent", "FlushSummaryWriter", "SummaryWriter"
+    },
+    "python": {"PyFunc", "PyFuncStateless", "EagerPyFunc"},
+}
+KIND = {op: kind for kind, ops in OUTSIDE.items() for op in ops}
+WHY = {
+    "files": "reads or writes files",
+    "summaries": "writes summaries to a place of its choosing",
+    "python": "calls Python code (not in the module)",
+    "unknown": "is not one of TensorFlow's own operations",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+  """One operation that touches the outside, where it is, and why it matters."""
+  tags: tuple
+  signatures: tuple
+  op: str
+  node: str
+  why: str
+
+  def describe(self):
+    where = (f"signature{'s' if len(self.signatures) > 1 else ''} "
+             f"{', '.join(repr(s) for s in self.signatures)}"
+             if self.signatures else "no signature (not reached by the module's outputs)")
+    return (f"{self.op} (node '{self.node}') in {where} of graph variant "
+            f"{format_tags(self.tags)}: it {self.why}")
+
+
+def _name(input_name):
+  return input_name.lstrip("^").split(":")[0]
+
+
+def _reached(graph, outputs):
+  """Names of the nodes the output tensors depend on (data and control inputs)."""
+  nodes = {n.name: n for n in graph.node}
+  seen, todo = set(), [_name(o) for o in outputs]
+  while todo:
+    name = todo.pop()
+    if name in seen or name not in nodes:
+      continue
+    seen.add(name)
+    todo.extend(_name(i) for i in nodes[name].input)
+  return seen
+
+
+def _called_functions(node, functions):
+  called = {node.op} & set(functions)
+  for value in node.attr.values():
+    if value.HasField("func"):
+      called.add(value.func.name)
+    called.update(f.name for f in value.list.func)
+  return called
+
+
+def _asset_nodes(meta_graph):
+  assets = set()
+  if "saved_model_assets" in meta_graph.collection_def:
+    for any_proto in meta_graph.collection_def["saved_model_assets"].any_list.value:
+      asset = meta_graph_pb2.AssetFileDef()
+      any_proto.Unpack(asset)
+      assets.add(_name(asset.tensor_info.name))
+  return assets
+
+
+def _reads_own_asset(node, nodes, assets):
+  """A file read whose file name is one of the module's assets (through Identity ops)."""
+  if node.op not in FILE_READS:
+    return False
+  name = _name(node.input[1] if node.op.startswith("InitializeTable") else node.input[0])
+  while name in nodes and nodes[name].op == "Identity" and name not in assets:
+    name = _name(nodes[name].input[0])
+  return name in assets
+
+
+def _why(op, functions):
+  if op in KIND:
+    return WHY[KIND[op]]
+  if op not in functions and not op.startswith("_") and not hasattr(tf.raw_ops, op):
+    return WHY["unknown"]
+  return None
+
+
+def _scan_meta_graph(meta_graph):
+  graph = meta_graph.graph_def
+  tags = tuple(sorted(meta_graph.meta_info_def.tags))
+  nodes = {n.name: n for n in graph.node}
+  functions = {f.signature.name: f for f in graph.library.function}
+  assets = _asset_nodes(meta_graph)
+  reach = {}
+  for name, signature in meta_graph.signature_def.items():
+    reached = _reached(graph, [t.name for t in signature.outputs.values()])
+    called = set().union(*[_called_functions(nodes[n], functions) for n in reached]) if reached else set()
+    reach[name] = (reached, called)
+  findings = []
+  for node in graph.node:
+    why = _why(node.op, functions)
+    if why and not _reads_own_asset(node, nodes, assets):
+      signatures = tuple(sorted(s for s, (reached, _) in reach.items() if node.name in reached))
+      findings.append(Finding(tags, signatures, node.op, node.name, why))
+  for fname, function in functions.items():
+    for node in function.node_def:
+      why = _why(node.op, functions)
+      if why:
+        signatures = tuple(sorted(s for s, (_, called) in reach.items() if fname in called))
+        findings.append(Finding(tags, signatures, node.op, f"{fname}/{node.name}", why))
+  return findings
+
+
+def scan(module_dir):
+  """[Finding] for every graph variant of the TF1 Hub module in `module_dir`."""
+  saved_model = saved_model_pb2.SavedModel()
+  with tf.io.gfile.GFile(os.path.join(module_dir, "saved_model.pb"), "rb") as f:
+    saved_model.ParseFromString(f.read())
+  return [f for meta_graph in saved_model.meta_graphs for f in _scan_meta_graph(meta_graph)]
+
+
+def check(handle, findings, allowed_ops=(), trusted=False):
+  """Refuses a module with findings, unless its ops are allowed or the module is trusted."""
+  if trusted:
+    return
+  refused = [f for f in findings if f.op not in set(allowed_ops)]
+  if refused:
+    first = refused[0]
+    more = f" (and {len(refused) - 1} more: finetune.inspect lists them)" if len(refused) > 1 else ""
+    raise FinetuneError(
+        f"Module '{handle}' has an operation that touches the world outside the computation: "
+        f"{first.describe()}{more}. Nothing was run. If you trust it, allow it with "
+        f"hub_module.allowed_ops = {sorted({f.op for f in refused})!r}, or trust the whole module "
+        "with hub_module.trusted = True.")
