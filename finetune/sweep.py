@@ -70,9 +70,11 @@ def main(argv):
     print(f"finetune: error: {e}", file=sys.stderr)
     return 2
   paths = [os.path.join(FLAGS.sweep_dir, f"results.{kind}") for kind in ("csv", "md", "png")]
+  paths.append(os.path.join(FLAGS.sweep_dir, "tensorboard"))
   with open(paths[1]) as f:
     print(f.read())
   print("Results: " + ", ".join(p for p in paths if os.path.exists(p)))
+  print(f"HParams dashboard: tensorboard --logdir {paths[-1]}")
   done = [r for r in rows if r["state"] == "done" and FLAGS.metric in r["metrics"]]
   return 1 if len(done) < len(rows) and not done else 0
 

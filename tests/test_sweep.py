@@ -230,3 +230,44 @@ def test_results_png_compares_trials_when_matplotlib_is_there(tmp_path):
   assert best["trial"] == "0-t"  # rows come ranked; write_results keeps their order
   with open(paths["png"], "rb") as f:
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_results_are_in_tensorboards_hparams_dashboard(tmp_path):
+  """Each finished trial is a session with its parameters and metrics, read back with
+  TensorBoard's own event reader and hparams metadata parser."""
+  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
+  from tensorboard.plugins.hparams import metadata  # pylint: disable=g-import-not-at-top
+  rows = [{
+      "trial": f"{i}-lr", "state": "done", "params": {"LEARNING_RATE": lr,
+                                                      "MODULE_HANDLE": "/m/a"},
+      "metrics": {"accuracy": 0.5 + i / 10, "loss": 1.0 - i / 10, "global_step": 100},
+      "steps": 100, "wall_time_secs": 1.0, "export": None, "error": ""
+  } for i, lr in enumerate([0.01, 0.03])] + [{
+      "trial": "2-lr", "state": "failed", "params": {"LEARNING_RATE": 0.1}, "metrics": {},
+      "steps": None, "wall_time_secs": 1.0, "export": None, "error": "boom"
+  }]
+  paths, _ = results_lib.write_results(str(tmp_path), rows, "accuracy")
+  results_lib.write_results(str(tmp_path), rows, "accuracy")  # rewritten, not duplicated
+
+  def load(path):
+    accumulator = event_accumulator.EventAccumulator(path)
+    accumulator.Reload()
+    return accumulator
+
+  root = load(paths["tensorboard"])
+  experiment = metadata.parse_experiment_plugin_data(
+      root.PluginTagToContent("hparams")[metadata.EXPERIMENT_TAG])
+  assert [h.name for h in experiment.hparam_infos] == ["LEARNING_RATE", "MODULE_HANDLE"]
+  assert sorted(m.name.tag for m in experiment.metric_infos) == ["accuracy", "loss"]
+  assert sorted(os.listdir(paths["tensorboard"]))[:2] == ["0-lr", "1-lr"]
+  assert not os.path.exists(os.path.join(paths["tensorboard"], "2-lr"))  # failed: no session
+  for i, lr in enumerate([0.01, 0.03]):
+    run = load(os.path.join(paths["tensorboard"], f"{i}-lr"))
+    start = metadata.parse_session_start_info_plugin_data(
+        run.PluginTagToContent("hparams")[metadata.SESSION_START_INFO_TAG])
+    assert start.hparams["LEARNING_RATE"].number_value == lr
+    assert start.hparams["MODULE_HANDLE"].string_value == "/m/a"
+    (accuracy,) = run.Scalars("accuracy")
+    assert accuracy.value == pytest.approx(0.5 + i / 10) and accuracy.step == 100
+  event_files = [f for f in os.listdir(os.path.join(paths["tensorboard"], "0-lr"))]
+  assert len(event_files) == 1

@@ -1,5 +1,6 @@
 """A sweep's results, rebuilt from the trial directories alone (local or gs://): ranked rows,
-results.csv, results.md and, with matplotlib, results.png."""
+results.csv, results.md, TensorBoard's HParams dashboard (hparams.py) and, with matplotlib,
+results.png."""
 
 import csv
 import io
@@ -10,6 +11,7 @@ import tensorflow as tf
 from finetune import files
 from finetune.errors import FinetuneError
 from finetune.outputs.summary import latest_module_export
+from finetune.trials import hparams
 from finetune.trials.runner import DONE, TRIALS
 
 
@@ -87,6 +89,7 @@ def write_results(sweep_dir, rows, metric):
   png = plot(sweep_dir, rows, metric)
   if png:
     paths["png"] = png
+  paths["tensorboard"] = hparams.write(sweep_dir, rows)
   return paths, best
 
 
