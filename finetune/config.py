@@ -64,6 +64,10 @@ def parse(gin_files, gin_bindings, model_dir=None):
     raise FinetuneError(f"Gin syntax error at {where}: {e.msg}\n  {e.text or ''}".rstrip()) from e
   except (ValueError, KeyError, TypeError, IOError) as e:
     raise FinetuneError(explain_gin_error(e)) from e
+  except RecursionError as e:
+    raise FinetuneError("Gin files include each other in a cycle (an `include` leads back to a "
+                        f"file being read): {', '.join(gin_files[1:])}. Remove the include that "
+                        "closes the cycle.") from e
   finally:
     if quiet:
       logging.disable(logging.NOTSET)
@@ -81,7 +85,10 @@ def shipped_configs():
 def _locate(path):
   """The config file at `path` (working directory first, then the shipped configs)."""
   for candidate in (path, os.path.join(CONFIG_DIR, path)):
-    if tf.io.gfile.exists(candidate) and not tf.io.gfile.isdir(candidate):
+    if tf.io.gfile.isdir(candidate):
+      raise FinetuneError(f"Gin file '{path}' is a directory; give a .gin file, e.g. "
+                          f"{', '.join(shipped_configs()[:3])}.")
+    if tf.io.gfile.exists(candidate):
       return candidate
   raise FinetuneError(f"Gin file '{path}' not found (looked in the working directory and in "
                       f"{CONFIG_DIR}). Shipped configs: {', '.join(shipped_configs())}.")

@@ -161,3 +161,14 @@ def test_multi_label_strings_become_sparse_ids():
 def test_head_vocabulary_must_match_class_count():
   with pytest.raises(FinetuneError, match="label_vocabulary has 2 entries but n_classes = 3"):
     heads.multi_class_head(3, label_vocabulary=["a", "b"])
+
+
+def test_utf8_byte_order_mark_is_not_part_of_the_first_column(tmp_path):
+  with open(os.path.join(DIGITS, "finetune_train.csv"), encoding="utf-8") as f:
+    text = f.read()
+  path = tmp_path / "bom.csv"
+  path.write_text("\ufeff" + text, encoding="utf-8")
+  source = CsvData(train_files=str(path), eval_files=str(path), label_column="parity",
+                   column_groups={"pixels": "pixel_*"})
+  assert source.header[0] == "pixel_0"
+  assert source.feature_specs()["pixels"].shape == [64]

@@ -126,6 +126,20 @@ CASES = [
      "base_learning_rate must be > 0, got 'fast'"),
     ("evaluate_without_checkpoint", lambda t, m, b: ["--schedule=evaluate"],
      "No checkpoint in"),
+    ("csv_duplicate_columns", lambda t, m, b: [
+        f"--gin_bindings=csv_data.eval_files = '{write(t / 'd.csv', 'pixel_0,pixel_0' + chr(10) + '1,2' + chr(10))}'",
+        f"--gin_bindings=csv_data.train_files = '{t / 'd.csv'}'"
+    ], "names pixel_0 more than once; column names must be unique"),
+    ("data_file_is_a_directory", lambda t, m, b: [f"--gin_bindings=csv_data.train_files = '{t}'"],
+     "names the directory"),
+    ("one_of_the_data_files_missing",
+     lambda t, m, b: [f"--gin_bindings=csv_data.train_files = ['{TRAIN_CSV}', '{t}/gone.csv']"],
+     "gone.csv')"),
+    ("gin_file_is_a_directory", lambda t, m, b: [f"--gin_file={t}"], "is a directory; give a .gin file"),
+    ("gin_include_cycle", lambda t, m, b: [
+        "--gin_file=" + write(t / "a.gin", f"include '{t / 'b.gin'}'" + chr(10)),
+        "--gin_file=" + write(t / "b.gin", f"include '{t / 'a.gin'}'" + chr(10))
+    ], "Gin files include each other in a cycle"),
     ("bert_without_tokenization", lambda t, m, b: BERT(b) + ["--gin_bindings=csv_data.tokenization = None"],
      "takes BERT's input_ids, input_mask and segment_ids: set tokenization = @bert_tokenization()"),
     ("bert_text_column_missing",

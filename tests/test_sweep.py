@@ -271,3 +271,12 @@ def test_results_are_in_tensorboards_hparams_dashboard(tmp_path):
     assert accuracy.value == pytest.approx(0.5 + i / 10) and accuracy.step == 100
   event_files = [f for f in os.listdir(os.path.join(paths["tensorboard"], "0-lr"))]
   assert len(event_files) == 1
+
+
+def test_sweep_file_that_is_not_json_is_one_clear_error(tmp_path):
+  bad = tmp_path / "grid.json"
+  bad.write_text("{'grid': nope")
+  result = sweep("--gin_file=digits/finetune.gin", f"--sweep_dir={tmp_path}",
+                 f"--sweep_file={bad}", check=False)
+  assert result.returncode == 2 and "Traceback" not in result.stderr
+  assert f"Sweep file '{bad}' is not a sweep: JSONDecodeError" in result.stderr

@@ -181,10 +181,20 @@ def _no_autograph(fn):
 
 
 def glob_files(pattern, what):
-  """The sorted files matching `pattern` (a path, glob or list); refuses an empty match."""
+  """The sorted files matching `pattern` (a path, glob or list of them). Refuses a pattern
+  that matches nothing (in a list too: training on the rest would go unnoticed) and a
+  directory where a file is meant."""
   patterns = [pattern] if isinstance(pattern, str) else list(pattern)
-  files = sorted(f for p in patterns for f in tf.io.gfile.glob(p))
-  if not files:
-    raise FinetuneError(f"No files match {what} = {pattern!r}. Check the path (relative "
-                        "paths are relative to the working directory).")
-  return files
+  files = []
+  for one in patterns:
+    matched = tf.io.gfile.glob(one)
+    if not matched:
+      shown = repr(pattern) if len(patterns) == 1 else f"{pattern!r} (its entry {one!r})"
+      raise FinetuneError(f"No files match {what} = {shown}. Check the path (relative "
+                          "paths are relative to the working directory).")
+    files += matched
+  for path in files:
+    if tf.io.gfile.isdir(path):
+      raise FinetuneError(f"{what} = {pattern!r} names the directory '{path}'; give data "
+                          f"files, e.g. '{path.rstrip('/')}/*.csv'.")
+  return sorted(set(files))

@@ -55,10 +55,15 @@ class CsvData(DataSource):
   def _read_header(self):
     first = glob_files(self.files[TRAIN], "csv_data.train_files")[0]
     with tf.io.gfile.GFile(first) as f:
-      line = f.readline().strip()
+      line = f.readline().lstrip("\ufeff").strip()  # a UTF-8 byte-order mark is no column name
     if not line:
       raise FinetuneError(f"CSV file '{first}' is empty; it needs a header row.")
-    return [c.strip() for c in line.split(self.field_delim)]
+    header = [c.strip() for c in line.split(self.field_delim)]
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+      raise FinetuneError(f"The header of CSV file '{first}' names {', '.join(repeated)} more "
+                          "than once; column names must be unique.")
+    return header
 
   def _check_columns(self, feature_columns):
     asked = [self.label_column] + list(feature_columns or []) + list(self.column_types)

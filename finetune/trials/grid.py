@@ -37,8 +37,12 @@ def read_sweep_file(path):
   with tf.io.gfile.GFile(path) as f:
     text = f.read()
   if path.endswith(".json"):
-    spec = json.loads(text)
-    return [(k, list(v)) for k, v in spec["grid"].items()], bool(spec.get("zip", False))
+    try:
+      spec = json.loads(text)
+      return [(k, list(v)) for k, v in spec["grid"].items()], bool(spec.get("zip", False))
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+      raise FinetuneError(f"Sweep file '{path}' is not a sweep: {type(e).__name__}: {e}. It "
+                          "should read {\"grid\": {\"PARAM\": [v1, v2]}, \"zip\": false}.") from e
   lines = [l.split("#", 1)[0].strip() for l in text.splitlines()]
   return [parse_grid(l) for l in lines if l], False
 
