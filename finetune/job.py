@@ -13,6 +13,7 @@ from finetune.inputs.base import DataSource, TRAIN
 from finetune.outputs import exporters
 from finetune.runtime import cluster
 from finetune.training import heads
+from finetune.training import replicas
 from finetune.training import train_loop
 from finetune.training.model import Model
 from finetune.training.tagging_head import TokenTaggingHead
@@ -46,6 +47,7 @@ class Job:
                           f"@tfrecord_data() or @image_folder_data(); got {self.data!r}.")
     heads.check_head(self.head)
     self.runtime.check(schedule, self.training)
+    replicas.check_batch(self.data.batch_size, getattr(self.runtime, "replicas", 1))
     if hasattr(self.runtime, "check_paths"):
       self.runtime.check_paths(self.model_dir, self.module)
     self.data.adapt_to_module(self.module)

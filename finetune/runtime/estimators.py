@@ -27,6 +27,11 @@ class EstimatorRuntime:
   def __init__(self, run_config=gin.REQUIRED):
     self.run_config = run_config
 
+  @property
+  def replicas(self):
+    """How many in-graph replicas train (run_config.num_replicas)."""
+    return self.run_config.num_replicas
+
   def check(self, schedule, training):
     """Refuses, by name, a setting this runtime cannot honour. Nothing here."""
 

@@ -16,8 +16,9 @@ MIRRORED_UNSUPPORTED = (
     "creates its variables by importing its graph, outside tf.distribute's variable "
     "creators, so MirroredStrategy cannot mirror them (it fails in the optimizer with "
     "'colocate_vars_with must only be passed a variable created in this "
-    "tf.distribute.Strategy.scope()'). Use one GPU per process and a TF_CONFIG cluster "
-    "(chief and workers with a GPU each, parameter servers) instead; see the README.")
+    "tf.distribute.Strategy.scope()'). For synchronous training on the GPUs of one host set "
+    "run_config.num_replicas = N (in-graph replicas); across hosts use a TF_CONFIG cluster; "
+    "see the README.")
 
 
 @gin.configurable("run_config")
@@ -38,6 +39,11 @@ class RunSettings:
       run on a GPU here.
     save_graph_def: also write graph.pbtxt and a .meta graph with every checkpoint. Off:
       nothing here reads them, and writing the text graph costs part of start-up.
+    num_replicas: synchronous in-graph replicas of the module and head in this host
+      (training/replicas.py): GPUs when the host has that many, else CPU devices. The batch
+      size stays global; each replica gets batch_size / num_replicas.
+    variables_device: where the variables live with num_replicas > 1 (e.g. "/cpu:0", or
+      "/device:GPU:0" when they fit there).
   """
 
   def __init__(self,
@@ -50,7 +56,11 @@ class RunSettings:
                inter_op_threads=0,
                distribution=None,
                mixed_precision=False,
-               save_graph_def=False):
+               save_graph_def=False,
+               num_replicas=1,
+               variables_device="/cpu:0"):
+    self.num_replicas = checks.positive_int(num_replicas, "run_config.num_replicas")
+    self.variables_device = variables_device
     if distribution == "mirrored":
       raise FinetuneError(MIRRORED_UNSUPPORTED)
     if distribution is not None:
@@ -78,6 +88,8 @@ class RunSettings:
     config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=int(self.intra_op_threads),
                                       inter_op_parallelism_threads=int(self.inter_op_threads),
                                       allow_soft_placement=True)
+    if self.num_replicas > 1 and not tf.config.list_physical_devices("GPU"):
+      config.device_count["CPU"] = self.num_replicas  # one CPU device per replica
     if self.mixed_precision:
       config.graph_options.rewrite_options.auto_mixed_precision = (
           rewriter_config_pb2.RewriterConfig.ON)

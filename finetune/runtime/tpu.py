@@ -59,6 +59,9 @@ class TPURuntime(EstimatorRuntime):
           f"training.steps_per_run = {training.steps_per_run} cannot be honoured by the TPU "
           "runtime: TPUEstimator runs tpu_runtime.iterations_per_loop steps per session.run "
           "itself. Set training.steps_per_run = 1 and tpu_runtime.iterations_per_loop.")
+    if self.run_config.num_replicas > 1:
+      raise FinetuneError("run_config.num_replicas is for the GPUs or CPUs of one host; on the "
+                          "TPU runtime tpu_runtime.num_shards sets the cores.")
     if schedule == "predict":
       raise FinetuneError("The TPU runtime runs train, evaluate, export and train_and_evaluate; "
                           "predict with the serving SavedModel (export/serving/).")

@@ -34,7 +34,9 @@ class HeadNetwork:
     regularizer = (tf.keras.regularizers.l2(self.l2_regularization)
                    if self.l2_regularization else None)
     layers = tf.compat.v1.layers
-    with tf.compat.v1.variable_scope("head"):
+    # AUTO_REUSE: replicas (training/replicas.py) call the head once per shard, one set of
+    # variables.
+    with tf.compat.v1.variable_scope("head", reuse=tf.compat.v1.AUTO_REUSE):
       net = layers.dropout(inputs, rate=self.dropout, training=training) if self.dropout else inputs
       for i, units in enumerate(self.hidden_units):
         net = layers.dense(net,

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from finetune.outputs.progress import ProgressHook
 from finetune.training import heads as heads_lib
+from finetune.training import replicas
 from finetune.training import train_loop
 from finetune.training.loss_check import loss_check
 
@@ -54,6 +55,26 @@ class Model:
     build = lambda inputs: self.head_network(inputs, self.head.logits_dimension, training)
     return self.runtime.build_head(build, outputs)
 
+  def _replicas(self, mode):
+    return getattr(self.runtime, "replicas", 1) if mode == TRAIN else 1
+
+  def instantiate(self, mode):
+    """The hub module's variables, on the variables' device when training with replicas."""
+    if self._replicas(mode) == 1:
+      return self.module.instantiate(mode)
+    with tf.compat.v1.device(self.runtime.run_config.variables_device):
+      return self.module.instantiate(mode)
+
+  def forward(self, hub_module, features, mode):
+    """Module and head network on `features` -> logits; in training, on each replica's shard
+    when run_config.num_replicas > 1."""
+    training = mode == TRAIN
+    build = lambda shard, i=0: self.logits(self.module.apply(hub_module, shard, mode), training)
+    count = self._replicas(mode)
+    if count == 1:
+      return build(features)
+    return replicas.replicated(features, count, self.runtime.run_config.variables_device, build)
+
   def train_op(self, loss, global_step, guard_loss=None, summarize=None):
     """The update for `loss`; fails the step if `guard_loss` (default: loss) is not finite."""
     summarize = self.runtime.host_hooks if summarize is None else summarize
@@ -68,8 +89,7 @@ class Model:
 
   def spec(self, features, labels, mode):
     """The spec of one step per session.run, in any mode."""
-    outputs = self.module(features, mode)
-    logits = self.logits(outputs, training=mode == TRAIN)
+    logits = self.forward(self.instantiate(mode), features, mode)
     # Under bfloat16 the head's regularizers are bfloat16: sum everything in float32.
     regularization = [
         tf.cast(loss, tf.float32) for loss in tf.compat.v1.losses.get_regularization_losses()

@@ -60,7 +60,9 @@ class Optimization:
   def gradients(self, loss):
     """[(gradient, variable)] of the trainable, unfrozen variables that get a gradient."""
     variables = self.trainable_variables()
-    pairs = [(g, v) for g, v in zip(tf.gradients(loss, variables), variables) if g is not None]
+    # Colocated: with replicas, each shard's backward pass runs on the shard's device.
+    grads = tf.compat.v1.gradients(loss, variables, colocate_gradients_with_ops=True)
+    pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
     if not pairs:
       raise FinetuneError("No trainable variable receives a gradient; check "
                           "optimization.freeze_variables and hub_module.trainable.")

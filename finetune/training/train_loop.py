@@ -100,7 +100,7 @@ def _steps_this_run(global_step, train_steps, steps_per_run):
 def _step_fn(model, iterator, steps, global_step):
   """The loop body: one whole training step on the iterator's next batch."""
   head, train_steps = model.head, model.training.train_steps
-  hub_module = model.module.instantiate(TRAIN)
+  hub_module = model.instantiate(TRAIN)
   loop_head, to_ids = heads_lib.split_vocabulary(head)
   module_losses = rebuilder(
       tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES))
@@ -109,7 +109,7 @@ def _step_fn(model, iterator, steps, global_step):
     losses_before = len(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES))
     updates_before = len(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS))
     batch, labels = iterator.get_next()
-    logits = model.logits(model.module.apply(hub_module, batch, TRAIN), training=True)
+    logits = model.forward(hub_module, batch, TRAIN)
     head_losses = tf.compat.v1.get_collection(
         tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES)[losses_before:]
     task_loss = loop_head.loss(labels=to_ids(heads_lib.adapt_labels(head, labels)),
