@@ -40,7 +40,7 @@ def parse(gin_files, gin_bindings, model_dir=None):
       configurable or parameter (with the closest known names), a value of the wrong kind.
   """
   gin.clear_config(clear_constants=False)
-  gin.add_config_file_search_path(CONFIG_DIR)
+  _add_search_path()
   gin_files = list(gin_files or [])
   if not gin_files and model_dir:
     operative = os.path.join(model_dir, OPERATIVE_CONFIG)
@@ -71,6 +71,12 @@ def parse(gin_files, gin_bindings, model_dir=None):
   finally:
     if quiet:
       logging.disable(logging.NOTSET)
+
+
+def _add_search_path():
+  # gin keeps search paths process-wide (clear_config keeps them): add ours once.
+  if CONFIG_DIR not in gin.config._LOCATION_PREFIXES:  # pylint: disable=protected-access
+    gin.add_config_file_search_path(CONFIG_DIR)
 
 
 def shipped_configs():

@@ -83,11 +83,11 @@ def _guarded(model_dir, schedule, command_line):
   """Around a run that passed every check: record the command, hold the model_dir lock,
   clear half-written exports of a killed run, and explain TensorFlow's runtime errors."""
   chief = cluster.is_chief()
-  if command_line and chief:
-    record_command_line(model_dir, command_line)
   writes = schedule in ("train_and_evaluate", "train", "export") and chief
   with ModelDirLock(model_dir, command_line) if writes else contextlib.nullcontext():
-    if chief and schedule in WRITING_SCHEDULES:
+    if command_line and chief:
+      record_command_line(model_dir, command_line)
+    if writes:  # only under the lock: a running training's exports are never touched
       preflight.remove_partial_exports(model_dir)
     try:
       yield

@@ -12,6 +12,7 @@ from finetune.errors import FinetuneError
 from finetune.inputs.base import DataSource, TRAIN
 from finetune.outputs import exporters
 from finetune.runtime import cluster
+from finetune.runtime.tpu import TPURuntime
 from finetune.training import heads
 from finetune.training import replicas
 from finetune.training import train_loop
@@ -46,6 +47,15 @@ class Job:
       raise FinetuneError(f"experiment.data must be a data source such as @csv_data(), "
                           f"@tfrecord_data() or @image_folder_data(); got {self.data!r}.")
     heads.check_head(self.head)
+    self._check_metric_names()
+    if isinstance(self.head, TokenTaggingHead):
+      if isinstance(self.runtime, TPURuntime):
+        raise FinetuneError("token_tagging_head does not run on the TPU runtime; use "
+                            "experiment.runtime = @estimator_runtime().")
+      if self.module.pooling:
+        raise FinetuneError(f"hub_module.pooling = '{self.module.pooling}' gives one vector per "
+                            "example, but token_tagging_head needs one per position; set "
+                            "hub_module.pooling = None.")
     self.runtime.check(schedule, self.training)
     replicas.check_batch(self.data.batch_size, getattr(self.runtime, "replicas", 1))
     if hasattr(self.runtime, "check_paths"):
@@ -59,6 +69,15 @@ class Job:
     self.data.check_not_empty()
     self.model = Model(self.module, self.head, self.head_network, self.training, self.runtime,
                        self.data.batch_size)
+
+  def _check_metric_names(self):
+    """Metric names in settings (best export, early stopping) exist: a typo would otherwise
+    surface after training, or never."""
+    known = heads.metric_names(self.head)
+    for setting, name in self.evaluation.watched_metrics(self.training.early_stopping).items():
+      if name not in known:
+        raise FinetuneError(f"{setting} = '{name}' is not an eval metric of this head; its "
+                            f"metrics are: {', '.join(sorted(known))}.")
 
   @property
   def estimator(self):

@@ -69,11 +69,12 @@ def main(argv):
       raise
     print(f"finetune: error: {e}", file=sys.stderr)
     return 2
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top  (loaded by api already)
   paths = [os.path.join(FLAGS.sweep_dir, f"results.{kind}") for kind in ("csv", "md", "png")]
   paths.append(os.path.join(FLAGS.sweep_dir, "tensorboard"))
-  with open(paths[1]) as f:
+  with tf.io.gfile.GFile(paths[1]) as f:  # gs:// sweep dirs too
     print(f.read())
-  print("Results: " + ", ".join(p for p in paths if os.path.exists(p)))
+  print("Results: " + ", ".join(p for p in paths if tf.io.gfile.exists(p)))
   print(f"HParams dashboard: tensorboard --logdir {paths[-1]}")
   done = [r for r in rows if r["state"] == "done" and FLAGS.metric in r["metrics"]]
   return 1 if len(done) < len(rows) and not done else 0

@@ -1,7 +1,7 @@
 """The command: flags -> api.train (gin -> experiment.run). Nothing else lives here.
 
   python -m finetune.train --gin_file=digits/finetune.gin --model_dir=runs/digits \
-      [--gin_file=more.gin ...] [--gin_bindings='experiment.train_steps = 500' ...] \
+      [--gin_file=more.gin ...] [--gin_bindings='training.train_steps = 500' ...] \
       [--schedule=train_and_evaluate|train|evaluate|export|predict] [--verbose]
 """
 
@@ -17,7 +17,7 @@ from absl import flags  # noqa: E402
 flags.DEFINE_multi_string("gin_file", None,
                           "Gin config file; repeat to compose, later files override earlier.")
 flags.DEFINE_multi_string(
-    "gin_bindings", [], "Gin binding, e.g. 'experiment.train_steps = 10'"
+    "gin_bindings", [], "Gin binding, e.g. 'training.train_steps = 10'"
     "; overrides the files.")
 flags.DEFINE_string("model_dir", None, "Output directory (default: runs/<last config name>).")
 flags.DEFINE_enum("schedule", "train_and_evaluate",

@@ -140,6 +140,19 @@ CASES = [
         "--gin_file=" + write(t / "a.gin", f"include '{t / 'b.gin'}'" + chr(10)),
         "--gin_file=" + write(t / "b.gin", f"include '{t / 'a.gin'}'" + chr(10))
     ], "Gin files include each other in a cycle"),
+    ("best_export_metric_typo", lambda t, m, b: ["--gin_bindings=evaluation.best_export_metric = 'acuracy'"],
+     "evaluation.best_export_metric = 'acuracy' is not an eval metric of this head; its metrics are: accuracy"),
+    ("early_stopping_metric_typo", lambda t, m, b: [
+        "--gin_bindings=training.early_stopping = @early_stopping()",
+        "--gin_bindings=early_stopping.metric = 'los'"
+    ], "early_stopping.metric = 'los' is not an eval metric of this head"),
+    ("tokenization_on_a_plain_module", lambda t, m, b: [
+        "--gin_bindings=csv_data.tokenization = @bert_tokenization()",
+        "--gin_bindings=bert_tokenization.text_columns = ['pixel_0']"
+    ], "does not take BERT's input_ids, input_mask and segment_ids; set hub_module.signature"),
+    ("bert_unknown_serving_tags",
+     lambda t, m, b: BERT(b) + ["--gin_bindings=hub_module.serving_tags = ['gpu']"],
+     'Tag set {"gpu"} is not a graph variant'),
     ("bert_without_tokenization", lambda t, m, b: BERT(b) + ["--gin_bindings=csv_data.tokenization = None"],
      "takes BERT's input_ids, input_mask and segment_ids: set tokenization = @bert_tokenization()"),
     ("bert_text_column_missing",

@@ -25,7 +25,7 @@ def risky_module(path, side_effect):
     kernel = tf.compat.v1.get_variable("kernel", [64, 4])
     extra = side_effect(pixels)
     output = tf.matmul(pixels, kernel)
-    if isinstance(extra, tf.Tensor):
+    if isinstance(extra, tf.Tensor) and extra.dtype == tf.float32:
       output += extra
     else:
       with tf.control_dependencies([extra]):
@@ -53,6 +53,10 @@ SIDE_EFFECTS = {
                                                  tf.float32),
     "SaveV2": lambda t: lambda p: tf.raw_ops.SaveV2(prefix=str(t / "ckpt"), tensor_names=["p"],
                                                     shape_and_slices=[""], tensors=[p]),
+    "PrintV2": lambda t: lambda p: tf.raw_ops.PrintV2(
+        input=tf.strings.as_string(tf.reduce_sum(p)), output_stream=f"file://{t}/printed.txt"),
+    "CSVDataset": lambda t: lambda p: tf.data.experimental.CsvDataset(
+        "/etc/hostname", [tf.string])._variant_tensor,
     "CreateSummaryFileWriter": lambda t: lambda p: tf.raw_ops.CreateSummaryFileWriter(
         writer=tf.raw_ops.SummaryWriter(), logdir=str(t / "logs"), max_queue=1,
         flush_millis=1, filename_suffix=".x"),
@@ -70,7 +74,8 @@ def test_risky_op_is_refused_before_anything_runs(tmp_path, op):
   assert f"'{op}'" in message.split("hub_module.allowed_ops = ")[1]  # the setting that allows it
   assert "hub_module.trusted = True" in message
   assert not (tmp_path / "model").exists()
-  assert not [p for p in ("outside.txt", "ckpt.index", "logs") if (tmp_path / p).exists()]
+  assert not [p for p in ("outside.txt", "ckpt.index", "logs", "printed.txt")
+              if (tmp_path / p).exists()]
 
 
 def test_allowed_op_runs_and_is_recorded_in_the_operative_config(tmp_path):

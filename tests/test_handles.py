@@ -130,3 +130,16 @@ def test_corrupt_saved_model_is_named(tmp_path, digits_module):
   (broken / "saved_model.pb").write_bytes(b"\x08\x96\x01 this is not a protocol buffer")
   with pytest.raises(FinetuneError, match="saved_model.pb could not be read .*corrupt"):
     _ = HubModule(handle=str(broken)).spec
+
+
+def test_allowed_prefixes_compare_whole_normalized_paths(tmp_path):
+  from finetune.modules.handles import check_allowed  # pylint: disable=g-import-not-at-top
+  allowed = [str(tmp_path / "trusted")]
+  check_allowed(str(tmp_path / "trusted" / "m"), allowed)
+  check_allowed(f"file://{tmp_path}/trusted/m", allowed)
+  for sneaky in (tmp_path / "trusted" / ".." / "elsewhere" / "m", tmp_path / "trusted_evil" / "m"):
+    with pytest.raises(FinetuneError, match="is not allowed"):
+      check_allowed(str(sneaky), allowed)
+  check_allowed("gs://bucket/modules/m", ["gs://bucket/"])
+  with pytest.raises(FinetuneError, match="is not allowed"):
+    check_allowed("gs://bucket-evil/m", ["gs://bucket"])

@@ -6,7 +6,7 @@ import sys
 
 import gin
 
-from finetune.modules import inspection as inspect_module
+from finetune.modules import inspection
 from finetune.modules.hub_module import HubModule
 from tests import helpers
 
@@ -34,8 +34,8 @@ def test_json_report_lists_variants_signatures_and_counts(digits_module):
 
 
 def test_text_report_and_snippet_configure_a_valid_module(digits_module):
-  description = inspect_module.describe(digits_module)
-  text = inspect_module.format_text(description)
+  description = inspection.describe(digits_module)
+  text = inspection.format_text(description)
   assert "signature 'classifier'" in text and "update ops (batch norm)" in text
   gin.parse_config(description["gin"])
   module = HubModule()
@@ -56,8 +56,8 @@ def test_bad_handle_is_one_line(tmp_path):
 
 
 def test_image_module_reports_expected_size_and_channels(image_example):
-  description = inspect_module.describe(image_example["image_classification"])
+  description = inspection.describe(image_example["image_classification"])
   serving = next(v for v in description["variants"] if not v["tags"])
   assert serving["signatures"]["default"]["image"] == {"height": 32, "width": 32, "channels": 3}
-  assert "expects images of 32x32 with 3 channels" in inspect_module.format_text(description)
+  assert "expects images of 32x32 with 3 channels" in inspection.format_text(description)
   assert "image_feature_vector" in serving["signatures"]

@@ -9,7 +9,7 @@ from finetune.inputs.base import DataSource, EVAL, TRAIN
 
 class ArrayData(DataSource):
   """In-memory numpy arrays, from Python (tests and notebooks); gin cannot express arrays, so
-  this source is not a gin configurable: pass it to experiment.run or api.train(data=...).
+  this source is not a gin configurable: pass it to experiment.run(..., data=...).
 
   Args:
     train, eval: (features dict of arrays, labels array) each.

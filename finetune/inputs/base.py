@@ -92,8 +92,8 @@ class DataSource:
             "the data source and bert_tokenization.text_columns = ['<text column>'] (two for "
             "a sentence pair); the module's own vocabulary is used.")
       return
-    self.tokenization.check_columns(self.raw_feature_specs())
     self.tokenization.adapt_to_module(module)
+    self.tokenization.check_columns(self.raw_feature_specs())
 
   def _image_spec(self):
     size = self.image_size or [None, None]

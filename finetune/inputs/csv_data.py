@@ -23,7 +23,7 @@ class CsvData(DataSource):
     train_files, eval_files: file path, glob pattern, or list of them.
     label_column: the column holding the label.
     column_types: {column: "string" | "float" | "int"}; other feature columns are floats,
-      the label column is read as a string unless declared (model.py converts it).
+      the label column is read as a string unless declared (training/heads.py converts it).
     column_groups: {feature name: glob over column names}; matching numeric columns are
       stacked, in header order, into one vector feature (e.g. {"pixels": "pixel_*"}).
     feature_columns: the columns to use as features (default: all but the label).

@@ -15,6 +15,8 @@ tokenizer splits on whitespace first too), so word positions are known: `word_st
 position of each word's first wordpiece) and `word_mask` serve token-level heads.
 """
 
+import codecs
+
 import gin
 import tensorflow as tf
 
@@ -41,8 +43,8 @@ def import_tensorflow_text():
 def _is_sentencepiece(path):
   with tf.io.gfile.GFile(path, "rb") as f:
     head = f.read(4096)
-  try:
-    head.decode("utf-8")
+  try:  # incremental: a character cut at the 4096th byte is not an error
+    codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
   except UnicodeDecodeError:
     return True
   return b"\x00" in head
@@ -61,6 +63,10 @@ class _Vocabulary:
         self._model = f.read()
       self._tokenizer = lambda: text.SentencepieceTokenizer(model=self._model, out_type=INT)
       self.cls_id, self.sep_id = self._sentencepiece_ids(["[CLS]", "[SEP]"])
+      unknown = self._sentencepiece_ids(["<an unseen piece>"])[0]
+      if unknown in (self.cls_id, self.sep_id):
+        raise FinetuneError(f"The SentencePiece model {vocab_file} has no [CLS] or [SEP] piece; "
+                            "an ALBERT-style model needs both.")
       return
     with tf.io.gfile.GFile(vocab_file) as f:
       vocab = [line.rstrip("\n") for line in f]
@@ -82,7 +88,7 @@ class _Vocabulary:
 
   def tokenize(self, words):
     if self.sentencepiece and self.do_lower_case:
-      words = tf.strings.lower(words)
+      words = tf.strings.lower(words, encoding="utf-8")
     pieces = self._tokenizer().tokenize(words)
     return pieces.merge_dims(1, -1) if pieces.ragged_rank > 1 else pieces
 
@@ -116,6 +122,12 @@ class BertTokenization:
 
   def adapt_to_module(self, module):
     """Builds the tokenizer from the module's tokenization_info (or the configured file)."""
+    if not module.takes_tokens():
+      raise FinetuneError(
+          f"A data source has tokenization = @bert_tokenization(), but signature "
+          f"'{module.signature}' of module '{module.handle}' does not take BERT's input_ids, "
+          "input_mask and segment_ids; set hub_module.signature = \"tokens\" for a BERT-style "
+          "module, or remove the tokenization for this one.")
     info = tokenization_info.read(module.spec, module.serving_tags)
     if info is None and not self.vocab_file:
       raise FinetuneError(

@@ -29,7 +29,17 @@ OUTSIDE = {
         "FixedLengthRecordReader", "FixedLengthRecordReaderV2", "TFRecordDataset",
         "TFRecordDatasetV2", "TextLineDataset", "FixedLengthRecordDataset",
         "FixedLengthRecordDatasetV2", "ImmutableConst", "LoadAndRemapMatrix", "SnapshotDataset",
-        "SaveDataset", "LoadDataset", "DebugIdentity", "DebugIdentityV2", "DebugIdentityV3"
+        "SaveDataset", "LoadDataset", "DebugIdentity", "DebugIdentityV2", "DebugIdentityV3",
+        "CSVDataset", "CSVDatasetV2", "ExperimentalCSVDataset", "SqlDataset",
+        "ExperimentalSqlDataset", "LMDBDataset", "ExperimentalLMDBDataset", "LMDBReader",
+        "MatchingFilesDataset", "ExperimentalMatchingFilesDataset", "DatasetToTFRecord",
+        "ExperimentalDatasetToTFRecord", "SaveDatasetV2", "DistributedSave", "SnapshotDatasetV2",
+        "SnapshotChunkDataset", "SnapshotDatasetReader", "GenerateVocabRemapping",
+        "FileSystemSetConfiguration", "DeleteSessionTensor"
+    },
+    "network": {
+        "DataServiceDataset", "DataServiceDatasetV2", "DataServiceDatasetV3",
+        "DataServiceDatasetV4", "RemoteCall", "RegisterDataset", "RegisterDatasetV2"
     },
     "summaries": {
         "CreateSummaryFileWriter", "CreateSummaryDbWriter", "WriteSummary", "WriteScalarSummary",
@@ -43,6 +53,7 @@ WHY = {
     "files": "reads or writes files",
     "summaries": "writes summaries to a place of its choosing",
     "python": "calls Python code (not in the module)",
+    "network": "talks to other machines",
     "unknown": "is not one of TensorFlow's own operations",
 }
 
@@ -110,7 +121,19 @@ def _reads_own_asset(node, nodes, assets):
   return name in assets
 
 
-def _why(op, functions):
+def _writes_to_a_file(node):
+  """PrintV2 to "file://...", or proto ops reading descriptors from a file."""
+  if node.op == "PrintV2":
+    return node.attr["output_stream"].s.decode().startswith("file://")
+  if node.op in ("DecodeProtoV2", "EncodeProto"):
+    source = node.attr["descriptor_source"].s.decode()
+    return source not in ("", "local://")
+  return False
+
+
+def _why(op, functions, node=None):
+  if node is not None and _writes_to_a_file(node):
+    return WHY["files"]
   if op in KIND:
     return WHY[KIND[op]]
   if op not in functions and not op.startswith("_") and not hasattr(tf.raw_ops, op):
@@ -131,13 +154,13 @@ def _scan_meta_graph(meta_graph):
     reach[name] = (reached, called)
   findings = []
   for node in graph.node:
-    why = _why(node.op, functions)
+    why = _why(node.op, functions, node)
     if why and not _reads_own_asset(node, nodes, assets):
       signatures = tuple(sorted(s for s, (reached, _) in reach.items() if node.name in reached))
       findings.append(Finding(tags, signatures, node.op, node.name, why))
   for fname, function in functions.items():
     for node in function.node_def:
-      why = _why(node.op, functions)
+      why = _why(node.op, functions, node)
       if why:
         signatures = tuple(sorted(s for s, (_, called) in reach.items() if fname in called))
         findings.append(Finding(tags, signatures, node.op, f"{fname}/{node.name}", why))

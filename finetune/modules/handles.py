@@ -15,9 +15,24 @@ from finetune.errors import FinetuneError
 from finetune.modules import resolvers
 
 
+def _normalized(path):
+  """Local paths resolved (no '..', no symlink tricks); URLs as given."""
+  path = str(path)
+  if path.startswith("file://"):
+    path = path[len("file://"):]
+  return path if "://" in path else os.path.realpath(path)
+
+
+def _under(handle, prefix):
+  """True if `handle` is `prefix` or inside it, whole path components only."""
+  handle, prefix = _normalized(handle), _normalized(prefix)
+  if prefix.endswith("/"):
+    return handle.startswith(prefix) or handle == prefix.rstrip("/")
+  return handle == prefix or handle.startswith(prefix + "/")
+
+
 def check_allowed(handle, allowed_prefixes):
-  if allowed_prefixes is not None and not any(
-      str(handle).startswith(p) for p in allowed_prefixes):
+  if allowed_prefixes is not None and not any(_under(handle, p) for p in allowed_prefixes):
     raise FinetuneError(
         f"Module handle '{handle}' is not allowed: hub_module.allowed_handle_prefixes = "
         f"{list(allowed_prefixes)}. Loading a module runs its graph; add a trusted prefix to "

@@ -116,6 +116,7 @@ class HubModule:
 
   def takes_tokens(self):
     """True if the signature takes BERT's input_ids, input_mask and segment_ids."""
+    self._check_tags(self.serving_tags)
     self._check_signature(self.serving_tags)
     return tokenization_info.takes_tokens(self.spec, self.signature, self.serving_tags)
 

@@ -44,6 +44,9 @@ def _bad_label(message, model_dir):
   if "Labels must be >= 0" in message:
     return (f"A label is negative (labels seen: {_values(message)}); class labels must be "
             "0..n_classes-1.")
+  if "A tag is not in token_tagging_head.tags" in message:
+    return ("A tag in the label column is not in token_tagging_head.tags; add it to the tags, "
+            "or fix the label column (one tag per whitespace-separated word).")
   number = re.search(r"StringToNumberOp could not correctly convert string: (.*?)(\n|$)", message)
   if number:
     return (f"Label '{number.group(1).strip()}' is not a number and the head has no "

@@ -58,6 +58,9 @@ class ModelDirLock:
           holder["pid"])):
         tf.io.gfile.remove(self.path)  # stale: its process is gone
         continue
+      if not holder and self._age() > 60:  # killed between creating and writing the lock
+        tf.io.gfile.remove(self.path)
+        continue
       raise FinetuneError(
           f"model_dir '{os.path.dirname(self.path)}' is in use by another training (pid "
           f"{holder.get('pid')} on {holder.get('host')}, started {holder.get('started')}). "
@@ -80,6 +83,12 @@ class ModelDirLock:
     with tf.io.gfile.GFile(self.path, "w") as f:
       f.write(payload)
     return True
+
+  def _age(self):
+    try:
+      return time.time() - tf.io.gfile.stat(self.path).mtime_nsec / 1e9
+    except tf.errors.OpError:
+      return 0.0
 
   def _read(self):
     try:

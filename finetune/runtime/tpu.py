@@ -8,8 +8,8 @@ What it changes, each forced by TPUEstimator:
   * hub.LatestModuleExporter cannot rebuild a TPUEstimatorSpec graph (it has no scaffold), so
     the fine-tuned module is exported from the checkpoint with ModuleSpec.export;
   * on a TPU, the model_dir and the module cache must be on GCS: checked before anything starts.
-What it refuses, by name: training.steps_per_run > 1 (tpu.iterations_per_loop sets the steps
-per run here) and the predict schedule (predict with the serving SavedModel).
+What it refuses, by name: training.steps_per_run > 1 (tpu_runtime.iterations_per_loop sets the steps
+per run here, tpu_runtime.iterations_per_loop) and the predict schedule (predict with the serving SavedModel).
 """
 
 import gin
@@ -94,7 +94,8 @@ class TPURuntime(EstimatorRuntime):
         cluster=cluster,
         model_dir=model_dir,
         tf_random_seed=base.random_seed,
-        save_checkpoints_steps=base.save_checkpoints_steps or self.iterations_per_loop,
+        save_checkpoints_steps=base.save_checkpoints_steps,
+        save_checkpoints_secs=None if base.save_checkpoints_steps else base.save_checkpoints_secs,
         keep_checkpoint_max=base.keep_checkpoint_max,
         save_summary_steps=base.save_summary_steps,
         session_config=base.session_config(),

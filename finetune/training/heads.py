@@ -114,6 +114,16 @@ def check_head(head):
                         f"@multi_class_head(); got {head!r}. Known heads: {_HEAD_NAMES}.")
 
 
+def metric_names(head):
+  """The names of the eval metrics `head` reports, as metrics.json and exporters see them."""
+  if isinstance(head, TokenTaggingHead):
+    names = {"accuracy"}
+  else:
+    with tf.Graph().as_default():  # the head's metric objects, built and thrown away
+      names = set(head.metrics(regularization_losses=[tf.constant(0.0)]))
+  return names | {"loss", "global_step"}
+
+
 def adapt_labels(head, labels):
   """Converts labels as read from the data to the dtype and form `head` expects."""
   if labels is None or isinstance(head, TokenTaggingHead):  # it reads its own tag strings

@@ -2,7 +2,7 @@
 
 On small, fast steps (a few milliseconds on a CPU) the host's work around each
 session.run (fetch handling, the Estimator's hooks) costs several percent of the step.
-`experiment.steps_per_run = K` amortizes it the way TPUEstimator's iterations_per_loop and
+`training.steps_per_run = K` amortizes it the way TPUEstimator's iterations_per_loop and
 Keras' steps_per_execution do: the TRAIN graph runs K full updates in a tf.while_loop, each
 taking the next batch from the input iterator. Each iteration is a whole step:
 the module is applied to its own batch, the head, the regularization losses (re-read from

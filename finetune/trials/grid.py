@@ -90,7 +90,8 @@ def trial_command(gin_files, gin_bindings, values, model_dir, threads):
   """The command line that runs one trial."""
   command = [sys.executable, "-m", "finetune.train", f"--model_dir={model_dir}"]
   command += [f"--gin_file={f}" for f in gin_files]
-  bindings = list(gin_bindings) + [f"{p} = {format_value(v)}" for p, v in values.items()]
-  if threads:
+  bindings = []
+  if threads:  # first, so that the user's own thread settings win
     bindings += [f"run_config.intra_op_threads = {threads}", "run_config.inter_op_threads = 1"]
+  bindings += list(gin_bindings) + [f"{p} = {format_value(v)}" for p, v in values.items()]
   return command + [f"--gin_bindings={b}" for b in bindings]

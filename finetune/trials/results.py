@@ -96,22 +96,23 @@ def write_results(sweep_dir, rows, metric):
 def plot(sweep_dir, rows, metric):
   """results.png: the metric per trial, when matplotlib is installed (an optional extra)."""
   try:
-    import matplotlib  # pylint: disable=g-import-not-at-top
-    matplotlib.use("Agg")
-    from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
+    # A Figure with its own Agg canvas: no pyplot, so a notebook's backend is left alone.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=g-import-not-at-top
+    from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
   except ImportError:
     return None
   done = [r for r in rows if metric in r["metrics"]]
   if not done:
     return None
-  figure, axes = pyplot.subplots(figsize=(8, 0.4 * len(done) + 1.5))
+  figure = Figure(figsize=(8, 0.4 * len(done) + 1.5))
+  FigureCanvasAgg(figure)
+  axes = figure.subplots()
   axes.barh([r["trial"] for r in done][::-1], [r["metrics"][metric] for r in done][::-1])
   axes.set_xlabel(metric)
   figure.tight_layout()
   path = os.path.join(sweep_dir, "results.png")
   with tf.io.gfile.GFile(path, "wb") as f:
     figure.savefig(f, format="png")
-  pyplot.close(figure)
   return path
 
 

@@ -92,7 +92,12 @@ class Sweep:
         "params": values,
         "command": shlex.join(command)
     })
-    files.write_json_atomically(os.path.join(trial_dir, "status.json"), {"state": RUNNING, "started": time.time()})
+    previous = files.read_json(os.path.join(trial_dir, "status.json")) or {}
+    files.write_json_atomically(os.path.join(trial_dir, "status.json"), {
+        "state": RUNNING,
+        "started": previous.get("started", time.time()),
+        "wall_time_secs": previous.get("wall_time_secs", 0.0)  # a resumed trial adds to it
+    })
     log_file = open(os.path.join(trial_dir, "trial.log"), "a")
     log.info("start %s", name)
     proc = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env)
