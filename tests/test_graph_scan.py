@@ -55,7 +55,7 @@ SIDE_EFFECTS = {
                                                     shape_and_slices=[""], tensors=[p]),
     "PrintV2": lambda t: lambda p: tf.raw_ops.PrintV2(
         input=tf.strings.as_string(tf.reduce_sum(p)), output_stream=f"file://{t}/printed.txt"),
-    "CSVDataset": lambda t: lambda p: tf.data.experimental.CsvDataset(
+    "CSVDatasetV2": lambda t: lambda p: tf.data.experimental.CsvDataset(
         "/etc/hostname", [tf.string])._variant_tensor,
     "CreateSummaryFileWriter": lambda t: lambda p: tf.raw_ops.CreateSummaryFileWriter(
         writer=tf.raw_ops.SummaryWriter(), logdir=str(t / "logs"), max_queue=1,
