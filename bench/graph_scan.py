@@ -36,4 +36,6 @@ def main(paths):
 
 
 if __name__ == "__main__":
+  if any(a.startswith("-") for a in sys.argv[1:]):
+    sys.exit(__doc__)
   main(sys.argv[1:])

@@ -13,7 +13,6 @@ afresh at each call.
 
 import dataclasses
 import os
-import re
 from typing import Optional
 
 from finetune import logs
@@ -49,9 +48,9 @@ def default_model_dir(gin_files):
 def _clean(error):
   """The same error without the "In call to configurable ..." lines gin appends to errors
   raised inside configurables (gin wraps the exception's type to add them)."""
-  from finetune.errors import Preempted  # pylint: disable=g-import-not-at-top
-  message = re.sub(r"\n\s*In call to configurable .*", "", str(error), flags=re.S)
-  return (Preempted if isinstance(error, Preempted) else FinetuneError)(message)
+  from finetune.errors import Preempted, without_gin_context  # pylint: disable=g-import-not-at-top
+  return (Preempted if isinstance(error, Preempted) else FinetuneError)(
+      without_gin_context(error))
 
 
 def _explained(error, model_dir):

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from finetune import registry  # noqa: F401  (registers finetune's configurables)
 from finetune.errors import FinetuneError
+from finetune.errors import without_gin_context
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 CONFIG_DIR = next((d for d in (os.path.join(_PACKAGE, "configs"),
@@ -117,7 +118,7 @@ def _parameter_suggestions(name, param):
 def explain_gin_error(error):
   """Gin's message, made actionable: the closest known names for an unknown configurable or
   parameter, the full name of a missing required setting."""
-  message = re.sub(r"\n\s*In call to configurable .*", "", str(error), flags=re.S)
+  message = without_gin_context(error)
   required = re.search(r"Required bindings for `(\w+)` not provided in config: \[(.*?)\]", message)
   if required:
     names = [n.strip(" '\"") for n in required.group(2).split(",")]

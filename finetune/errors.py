@@ -5,6 +5,15 @@ command can print it as one readable line instead of a stack trace (see `train.m
 """
 
 
+import re
+
+
+def without_gin_context(message):
+  """The message without the "In call to configurable ..." lines gin appends to errors raised
+  inside configurables."""
+  return re.sub(r"\n\s*In call to configurable .*", "", str(message), flags=re.S)
+
+
 class FinetuneError(Exception):
   """A configuration, data or module mistake that the user can fix."""
 

@@ -132,5 +132,5 @@ class Job:
   def global_step(self):
     return int(self.estimator.get_variable_value("global_step"))
 
-  def stopped_early(self):
+  def preempted(self):
     return bool(self.stop and self.stop.requested.is_set())

@@ -64,7 +64,7 @@ def train_and_evaluate(job, hooks=()):
   outcome = tf.estimator.train_and_evaluate(job.estimator, train_spec, eval_spec)
   task = cluster.task_type()
   if task in ("chief", "master"):
-    if not job.stopped_early():
+    if not job.preempted():
       export(job)
     return {"global_step": job.global_step()}
   if task == "evaluator":  # its MetricsReporter wrote metrics.json after each evaluation

@@ -157,9 +157,8 @@ def default_exporters(model_dir, runtime, module, serving_fn, evaluation):
 
 
 def export_all(estimator, model_dir, exporters, checkpoint):
-  """Runs `exporters` on `checkpoint` into MODEL_DIR/export/<name>; returns {name: path}."""
-  if checkpoint is None:
-    raise FinetuneError(f"No checkpoint in '{model_dir}' to export; train first.")
+  """Runs `exporters` on `checkpoint` (which must exist) into MODEL_DIR/export/<name>;
+  returns {name: path}."""
   paths = {}
   for exporter in exporters:
     path = exporter.export(estimator, os.path.join(model_dir, "export", exporter.name),

@@ -10,7 +10,6 @@ word: `accuracy` is the share of scored words tagged right, predictions hold a t
 import gin
 import tensorflow as tf
 
-from finetune import checks
 from finetune.errors import FinetuneError
 
 TRAIN, EVAL, PREDICT = (tf.estimator.ModeKeys.TRAIN, tf.estimator.ModeKeys.EVAL,
@@ -130,5 +129,4 @@ def token_tagging_head(tags=gin.REQUIRED):
   tags = list(tags)
   if len(tags) < 2 or len(set(tags)) != len(tags) or not all(isinstance(t, str) for t in tags):
     raise FinetuneError(f"token_tagging_head.tags = {tags}: give two or more distinct tag names.")
-  checks.positive_int(len(tags), "token_tagging_head.tags")
   return TokenTaggingHead(tags)
