@@ -139,12 +139,26 @@ def sweep(gin_files, sweep_dir, grid, bindings=(), zipped=False, parallel=1, met
   if not gin_files:
     raise FinetuneError("Pass the base config of every trial (--gin_file=F).")
   pairs = list(grid.items()) if isinstance(grid, dict) else list(grid)
-  trials = runner.Sweep(sweep_dir, gin_files, bindings, grid_lib.plan(pairs, zipped),
-                        parallel=parallel)
+  planned = grid_lib.plan(pairs, zipped)
+  _check_trial_configs(gin_files, bindings, planned)
+  trials = runner.Sweep(sweep_dir, gin_files, bindings, planned, parallel=parallel)
   if dry_run:
     return trials.commands()
   trials.run()
   return collect(sweep_dir, metric, higher_is_better)
+
+
+def _check_trial_configs(gin_files, bindings, planned):
+  """Parses every trial's config here, once, before any trial starts: a misspelled parameter
+  in a grid is one error now, not a failure in every trial."""
+  from finetune import config  # pylint: disable=g-import-not-at-top
+  from finetune.trials import grid as grid_lib  # pylint: disable=g-import-not-at-top
+  for name, values in planned:
+    trial_bindings = [f"{p} = {grid_lib.format_value(v)}" for p, v in values.items()]
+    try:
+      config.parse(gin_files, list(bindings) + trial_bindings)
+    except FinetuneError as e:
+      raise FinetuneError(f"Trial {name} of the sweep cannot be configured: {e}") from None
 
 
 def collect(sweep_dir, metric="accuracy", higher_is_better=True):

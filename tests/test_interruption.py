@@ -60,8 +60,12 @@ def test_sigkill_at_random_steps_then_rerun_finishes_exactly(tmp_path, digits_mo
     proc.wait()
     killed_after.append(helpers.checkpoint_step(model_dir))
   assert len(set(killed_after)) == 5 and max(killed_after) < 400, killed_after
+  half_saved = model_dir / f"model.ckpt-{max(killed_after) + 1}_temp_0123abcd"
+  half_saved.mkdir()  # what a kill during a checkpoint save leaves (tf.train.Saver's shards)
+  (half_saved / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"partial")
   result = subprocess.run(args, cwd=helpers.REPO, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr
+  assert not half_saved.exists()
   values = helpers.checkpoint_values(str(model_dir))  # the checkpoint restores
   assert values["global_step"] == 400
   assert_exports_whole(model_dir)

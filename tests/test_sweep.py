@@ -280,3 +280,12 @@ def test_sweep_file_that_is_not_json_is_one_clear_error(tmp_path):
                  f"--sweep_file={bad}", check=False)
   assert result.returncode == 2 and "Traceback" not in result.stderr
   assert f"Sweep file '{bad}' is not a sweep: JSONDecodeError" in result.stderr
+
+
+def test_misspelled_grid_parameter_is_refused_before_any_trial_starts(tmp_path):
+  result = sweep("--gin_file=digits/finetune.gin", f"--sweep_dir={tmp_path}",
+                 "--grid=learning_rate_schedule.base_learnig_rate=[0.1, 0.01]", check=False)
+  assert result.returncode == 2 and "Traceback" not in result.stderr
+  assert "Trial 0-base_learnig_rate=0.1 of the sweep cannot be configured" in result.stderr
+  assert "Did you mean: learning_rate_schedule.base_learning_rate" in result.stderr
+  assert not (tmp_path / "trials").exists()

@@ -28,11 +28,19 @@ def check_writable(model_dir):
 
 
 def remove_partial_exports(model_dir):
-  """Deletes export/*/temp-* directories, the half-written exports of a killed run."""
+  """Deletes export/*/temp-* directories and model.ckpt-N_temp* folders: the half-written
+  exports and checkpoints of a killed run (called under the model_dir lock only)."""
+  removed = []
+  if tf.io.gfile.isdir(model_dir):
+    for entry in tf.io.gfile.listdir(model_dir):
+      if entry.startswith("model.ckpt-") and "_temp" in entry:
+        path = os.path.join(model_dir, entry.rstrip("/"))
+        if tf.io.gfile.isdir(path):
+          tf.io.gfile.rmtree(path)
+          removed.append(path)
   root = os.path.join(model_dir, "export")
   if not tf.io.gfile.isdir(root):
-    return []
-  removed = []
+    return removed
   for kind in tf.io.gfile.listdir(root):
     kind_dir = os.path.join(root, kind.rstrip("/"))
     if not tf.io.gfile.isdir(kind_dir):
