@@ -10,11 +10,11 @@ accuracy. Build the modules first: python -m examples.bert.build
 """
 
 import os
-import statistics
 
 from absl import app
 from absl import flags
 
+from examples.compare_table import markdown
 from finetune import logs
 
 logs.quiet_tensorflow_before_import(False)
@@ -45,14 +45,6 @@ def compare(modules_dir, runs_dir, gin_file, repeats=3, train_steps=None, extra_
       accuracies.append(result.metrics["accuracy"])
     results.append((label, accuracies))
   return results
-
-
-def markdown(results):
-  lines = ["| setting | eval accuracy (mean) | min | max |", "|---|---|---|---|"]
-  for label, accuracies in results:
-    lines.append(f"| {label} | {statistics.mean(accuracies):.3f} | {min(accuracies):.3f} | "
-                 f"{max(accuracies):.3f} |")
-  return "\n".join(lines)
 
 
 def main(argv):

@@ -9,12 +9,12 @@ Markdown table of eval accuracy (mean and range) on the 697 held-out images of d
 """
 
 import os
-import statistics
 import sys
 
 from absl import app
 from absl import flags
 
+from examples.compare_table import markdown
 from finetune import logs
 
 logs.quiet_tensorflow_before_import(False)
@@ -53,14 +53,6 @@ def compare(runs_dir, modules_dir, repeats=3, train_steps=None, extra_bindings=(
       accuracies.append(result.metrics["accuracy"])
     results.append((label, accuracies))
   return results
-
-
-def markdown(results):
-  lines = ["| setting | eval accuracy (mean) | min | max |", "|---|---|---|---|"]
-  for label, accuracies in results:
-    lines.append(f"| {label} | {statistics.mean(accuracies):.3f} | {min(accuracies):.3f} | "
-                 f"{max(accuracies):.3f} |")
-  return "\n".join(lines)
 
 
 def main(argv):
