@@ -7,6 +7,9 @@ executed) and reports file reads and writes (WriteFile, ReadFile, MatchingFiles,
 save and restore ops, readers and file datasets), summary writers, Python callbacks and any op
 that is not one of TensorFlow's own. Reading the module's own assets (a vocabulary table's
 file) is normal and not reported; a module's variables are restored by hub, not by its graph.
+A TF2 SavedModel is scanned the same way (its saved_model.pb is a MetaGraphDef whose function
+library holds its tf.functions); the save and restore functions its saver_def names are its
+own checkpointing, which tf.saved_model writes into every SavedModel, and are not reported.
 What the scan cannot see: a module that computes wrong answers with ordinary ops.
 """
 
@@ -141,6 +144,20 @@ def _why(op, functions, node=None):
   return None
 
 
+def _saver_functions(meta_graph, nodes, functions):
+  """Functions that the saver_def's save and restore nodes call, transitively (TF2 only: a TF1
+  Hub module's graph holds no saver)."""
+  saver = meta_graph.saver_def
+  todo = [nodes[n] for n in (_name(saver.save_tensor_name), _name(saver.restore_op_name))
+          if n in nodes]
+  found = set()
+  while todo:
+    for called in _called_functions(todo.pop(), functions) - found:
+      found.add(called)
+      todo.extend(functions[called].node_def if called in functions else [])
+  return found
+
+
 def _scan_meta_graph(meta_graph):
   graph = meta_graph.graph_def
   tags = tuple(sorted(meta_graph.meta_info_def.tags))
@@ -158,7 +175,10 @@ def _scan_meta_graph(meta_graph):
     if why and not _reads_own_asset(node, nodes, assets):
       signatures = tuple(sorted(s for s, (reached, _) in reach.items() if node.name in reached))
       findings.append(Finding(tags, signatures, node.op, node.name, why))
+  own_saver = _saver_functions(meta_graph, nodes, functions)
   for fname, function in functions.items():
+    if fname in own_saver:
+      continue
     for node in function.node_def:
       why = _why(node.op, functions, node)
       if why:
@@ -168,7 +188,7 @@ def _scan_meta_graph(meta_graph):
 
 
 def scan(module_dir):
-  """[Finding] for every graph variant of the TF1 Hub module in `module_dir`."""
+  """[Finding] for every graph variant of the module (TF1 Hub or TF2) in `module_dir`."""
   saved_model = saved_model_pb2.SavedModel()
   with tf.io.gfile.GFile(os.path.join(module_dir, "saved_model.pb"), "rb") as f:
     saved_model.ParseFromString(f.read())

@@ -10,9 +10,11 @@ import os
 
 import tensorflow as tf
 import tensorflow_hub as hub
+from tensorflow.core.protobuf import saved_model_pb2
 
 from finetune.errors import FinetuneError
 from finetune.modules import resolvers
+from finetune.modules import tf2_module
 
 
 def _normalized(path):
@@ -39,24 +41,49 @@ def check_allowed(handle, allowed_prefixes):
         "load it.")
 
 
-def load_spec(handle, allowed_prefixes=None):
-  """Resolves `handle` (path, file://, gs://, http(s)) and loads its TF1 Hub module spec.
+def load_spec(handle, allowed_prefixes=None, check=None):
+  """Resolves `handle` (path, file://, gs://, http(s)) and loads its spec: a hub.ModuleSpec
+  for a TF1 Hub module, a tf2_module.TF2Spec for a TF2 SavedModel (told apart by the files).
+
+  `check(resolved path)`, if given, runs after resolving and before anything is loaded (the
+  graph scan: hub.load builds a TF2 SavedModel's graph to describe it).
 
   Raises:
-    FinetuneError: naming the handle and what was found there instead of a TF1 Hub module.
+    FinetuneError: naming the handle and what was found there instead of a module.
   """
   if not handle:
     raise FinetuneError("No module handle: set hub_module.handle to a path or URL of a "
-                        "TF1 Hub format module.")
+                        "TF1 Hub format module or a TF2 SavedModel.")
   check_allowed(handle, allowed_prefixes)
   resolvers.install()
   try:
-    return hub.load_module_spec(handle)
+    path = hub.resolve(handle)
+    if check is not None:
+      check(path)
+    if tf2_module.is_tf2_saved_model(path):
+      return _load_tf2(handle, path)
+    return hub.load_module_spec(path)
+  except FinetuneError:
+    raise
   except resolvers.UnsafeArchive as e:
     raise FinetuneError(f"Refused module '{handle}': {e}. Nothing from it was kept; a module "
                         "archive must hold only plain files and folders inside it.") from e
   except Exception as e:  # hub raises several unrelated types for a bad handle.
     raise FinetuneError(describe_bad_handle(handle, e)) from e
+
+
+def _load_tf2(handle, path):
+  """A TF2 SavedModel's spec; a TF1 SavedModel (no TF2 objects to call) is refused."""
+  saved_model = saved_model_pb2.SavedModel()
+  with tf.io.gfile.GFile(os.path.join(path, "saved_model.pb"), "rb") as f:
+    saved_model.ParseFromString(f.read())
+  if not any(len(m.object_graph_def.nodes) > 1 for m in saved_model.meta_graphs):
+    raise FinetuneError(
+        f"Module handle '{handle}' is a TF1 SavedModel (saved_model.pb without "
+        "tfhub_module.pb and without TF2 objects), neither a TF1 Hub format module nor a TF2 "
+        "SavedModel. Export it as a TF1 Hub module (hub.create_module_spec) or as a TF2 "
+        "SavedModel with a __call__ (tf.saved_model.save).")
+  return tf2_module.read_spec(handle, path)
 
 
 def describe_bad_handle(handle, error):
@@ -65,18 +92,15 @@ def describe_bad_handle(handle, error):
   if "://" not in path or path.startswith("gs://"):
     if not tf.io.gfile.exists(path):
       return (f"Module handle '{handle}' does not exist. Give a directory that holds "
-              "tfhub_module.pb, a file:// or gs:// path, or an http(s) URL of a "
-              "compressed module.")
-    if tf.io.gfile.isdir(path) and not tf.io.gfile.exists(os.path.join(path, "tfhub_module.pb")):
-      if tf.io.gfile.exists(os.path.join(path, "saved_model.pb")):
-        return (f"Module handle '{handle}' is a SavedModel (the TF2 format), not a TF1 Hub "
-                "format module (no tfhub_module.pb). finetune needs the TF1 Hub format "
-                "(hub.Module): use the module's TF1 version, or export one with "
-                "hub.create_module_spec.")
-      return (f"Module handle '{handle}' is a directory without tfhub_module.pb, so it is "
-              "not a TF1 Hub format module.")
+              "tfhub_module.pb (TF1 Hub format) or saved_model.pb (TF2 SavedModel), a "
+              "file:// or gs:// path, or an http(s) URL of a compressed module.")
+    has = lambda name: tf.io.gfile.exists(os.path.join(path, name))
+    if tf.io.gfile.isdir(path) and not has("tfhub_module.pb") and not has("saved_model.pb"):
+      return (f"Module handle '{handle}' is a directory without tfhub_module.pb or "
+              "saved_model.pb, so it is neither a TF1 Hub format module nor a TF2 SavedModel.")
     if "DecodeError" in type(error).__name__ or "parse" in str(error).lower():
-      return (f"Module '{handle}' has a tfhub_module.pb but its saved_model.pb could not be "
+      kind = "tfhub_module.pb" if has("tfhub_module.pb") else "no tfhub_module.pb (TF2)"
+      return (f"Module '{handle}' has {kind} but its saved_model.pb could not be "
               f"read ({type(error).__name__}: {error}); the module is corrupt or truncated. "
               "Export or download it again (for a cached download, delete its folder under "
               "TFHUB_CACHE_DIR).")

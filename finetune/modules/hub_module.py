@@ -1,4 +1,5 @@
-"""The pretrained part of the model: which TF1 Hub module, which signature, which graph variant.
+"""The pretrained part of the model: which module (TF1 Hub format or TF2 SavedModel), which
+signature, which graph variant.
 
 `HubModule` is configured in gin as `hub_module` and does three things:
   * loads the module spec once (hub resolves and caches the handle, honouring TFHUB_CACHE_DIR);
@@ -8,6 +9,8 @@
   * instantiates `hub.Module(trainable=..., tags=...)` inside a model_fn with the `{"train"}`
     variant in TRAIN mode and the serving variant otherwise, always under the same name, so
     checkpoints restore across modes, and registers it for `hub.LatestModuleExporter`.
+A TF2 SavedModel handle (saved_model.pb without tfhub_module.pb) goes through tf2_module.py
+instead: same validation (its spec speaks ModuleSpec's vocabulary), hub.KerasLayer in the graph.
 """
 
 import gin
@@ -19,6 +22,7 @@ from finetune.formatting import format_tags
 from finetune.formatting import handle_short_name
 from finetune.modules import graph_scan
 from finetune.modules import pooling as pooling_lib
+from finetune.modules import tf2_module
 from finetune.modules import tokenization_info
 from finetune.modules.handles import load_spec
 
@@ -27,11 +31,12 @@ TRAIN_TAG = "train"
 
 @gin.configurable("hub_module")
 class HubModule:
-  """A TF1 Hub format module as the trunk of the model.
+  """A TF1 Hub format module or a TF2 SavedModel as the trunk of the model.
 
   Args:
     handle: where the module lives: a local directory, file://, gs:// or an http(s) URL.
-    signature: the module signature to call ("default" for the common signatures).
+    signature: the module signature to call ("default" for the common signatures; for a TF2
+      SavedModel "default" is its __call__, other names its serving signatures).
     output_key: the signature output fed to the head; a list of keys concatenates them.
     input_mapping: {signature input name: feature name}. Left out, inputs and features are
       matched by name, or a single input takes the single feature.
@@ -86,12 +91,15 @@ class HubModule:
   @property
   def spec(self):
     if self._spec is None:
-      spec = load_spec(self.handle, self.allowed_handle_prefixes)
-      # Before anything is instantiated or run: refuse ops that touch the outside.
-      graph_scan.check(self.handle, graph_scan.scan(hub.resolve(self.handle)), self.allowed_ops,
-                       self.trusted)
-      self._spec = spec
+      # Before anything is loaded or run: refuse ops that touch the outside.
+      scan = lambda path: graph_scan.check(self.handle, graph_scan.scan(path), self.allowed_ops,
+                                           self.trusted)
+      self._spec = load_spec(self.handle, self.allowed_handle_prefixes, check=scan)
     return self._spec
+
+  @property
+  def is_tf2(self):
+    return isinstance(self.spec, tf2_module.TF2Spec)
 
   @property
   def available_tags(self):
@@ -118,7 +126,12 @@ class HubModule:
     """True if the signature takes BERT's input_ids, input_mask and segment_ids."""
     self._check_tags(self.serving_tags)
     self._check_signature(self.serving_tags)
-    return tokenization_info.takes_tokens(self.spec, self.signature, self.serving_tags)
+    tokens = tokenization_info.takes_tokens(self.spec, self.signature, self.serving_tags)
+    if tokens and self.is_tf2:
+      raise FinetuneError(f"TF2 SavedModel '{self.handle}' takes BERT's input_ids, input_mask "
+                          "and segment_ids; finetune tokenizes for TF1 Hub BERT modules only "
+                          "(their tokenization_info): use the model's TF1 Hub version.")
+    return tokens
 
   def input_names(self):
     return list(self.spec.get_input_info_dict(signature=self.signature, tags=self.serving_tags))
@@ -138,8 +151,15 @@ class HubModule:
       self._check_signature(tags)
       self._check_outputs(tags, per_position_head)
       self._resolve_inputs(feature_specs, tags)
+    if self.is_tf2:
+      tf2_module.check_trainable(self.handle, self.spec, self.signature, self.trainable)
 
   def _check_tags(self, tags):
+    if set(tags) not in self.available_tags and self.is_tf2:
+      raise FinetuneError(
+          f"Tag set {format_tags(tags)} is not a graph variant of TF2 SavedModel "
+          f"'{self.handle}': it has one graph, and training=True is passed to its __call__ in "
+          "TRAIN mode instead. Leave hub_module.train_tags and serving_tags unset.")
     if set(tags) not in self.available_tags:
       known = ", ".join(format_tags(t) for t in self.available_tags)
       raise FinetuneError(
@@ -220,6 +240,8 @@ class HubModule:
 
   def instantiate(self, mode):
     """Creates the module's variables for `mode` and registers it for the hub export."""
+    if self.is_tf2:  # exported by tf2_export.TF2ModuleExporter from the checkpoint
+      return tf2_module.instantiate(self.spec, self.signature, self.trainable, self.name)
     module = hub.Module(self.spec,
                         trainable=self.trainable,
                         tags=self.tags_for(mode),
@@ -233,9 +255,13 @@ class HubModule:
     """Calls an instantiated module's signature; may be called again (e.g. inside a loop)."""
     feature_specs = {k: tf.TensorSpec(v.shape[1:], v.dtype) for k, v in features.items()}
     mapping = self._resolve_inputs(feature_specs, self.tags_for(mode))
-    infos = module.get_input_info_dict(self.signature)
+    infos = self.spec.get_input_info_dict(signature=self.signature, tags=self.tags_for(mode))
     inputs = {name: _cast(features[feature], infos[name].dtype) for name, feature in mapping.items()}
-    outputs = module(inputs, signature=self.signature, as_dict=True)
+    if self.is_tf2:
+      outputs = tf2_module.call(self.spec, module, self.signature, inputs,
+                                training=mode == tf.estimator.ModeKeys.TRAIN)
+    else:
+      outputs = module(inputs, signature=self.signature, as_dict=True)
     tensors = [tf.cast(outputs[key], tf.float32) for key in self.output_keys()]
     output = tensors[0] if len(tensors) == 1 else tf.concat(tensors, axis=-1)
     if self.pooling:

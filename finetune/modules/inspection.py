@@ -1,9 +1,12 @@
-"""What a TF1 Hub module offers, for choosing a signature and writing a config before training.
+"""What a module offers, for choosing a signature and writing a config before training.
 
 `describe(handle)` instantiates the module once per graph variant (tag set) in a scratch graph
 and reports each signature's inputs and outputs, the variables, whether the variant brings
 regularization losses and batch-norm update ops into the training graph, the expected image
-size where the module declares one, and a gin snippet that uses it.
+size where the module declares one, and a gin snippet that uses it. A TF2 SavedModel has one
+graph: its `__call__` input spec (as the signature "default") and serving signatures, its
+variables (trainable ones counted apart), its `regularization_losses`; read from the
+SavedModel loaded in a scratch graph, nothing run.
 """
 
 import numpy as np
@@ -14,6 +17,7 @@ from finetune.formatting import format_tags
 from finetune.modules import graph_scan
 from finetune.modules.handles import load_spec
 from finetune.modules.hub_module import TRAIN_TAG
+from finetune.modules import tf2_module
 from finetune.modules.tokenization_info import TOKENS_INPUTS
 
 
@@ -71,13 +75,33 @@ def _describe_variant(spec, tags):
     }
 
 
+def _describe_tf2(spec):
+  """The one graph of a TF2 SavedModel, in the shape of a TF1 variant's description."""
+  signatures = {}
+  for name, signature in spec.signatures.items():
+    signatures[name] = {kind: {k: _tensor_info(v) for k, v in sorted(signature[kind].items())}
+                        for kind in ("inputs", "outputs")}
+    signatures[name].update(image=None, call=signature["call"])
+  return {
+      "tags": [],
+      "signatures": signatures,
+      "variables": len(spec.variables),
+      "trainable_variables": sum(1 for _, _, trainable in spec.variables if trainable),
+      "parameters": int(sum(np.prod(shape) for _, shape, _ in spec.variables)),
+      "regularization_losses": spec.regularization_losses,
+      "update_ops": 0,  # batch-norm statistics update inside __call__(training=True)
+      "training_argument": spec.takes_training,
+  }
+
+
 def describe(handle):
   """Returns a JSON-ready description of the module at `handle` (resolved and cached),
   including the operations of each variant that touch the world outside the computation
   (found by reading the graph; the module is described, not run)."""
   spec = load_spec(handle)
   findings = graph_scan.scan(hub.resolve(handle))
-  variants = [
+  tf2 = isinstance(spec, tf2_module.TF2Spec)
+  variants = [_describe_tf2(spec)] if tf2 else [
       _describe_variant(spec, set(tags))
       for tags in sorted(spec.get_tags(), key=lambda t: sorted(t))
   ]
@@ -88,11 +112,16 @@ def describe(handle):
         "signatures": list(f.signatures),
         "why": f.why
     } for f in findings if list(f.tags) == variant["tags"]]
+  snippet = gin_snippet(handle, variants)
+  if tf2:
+    snippet = "\n".join(line for line in snippet.splitlines() if "_tags" not in line)
+    snippet += "\n# TF2 SavedModel: one graph; training=True is passed to __call__ in TRAIN mode"
   return {
       "handle": handle,
+      "format": "TF2 SavedModel" if tf2 else "TF1 Hub format",
       "resolved_path": hub.resolve(handle),
       "variants": variants,
-      "gin": gin_snippet(handle, variants)
+      "gin": snippet
   }
 
 
@@ -137,17 +166,27 @@ def gin_snippet(handle, variants):
   return "\n".join(lines)
 
 
+def _variant_header(variant):
+  if "trainable_variables" in variant:  # a TF2 SavedModel
+    return (f"\nOne graph (TF2 SavedModel): {variant['variables']} variables "
+            f"({variant['trainable_variables']} trainable), {variant['parameters']:,} "
+            f"parameters, {variant['regularization_losses']} regularization losses; batch norm "
+            "updates inside the call")
+  return (f"\nGraph variant tags={format_tags(variant['tags'])}: {variant['variables']} "
+          f"variables, {variant['parameters']:,} parameters, "
+          f"{variant['regularization_losses']} regularization losses, "
+          f"{variant['update_ops']} update ops (batch norm)")
+
+
 def format_text(description):
   """The human-readable report `python -m finetune.inspect` prints."""
-  out = [f"Module {description['handle']}", f"  resolved to {description['resolved_path']}"]
+  out = [f"Module {description['handle']} ({description['format']})",
+         f"  resolved to {description['resolved_path']}"]
   for variant in description["variants"]:
-    tags = format_tags(variant["tags"])
-    out.append(f"\nGraph variant tags={tags}: {variant['variables']} variables, "
-               f"{variant['parameters']:,} parameters, "
-               f"{variant['regularization_losses']} regularization losses, "
-               f"{variant['update_ops']} update ops (batch norm)")
+    out.append(_variant_header(variant))
     for name, signature in variant["signatures"].items():
-      out.append(f"  signature '{name}'")
+      call = " (__call__; training=True in TRAIN mode)" if signature.get("call") else ""
+      out.append(f"  signature '{name}'{call}")
       for kind in ("inputs", "outputs"):
         for key, info in signature[kind].items():
           shape = "?" if info["shape"] is None else str(

@@ -2,7 +2,8 @@
 serving SavedModel, and metrics.json.
 
 All are tf.estimator `Exporter`s, run by train_and_evaluate after every evaluation:
-  export/hub/<timestamp>/<name>/       the fine-tuned module (TF1 Hub format)
+  export/hub/<timestamp>/<name>/       the fine-tuned module (TF1 Hub format, or a TF2
+                                       SavedModel for a TF2 handle: tf2_export.py)
   export/best_hub/<timestamp>/<name>/  the same, only when the chosen metric improved
   export/serving/<timestamp>/          tf.estimator.LatestExporter (raw-input signature)
   metrics.json                         the latest eval metrics and global step
@@ -21,6 +22,7 @@ from finetune import files
 from finetune.errors import FinetuneError
 from finetune.formatting import to_text
 from finetune.outputs import metrics
+from finetune.outputs import tf2_export
 
 log = logging.getLogger("finetune")
 EVAL_RESULT_FILE = "eval_result.json"
@@ -38,8 +40,9 @@ class HubModuleExporter(hub.LatestModuleExporter):
 
 
 class CheckpointModuleExporter(tf.estimator.Exporter):
-  """Exports the module from a checkpoint with ModuleSpec.export, for runtimes whose graph
-  hub.LatestModuleExporter cannot rebuild (TPUEstimator); same layout, same clean-up."""
+  """Exports the module from a checkpoint: with ModuleSpec.export for runtimes whose graph
+  hub.LatestModuleExporter cannot rebuild (TPUEstimator), with tf2_export for a TF2
+  SavedModel (hub's exporters know only hub.Module); same layout, same clean-up."""
 
   def __init__(self, name, module, exports_to_keep=5):
     self._name = name
@@ -54,13 +57,18 @@ class CheckpointModuleExporter(tf.estimator.Exporter):
              is_the_final_export=None):
     export_path = to_text(export_path)
     checkpoint_path = checkpoint_path or estimator.latest_checkpoint()
-    stamp = str(int(time.time()))
-    final = os.path.join(export_path, stamp)
-    temp = os.path.join(export_path, "temp-" + stamp)
+    stamp = int(time.time())
+    while tf.io.gfile.exists(os.path.join(export_path, str(stamp))):
+      stamp += 1  # two evaluations within a second
+    final = os.path.join(export_path, str(stamp))
+    temp = os.path.join(export_path, f"temp-{stamp}")
     module = self._module
-    module.spec.export(os.path.join(temp, module.export_name),
-                       checkpoint_path=checkpoint_path,
-                       name_transform_fn=lambda name: f"{module.name}/{name}")
+    if module.is_tf2:
+      tf2_export.export(module, os.path.join(temp, module.export_name), checkpoint_path)
+    else:
+      module.spec.export(os.path.join(temp, module.export_name),
+                         checkpoint_path=checkpoint_path,
+                         name_transform_fn=lambda name: f"{module.name}/{name}")
     tf.io.gfile.rename(temp, final)
     stamps = sorted(e.rstrip("/") for e in tf.io.gfile.listdir(export_path)
                     if e.rstrip("/").isdigit())

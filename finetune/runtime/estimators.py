@@ -55,6 +55,8 @@ class EstimatorRuntime:
     return optimizer
 
   def hub_exporter(self, name, module, serving_fn, exports_to_keep):
-    """hub.LatestModuleExporter: rebuilds the PREDICT graph and exports the registered module."""
-    del module  # registered in the graph by HubModule.instantiate
+    """hub.LatestModuleExporter: rebuilds the PREDICT graph and exports the registered module;
+    a TF2 SavedModel (which hub's exporter does not know) is exported from the checkpoint."""
+    if module.is_tf2:
+      return exporters.CheckpointModuleExporter(name, module, exports_to_keep=exports_to_keep)
     return exporters.HubModuleExporter(name, serving_fn, exports_to_keep=exports_to_keep)

@@ -8,7 +8,7 @@ What it changes, each forced by TPUEstimator:
   * hub.LatestModuleExporter cannot rebuild a TPUEstimatorSpec graph (it has no scaffold), so
     the fine-tuned module is exported from the checkpoint with ModuleSpec.export;
   * on a TPU, the model_dir and the module cache must be on GCS: checked before anything starts.
-What it refuses, by name: training.steps_per_run > 1 (tpu_runtime.iterations_per_loop sets the steps
+What it refuses, by name: TF2 SavedModel handles, training.steps_per_run > 1 (tpu_runtime.iterations_per_loop sets the steps
 per run here, tpu_runtime.iterations_per_loop) and the predict schedule (predict with the serving SavedModel).
 """
 
@@ -70,7 +70,13 @@ class TPURuntime(EstimatorRuntime):
                           "runtime use tpu_runtime.bfloat16 = True instead.")
 
   def check_paths(self, model_dir, module):
-    """TPU workers read checkpoints and modules from GCS only: refuse local paths up front."""
+    """TPU workers read checkpoints and modules from GCS only: refuse local paths up front.
+    TF2 SavedModels (hub.KerasLayer) are refused: this runtime was not adapted to them."""
+    if module.is_tf2:
+      raise FinetuneError(
+          f"Module '{module.handle}' is a TF2 SavedModel, which tpu_runtime does not run "
+          "(finetune calls it through hub.KerasLayer, not adapted to TPUEstimator); use "
+          "experiment.runtime = @estimator_runtime(), or the module's TF1 Hub version.")
     if not self.use_tpu:
       return
     if not str(model_dir).startswith("gs://"):

@@ -1,0 +1,58 @@
+"""Tiny TF2 SavedModels for the tests, built in-process: a reusable SavedModel (hub's
+conventions: `__call__` with a `training` argument, `variables`, `trainable_variables`,
+`regularization_losses`) of one dense layer, batch norm and an L2 penalty on the kernel.
+
+Built in a fresh thread: tf.saved_model.save needs eager execution, and the tests run inside
+a graph (conftest.py).
+"""
+
+import threading
+
+import tensorflow as tf
+
+
+def _build(path, inputs, features, l2, seed, signatures):
+  tf.random.set_seed(seed)
+  dense = tf.keras.layers.Dense(features, activation="relu")
+  batch_norm = tf.keras.layers.BatchNormalization()
+  dense.build([None, inputs])
+  batch_norm.build([None, features])
+  obj = tf.train.Checkpoint()
+  obj.dense, obj.batch_norm = dense, batch_norm
+  obj.variables = list(dense.variables) + list(batch_norm.variables)
+  obj.trainable_variables = list(dense.trainable_variables) + list(batch_norm.trainable_variables)
+  obj.regularization_losses = [
+      tf.function(lambda: l2 * tf.reduce_sum(tf.square(dense.kernel)), input_signature=[])
+  ]
+
+  @tf.function
+  def call(pixels, training=False):
+    return batch_norm(dense(pixels), training=training)
+
+  spec = tf.TensorSpec([None, inputs], tf.float32, name="pixels")
+  for training in (True, False):
+    call.get_concrete_function(spec, training)
+  obj.__call__ = call
+  serving = None
+  if signatures:
+    serving = {"features": tf.function(lambda pixels: {"features": call(pixels, False)},
+                                       input_signature=[spec])}
+  tf.saved_model.save(obj, path, signatures=serving)
+
+
+def build_tf2_module(path, inputs=64, features=8, l2=0.01, seed=0, signatures=False):
+  """Writes the SavedModel to `path` and returns `path`."""
+  errors = []
+
+  def run():
+    try:
+      _build(str(path), inputs, features, l2, seed, signatures)
+    except Exception as e:  # pylint: disable=broad-except  (re-raised below)
+      errors.append(e)
+
+  thread = threading.Thread(target=run)
+  thread.start()
+  thread.join()
+  if errors:
+    raise errors[0]
+  return str(path)
