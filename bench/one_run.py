@@ -11,6 +11,7 @@ tensorflow_hub, and finetune for (a)) to the end of the first training step.
 
 import json
 import os
+import pydoc
 import resource
 import shutil
 import sys
@@ -27,8 +28,20 @@ import tensorflow_hub as hub  # noqa: E402
 
 from bench import setup_modules  # noqa: E402
 
+OPTIMIZERS = {  # flag -> (gin reference, class for (c))
+    "adam": ("@tf.train.AdamOptimizer", "tf.compat.v1.train.AdamOptimizer"),
+    "lazy_adam": ("@LazyAdamOptimizer", "finetune.training.optimizers.LazyAdamOptimizer"),
+    "lazy_adamw": ("@LazyAdamWOptimizer", "finetune.training.optimizers.LazyAdamWOptimizer"),
+    "adagrad": ("@tf.train.AdagradOptimizer", "tf.compat.v1.train.AdagradOptimizer"),
+}
 flags.DEFINE_enum("mode", "a", ["a", "b", "c"], "Which way to train.")
-flags.DEFINE_enum("kind", "text", ["text", "image"], "Which module and data.")
+flags.DEFINE_enum("kind", "text", ["text", "image", "bigtext"],
+                  "Which module and data (bigtext: 400,000 hashed buckets x 256).")
+flags.DEFINE_enum("optimizer", "adam", list(OPTIMIZERS), "(a) and (c): the optimizer.")
+flags.DEFINE_bool("frozen", False, "(a) only: hub_module.trainable = False.")
+flags.DEFINE_enum("arithmetic", "default", ["default", "on", "off"],
+                  "Grappler's arithmetic optimizer: (a) run_config.arithmetic_optimization, "
+                  "(c) the session config; default: each way's own default.")
 flags.DEFINE_integer("batch_size", 64, "Training batch size.")
 flags.DEFINE_integer("steps", 300, "Training steps.")
 flags.DEFINE_integer("steps_per_run", 1, "(a) only: training.steps_per_run.")
@@ -65,7 +78,7 @@ class Timing(tf.compat.v1.train.SessionRunHook):
 def input_fn(paths, kind, batch_size, training):
 
   def fn():
-    if kind == "text":
+    if kind != "image":
       lines = tf.data.TextLineDataset(paths["train" if training else "eval"]).skip(1).cache()
       if training:
         lines = lines.shuffle(10000, seed=1).repeat()
@@ -98,25 +111,27 @@ def model(features, labels, kind, module_path, training):
                       trainable=True,
                       tags={"train"} if training else set(),
                       name="module")
-  inputs = features["text"] if kind == "text" else features["images"]
+  inputs = features["images"] if kind == "image" else features["text"]
   outputs = module(inputs)
-  if kind == "text":
+  if kind != "image":
     table = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(["files", "math", "network", "text"], [0, 1, 2, 3],
                                             tf.string, tf.int64), -1)
     logits = tf.compat.v1.layers.dense(outputs, 4, name="logits")
-    loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(table.lookup(labels), logits)
+    labels = table.lookup(labels)
+    loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
   else:
     logits = tf.compat.v1.layers.dense(outputs, 1, name="logits")
     loss = tf.compat.v1.losses.sigmoid_cross_entropy(
         tf.cast(tf.reshape(labels, [-1, 1]), tf.float32), logits)
   loss += tf.compat.v1.losses.get_regularization_loss()
   if not training:
-    return loss, None, logits
+    return loss, None, (logits, labels)
   step = tf.compat.v1.train.get_or_create_global_step()
+  optimizer = pydoc.locate(OPTIMIZERS[FLAGS.optimizer][1])
   with tf.control_dependencies(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)):
-    train_op = tf.compat.v1.train.AdamOptimizer(LEARNING_RATE).minimize(loss, step)
-  return loss, train_op, logits
+    train_op = optimizer(LEARNING_RATE).minimize(loss, step)
+  return loss, train_op, (logits, labels)
 
 
 # --- The three ways ------------------------------------------------------------------------
@@ -127,7 +142,7 @@ def run_a(paths, kind, batch_size, steps, model_dir, steps_per_run=1):
   from finetune import api  # pylint: disable=g-import-not-at-top
   from finetune import config  # noqa: F401  (config registers gin's TF pieces)
   t0 = time.time()  # after imports, as for (b) and (c): libraries load before the clock
-  if kind == "text":
+  if kind != "image":
     data = [
         f"csv_data.train_files = '{paths['train']}'", f"csv_data.eval_files = '{paths['eval']}'",
         "csv_data.label_column = 'area'", "csv_data.column_types = {'text': 'string'}",
@@ -147,18 +162,21 @@ def run_a(paths, kind, batch_size, steps, model_dir, steps_per_run=1):
     ]
   bindings = data + [
       f"hub_module.handle = '{paths['module']}'", f"training.train_steps = {steps}",
-      "optimization.optimizer = @tf.train.AdamOptimizer",
+      f"optimization.optimizer = {OPTIMIZERS[FLAGS.optimizer][0]}",
+      f"hub_module.trainable = {not FLAGS.frozen}",
       f"learning_rate_schedule.base_learning_rate = {LEARNING_RATE}",
       "optimization.module_learning_rate_multiplier = 1.0",
       f"training.steps_per_run = {steps_per_run}"
   ]
+  if FLAGS.arithmetic != "default":
+    bindings.append(f"run_config.arithmetic_optimization = {FLAGS.arithmetic == 'on'}")
   # api.train reads configs/base/plumbing.gin first, then these bindings (no task file).
   timing = Timing(t0, steps_per_run)
   api.train([], bindings, model_dir=model_dir, schedule="train", hooks=[timing])
   t1 = time.time()
-  api.train([], bindings, model_dir=model_dir, schedule="evaluate")
+  result = api.train([], bindings, model_dir=model_dir, schedule="evaluate")
   gin.clear_config()
-  return timing, time.time() - t1
+  return timing, time.time() - t1, result.metrics.get("accuracy")
 
 
 def run_b(paths, kind, batch_size, steps, model_dir):
@@ -175,7 +193,18 @@ def run_b(paths, kind, batch_size, steps, model_dir):
   estimator.train(input_fn(paths, kind, batch_size, True), max_steps=steps, hooks=[timing])
   t1 = time.time()
   estimator.evaluate(input_fn(paths, kind, 256, False))
-  return timing, time.time() - t1
+  return timing, time.time() - t1, None
+
+
+def session_config():
+  """(c)'s session: TensorFlow's defaults, or the arithmetic optimizer as the flag says."""
+  config = tf.compat.v1.ConfigProto()
+  if FLAGS.arithmetic != "default":
+    from tensorflow.core.protobuf import rewriter_config_pb2  # pylint: disable=g-import-not-at-top
+    toggle = rewriter_config_pb2.RewriterConfig
+    config.graph_options.rewrite_options.arithmetic_optimization = (
+        toggle.ON if FLAGS.arithmetic == "on" else toggle.OFF)
+  return config
 
 
 def run_c(paths, kind, batch_size, steps, model_dir):
@@ -187,7 +216,7 @@ def run_c(paths, kind, batch_size, steps, model_dir):
         input_fn(paths, kind, batch_size, True)()).get_next()
     _, train_op, _ = model(features, labels, kind, paths["module"], True)
     saver = tf.compat.v1.train.Saver()
-    with tf.compat.v1.Session() as session:
+    with tf.compat.v1.Session(config=session_config()) as session:
       session.run([tf.compat.v1.global_variables_initializer(), tf.compat.v1.tables_initializer()])
       for _ in range(steps):
         session.run(train_op)
@@ -197,29 +226,36 @@ def run_c(paths, kind, batch_size, steps, model_dir):
   with tf.Graph().as_default():
     features, labels = tf.compat.v1.data.make_one_shot_iterator(
         input_fn(paths, kind, 256, False)()).get_next()
-    loss, _, _ = model(features, labels, kind, paths["module"], False)
+    loss, _, (logits, labels) = model(features, labels, kind, paths["module"], False)
+    if kind == "image":
+      right = tf.equal(tf.cast(logits[:, 0] > 0, tf.int64), labels)
+    else:
+      right = tf.equal(tf.argmax(logits, -1), labels)
     tf.compat.v1.train.get_or_create_global_step()
-    with tf.compat.v1.Session() as session:
+    counts = [0, 0]
+    with tf.compat.v1.Session(config=session_config()) as session:
       session.run(tf.compat.v1.tables_initializer())
       tf.compat.v1.train.Saver().restore(session, checkpoint)
       try:
         while True:
-          session.run(loss)
+          _, batch = session.run([loss, right])
+          counts = [counts[0] + batch.sum(), counts[1] + batch.size]
       except tf.errors.OutOfRangeError:
         pass
-  return timing, time.time() - t1
+  return timing, time.time() - t1, counts[0] / counts[1]
 
 
 def main(argv):
   del argv
-  paths = setup_modules.text() if FLAGS.kind == "text" else setup_modules.image()
-  eval_examples = sum(1 for _ in open(paths["eval"])) - 1 if FLAGS.kind == "text" else sum(
+  paths = {"text": setup_modules.text, "image": setup_modules.image,
+           "bigtext": setup_modules.big_text}[FLAGS.kind]()
+  eval_examples = sum(1 for _ in open(paths["eval"])) - 1 if FLAGS.kind != "image" else sum(
       1 for _ in tf.compat.v1.io.tf_record_iterator(paths["eval"]))
   model_dir = tempfile.mkdtemp(prefix=f"bench_{FLAGS.mode}_")
   try:
     run = {"a": run_a, "b": run_b, "c": run_c}[FLAGS.mode]
     extra = {"steps_per_run": FLAGS.steps_per_run} if FLAGS.mode == "a" else {}
-    timing, eval_secs = run(paths, FLAGS.kind, FLAGS.batch_size, FLAGS.steps, model_dir, **extra)
+    timing, eval_secs, accuracy = run(paths, FLAGS.kind, FLAGS.batch_size, FLAGS.steps, model_dir, **extra)
   finally:
     shutil.rmtree(model_dir, ignore_errors=True)
   measured_steps = timing.steps - timing.warm_steps
@@ -228,6 +264,10 @@ def main(argv):
           "mode": FLAGS.mode,
           "steps_per_run": FLAGS.steps_per_run if FLAGS.mode == "a" else 1,
           "kind": FLAGS.kind,
+          "optimizer": FLAGS.optimizer,
+          "frozen": FLAGS.frozen,
+          "arithmetic": FLAGS.arithmetic,
+          "eval_accuracy": None if accuracy is None else float(accuracy),
           "batch_size": FLAGS.batch_size,
           "steps": timing.steps,
           "train_examples_per_sec": measured_steps * FLAGS.batch_size / (timing.last - timing.warm),

@@ -1,10 +1,12 @@
 """Builds the bench's modules and data once (under build/bench/): a text embedding module
-and an image feature-vector module of a few million parameters each, and their data."""
+and an image feature-vector module of a few million parameters each, their data, and a
+big-vocabulary text module (400,000 hashed buckets x 256: 102 M parameters)."""
 
 import os
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_hub as hub
 
 from examples.digits import dataset
 from examples.images import build as image_build
@@ -25,6 +27,42 @@ def text():
     embeddings = text_module.pretrain_embeddings(corpus, vocabulary, 64)
     # 50,000 out-of-vocabulary buckets: 3.3 M parameters, like a small real embedding.
     text_module.export(path, vocabulary, embeddings, num_oov_buckets=50000)
+  return {
+      "module": path,
+      "train": os.path.join(TEXT_DATA, "task_train.csv"),
+      "eval": os.path.join(TEXT_DATA, "task_eval.csv")
+  }
+
+
+def _hashed_embedding_fn(buckets, dim):
+  """NNLM-style: words hashed into `buckets` rows, sqrtn-combined; no regularizer (a dense
+  gradient on the table would hide what sparse training costs)."""
+
+  def module_fn():
+    sentences = tf.compat.v1.placeholder(tf.string, [None], name="sentences")
+    normalized = tf.strings.regex_replace(tf.strings.lower(sentences), r"[^a-z0-9_]+", " ")
+    tokens = tf.compat.v1.string_split(normalized, sep=" ")
+    ids = tf.SparseTensor(tokens.indices, tf.strings.to_hash_bucket_fast(tokens.values, buckets),
+                          tokens.dense_shape)
+    ids, _ = tf.compat.v1.sparse_fill_empty_rows(ids, 0)
+    embeddings = tf.compat.v1.get_variable(
+        "embeddings", [buckets, dim], initializer=tf.compat.v1.random_normal_initializer(stddev=0.1))
+    combined = tf.nn.embedding_lookup_sparse(embeddings, ids, None, combiner="sqrtn")
+    hub.add_signature("default", inputs=sentences, outputs=combined)
+
+  return module_fn
+
+
+def big_text(buckets=400000, dim=256):
+  path = os.path.join(ROOT, f"big_text_module_{buckets}x{dim}")
+  if not os.path.exists(os.path.join(path, "tfhub_module.pb")):
+    spec = hub.create_module_spec(_hashed_embedding_fn(buckets, dim),
+                                  tags_and_args=[({"train"}, {}), (set(), {})])
+    with tf.Graph().as_default():
+      module = hub.Module(spec)
+      with tf.compat.v1.Session() as session:
+        session.run(tf.compat.v1.global_variables_initializer())
+        module.export(path, session)
   return {
       "module": path,
       "train": os.path.join(TEXT_DATA, "task_train.csv"),
@@ -68,3 +106,4 @@ def image():
 if __name__ == "__main__":
   print(text())
   print(image())
+  print(big_text())

@@ -39,3 +39,13 @@ def test_wrong_values_are_refused_by_name(binding, message):
   gin.parse_config([binding])
   with pytest.raises(FinetuneError, match=message):
     RunSettings()
+
+
+def test_arithmetic_optimizer_is_off_by_default_and_recorded():
+  """Its embedding-lookup rewrite copies a whole table every sparse training step."""
+  off = RunSettings().session_config().graph_options.rewrite_options
+  assert off.arithmetic_optimization == rewriter_config_pb2.RewriterConfig.OFF
+  assert "run_config.arithmetic_optimization = False" in gin.operative_config_str()
+  gin.parse_config(["run_config.arithmetic_optimization = True"])
+  on = RunSettings().session_config().graph_options.rewrite_options
+  assert on.arithmetic_optimization == rewriter_config_pb2.RewriterConfig.DEFAULT

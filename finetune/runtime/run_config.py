@@ -44,6 +44,11 @@ class RunSettings:
       size stays global; each replica gets batch_size / num_replicas.
     variables_device: where the variables live with num_replicas > 1 (e.g. "/cpu:0", or
       "/device:GPU:0" when they fit there).
+    arithmetic_optimization: Grappler's arithmetic optimizer. Its embedding-lookup rewrite
+      reads a whole embedding table every step while the same step scatters into it, so
+      sparse training of a big table copies the table each step (52x slower measured on a
+      102M-parameter module); turning it off costs the dense workloads measured nothing
+      (bench/sparse_training.py, README "Performance").
   """
 
   def __init__(self,
@@ -58,7 +63,8 @@ class RunSettings:
                mixed_precision=False,
                save_graph_def=False,
                num_replicas=1,
-               variables_device="/cpu:0"):
+               variables_device="/cpu:0",
+               arithmetic_optimization=False):
     self.num_replicas = checks.positive_int(num_replicas, "run_config.num_replicas")
     self.variables_device = variables_device
     if distribution == "mirrored":
@@ -83,6 +89,7 @@ class RunSettings:
                                                        "run_config.inter_op_threads")
     self.mixed_precision = bool(mixed_precision)
     self.save_graph_def = bool(save_graph_def)
+    self.arithmetic_optimization = bool(arithmetic_optimization)
 
   def session_config(self):
     config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=int(self.intra_op_threads),
@@ -90,6 +97,9 @@ class RunSettings:
                                       allow_soft_placement=True)
     if self.num_replicas > 1 and not tf.config.list_physical_devices("GPU"):
       config.device_count["CPU"] = self.num_replicas  # one CPU device per replica
+    if not self.arithmetic_optimization:
+      config.graph_options.rewrite_options.arithmetic_optimization = (
+          rewriter_config_pb2.RewriterConfig.OFF)
     if self.mixed_precision:
       config.graph_options.rewrite_options.auto_mixed_precision = (
           rewriter_config_pb2.RewriterConfig.ON)

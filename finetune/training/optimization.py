@@ -69,8 +69,14 @@ class Optimization:
     return pairs
 
   def clip(self, pairs, summarize=True):
-    """Clips by global norm if asked; the norm is summarized when `summarize`."""
-    grads, variables = zip(*pairs)
+    """Clips by global norm if asked; the norm is summarized when `summarize`.
+
+    A sparse gradient (an embedding's IndexedSlices) stays sparse: its rows are summed per
+    index first, so its norm is that of the dense gradient, and clipping scales the rows.
+    """
+    if not (summarize or self.clip_gradient_norm):
+      return pairs
+    grads, variables = zip(*[(_summed_rows(g), v) for g, v in pairs])
     norm = tf.linalg.global_norm(grads)
     if summarize:
       tf.compat.v1.summary.scalar("gradient_norm", norm)
@@ -130,3 +136,12 @@ class Optimization:
       updates.append(guard)
     with tf.control_dependencies(updates):
       return tf.compat.v1.assign_add(global_step, 1, name="train_op").op
+
+
+def _summed_rows(grad):
+  """An IndexedSlices with one row per index (a batch can use a row several times)."""
+  if not isinstance(grad, tf.IndexedSlices):
+    return grad
+  rows, positions = tf.unique(grad.indices)
+  values = tf.math.unsorted_segment_sum(grad.values, positions, tf.shape(rows)[0])
+  return tf.IndexedSlices(values, rows, grad.dense_shape)

@@ -1,5 +1,11 @@
 """Optimizers finetune adds to the `tf.compat.v1.train` ones that gin already knows
-(`gin.tf.external_configurables` registers those, e.g. `@tf.train.AdamOptimizer`)."""
+(`gin.tf.external_configurables` registers those, e.g. `@tf.train.AdamOptimizer`).
+
+The lazy variants exist for big embedding tables: TF1's Adam decays both moment tables of a
+variable densely at every step, so a step on a 100M-row table touches 3 x 100M floats
+however few rows the batch used. Lazy Adam updates the moments and the weights only on the
+rows whose gradient is sparse (an `IndexedSlices`); dense gradients get exactly dense Adam.
+"""
 
 import re
 
@@ -7,8 +13,7 @@ import gin
 import tensorflow as tf
 
 
-@gin.configurable
-class AdamWOptimizer(tf.compat.v1.train.AdamOptimizer):
+class _AdamW(tf.compat.v1.train.AdamOptimizer):
   """Adam with decoupled weight decay (Loshchilov & Hutter): var -= lr * weight_decay * var.
 
   The decay is applied to the weights directly, not through the gradient, so Adam's
@@ -25,13 +30,75 @@ class AdamWOptimizer(tf.compat.v1.train.AdamOptimizer):
     self.weight_decay = weight_decay
     self.excluded = re.compile(exclude_from_weight_decay) if exclude_from_weight_decay else None
 
+  def _decay(self, grad, var, rate):
+    """The decay of `var` for one step (the whole variable)."""
+    del grad
+    return var.assign_sub(rate * var, read_value=False)
+
   def apply_gradients(self, grads_and_vars, global_step=None, name=None):
     grads_and_vars = list(grads_and_vars)
-    lr = tf.cast(self._call_if_callable(self._lr), tf.float32)
+    rate = tf.cast(self._call_if_callable(self._lr), tf.float32) * self.weight_decay
     decays = [
-        var.assign_sub(lr * self.weight_decay * var, read_value=False)
+        self._decay(grad, var, tf.cast(rate, var.dtype.base_dtype))
         for grad, var in grads_and_vars
         if grad is not None and not (self.excluded and self.excluded.search(var.op.name))
     ]
     with tf.control_dependencies(decays):
       return super().apply_gradients(grads_and_vars, global_step=global_step, name=name)
+
+
+class _LazyRows:
+  """For a sparse gradient, Adam's update of only the rows the batch touched (a mixin:
+  gin wraps a configurable class's __init__, so configurables do not inherit each other)."""
+
+  def _apply_sparse(self, grad, var):
+    return self._lazy_update(grad.values, var, grad.indices)
+
+  def _resource_apply_sparse(self, grad, handle, indices):
+    return self._lazy_update(grad, handle, indices)
+
+  def _lazy_update(self, values, var, indices):
+    """Adam on the rows `indices` (unique: the base class sums duplicates first)."""
+    dtype = var.dtype.base_dtype
+    cast = lambda t: tf.cast(t, dtype)
+    beta1_power, beta2_power = self._get_beta_accumulators()
+    beta1, beta2 = cast(self._beta1_t), cast(self._beta2_t)
+    rate = cast(self._lr_t) * tf.sqrt(1 - cast(beta2_power)) / (1 - cast(beta1_power))
+    m, v = self.get_slot(var, "m"), self.get_slot(var, "v")
+    m_rows = beta1 * tf.gather(m, indices) + (1 - beta1) * values
+    v_rows = beta2 * tf.gather(v, indices) + (1 - beta2) * tf.square(values)
+    step = rate * m_rows / (tf.sqrt(v_rows) + cast(self._epsilon_t))
+    return tf.group(m.scatter_update(tf.IndexedSlices(m_rows, indices)),
+                    v.scatter_update(tf.IndexedSlices(v_rows, indices)),
+                    var.scatter_sub(tf.IndexedSlices(step, indices)))
+
+
+@gin.configurable
+class AdamWOptimizer(_AdamW):
+  __doc__ = _AdamW.__doc__
+
+
+@gin.configurable
+class LazyAdamOptimizer(_LazyRows, tf.compat.v1.train.AdamOptimizer):
+  """Adam that, for a sparse gradient, updates only the rows the batch touched.
+
+  On those rows the moments and the step are dense Adam's formulas (the bias correction
+  uses the global step count). Rows a batch does not touch keep their moments, where dense
+  Adam would decay them, and do not move, where dense Adam would keep moving them by their
+  decaying momentum. Dense gradients (head, dense module layers) get dense Adam. Slots are
+  named as Adam's, so a checkpoint moves between the two.
+  """
+
+
+@gin.configurable
+class LazyAdamWOptimizer(_LazyRows, _AdamW):
+  """Lazy Adam with AdamW's decoupled weight decay, which is lazy too: a variable with a
+  sparse gradient decays only on the rows the batch touched (once per row and step), so a
+  row's decay, like its update, happens when it is used. Dense variables decay as in AdamW.
+  """
+
+  def _decay(self, grad, var, rate):
+    if not isinstance(grad, tf.IndexedSlices):
+      return super()._decay(grad, var, rate)
+    rows, _ = tf.unique(grad.indices)
+    return var.scatter_sub(tf.IndexedSlices(rate * tf.gather(var, rows), rows))
