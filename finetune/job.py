@@ -12,6 +12,7 @@ from finetune.errors import FinetuneError
 from finetune.inputs.base import DataSource, TRAIN
 from finetune.outputs import exporters
 from finetune.runtime import cluster
+from finetune.runtime import rollback
 from finetune.runtime.tpu import TPURuntime
 from finetune.training import heads
 from finetune.training import replicas
@@ -36,6 +37,7 @@ class Job:
     self.evaluation = evaluation
     self.runtime = runtime
     self.stop = None  # the run's preemption.StopSignal, set by experiment.run
+    self.trained = rollback.TrainedMarker()  # whether a training step of this run completed
     self._estimator = None
     self.model = None  # built by validate, once the pieces are known to fit
 
@@ -63,6 +65,7 @@ class Job:
     self.data.adapt_to_module(self.module)
     self.module.validate(self.data.feature_specs(),
                          per_position_head=isinstance(self.head, TokenTaggingHead))
+    self.runtime.check_module(self.module)
     if isinstance(self.head, TokenTaggingHead) and not self.data.tokenization:
       raise FinetuneError("token_tagging_head tags the words of a text column: set "
                           "tokenization = @bert_tokenization() on the data source.")
@@ -101,7 +104,7 @@ class Job:
 
   def train_hooks(self, extra_hooks=()):
     """Pre-emption, the operative config (chief), early stopping, and the caller's hooks."""
-    hooks = [self.stop.hook()] if self.stop else []
+    hooks = [self.trained] + ([self.stop.hook()] if self.stop else [])
     if cluster.is_chief():
       # After the graph is built, so it holds every value the run used; also in TensorBoard.
       hooks.append(gin.tf.GinConfigSaverHook(self.model_dir, include_step_in_filename=False))

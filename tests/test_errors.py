@@ -14,6 +14,7 @@ import pytest
 from finetune import train
 from tests import builders
 from tests import helpers
+from tests import tf2_builders
 
 DIGITS = builders.DIGITS_DATA
 TRAIN_CSV = os.path.join(DIGITS, "finetune_train.csv")
@@ -170,6 +171,19 @@ CASES = [
     ("bert_no_tokenization_info", lambda t, m, b: BERT(b["no_info"]),
      "has a 'tokens' signature but no tokenization_info signature to name its vocabulary; set "
      "bert_tokenization.vocab_file"),
+    ("tf2_signature_fine_tuned", lambda t, m, b: [
+        f"--gin_bindings=MODULE_HANDLE = '{tf2_builders.build_tf2_module(t / 'tf2', signatures=True)}'",
+        "--gin_bindings=hub_module.signature = 'features'",
+        "--gin_bindings=hub_module.output_key = 'features'"
+    ], "cannot be fine-tuned (hub.KerasLayer trains only the SavedModel's __call__"),
+    ("tf2_on_tpu_runtime", lambda t, m, b: [
+        f"--gin_bindings=MODULE_HANDLE = '{tf2_builders.build_tf2_module(t / 'tf2')}'",
+        "--gin_bindings=experiment.runtime = @tpu_runtime()",
+        "--gin_bindings=training.steps_per_run = 1"
+    ], "is a TF2 SavedModel, which tpu_runtime does not run"),
+    ("tf1_saved_model_handle", lambda t, m, b: [
+        f"--gin_bindings=MODULE_HANDLE = '{tf2_builders.build_tf1_saved_model(t / 'tf1_sm')}'"
+    ], "is a TF1 SavedModel (saved_model.pb without tfhub_module.pb and without TF2 objects)"),
     ("bert_sequence_output_unpooled",
      lambda t, m, b: BERT(b) + ["--gin_bindings=hub_module.output_key = 'sequence_output'"],
      "Set hub_module.pooling = \"first\", \"mean\" or \"max\""),
@@ -188,6 +202,10 @@ def run_command(args, capsys):
   train.FLAGS(["finetune.train"] + args)
   code = train.main(["finetune.train"])
   return code, capsys.readouterr()
+
+
+# Cases whose mistake shows only after some training steps, which are kept.
+AFTER_TRAINING_STEPS = ("loss_becomes_nan",)
 
 
 def base_args(tmp_path, handle):
@@ -216,6 +234,8 @@ def test_bad_input_gets_one_clear_error(tmp_path, capsys, request, digits_module
   assert message in out.err, out.err
   assert "Traceback" not in out.err + out.out
   assert "In call to configurable" not in out.err
+  if case not in AFTER_TRAINING_STEPS:  # failed before a training step: nothing written
+    assert not (tmp_path / "model").exists(), os.listdir(tmp_path / "model")
 
 
 def test_readme_error_table_lists_exactly_these_cases():

@@ -69,12 +69,15 @@ def test_directory_without_tfhub_module_pb(tmp_path):
     _ = HubModule(handle=str(tmp_path)).spec
 
 
-def test_tf2_savedmodel_is_named_as_such(tmp_path):
+def test_tf1_savedmodel_is_named_as_such(tmp_path):
+  """saved_model.pb without tfhub_module.pb is read as a TF2 SavedModel; a TF1 one (no TF2
+  objects to call) is neither format and is refused as what it is."""
   path = str(tmp_path / "saved_model")
   with tf.Graph().as_default(), tf.compat.v1.Session() as session:
     x = tf.compat.v1.placeholder(tf.float32, [None, 2])
     tf.compat.v1.saved_model.simple_save(session, path, {"x": x}, {"y": x * 2})
   assert os.path.exists(os.path.join(path, "saved_model.pb"))
   with pytest.raises(FinetuneError,
-                     match=r"is a SavedModel \(the TF2 format\), not a TF1 Hub format module"):
+                     match=r"is a TF1 SavedModel \(saved_model.pb without tfhub_module.pb and "
+                     "without TF2 objects\), neither a TF1 Hub format module nor a TF2"):
     _ = HubModule(handle=path).spec

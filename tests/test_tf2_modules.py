@@ -72,6 +72,15 @@ def keras_layer_outputs(path, pixels):
   return result
 
 
+def serving_outputs(path, pixels):
+  """The serving SavedModel's predict signature, loaded in a fresh graph."""
+  with tf.Graph().as_default(), tf.compat.v1.Session() as session:
+    meta = tf.compat.v1.saved_model.load(session, ["serve"], path)
+    signature = meta.signature_def["predict"]
+    fetches = {k: v.name for k, v in signature.outputs.items()}
+    return session.run(fetches, {signature.inputs["pixels"].name: pixels})
+
+
 class StartStep(tf.estimator.SessionRunHook):
   """Records the global step each training session starts at."""
 
@@ -109,8 +118,9 @@ def test_fine_tunes_resumes_and_exports_a_reloadable_savedmodel(tmp_path, tf2_ha
   assert reloaded["trainable"] == 4
   np.testing.assert_allclose(reloaded["losses"], [0.01 * np.sum(after["module/kernel"]**2)],
                              rtol=1e-5)
-  assert os.path.exists(os.path.join(helpers.latest_subdir(str(tmp_path / "export" /
-                                                               "serving")), "saved_model.pb"))
+  serving = serving_outputs(helpers.latest_subdir(str(tmp_path / "export" / "serving")), pixels)
+  assert serving["probabilities"].shape == (6, 5)
+  np.testing.assert_allclose(serving["probabilities"].sum(axis=1), 1.0, rtol=1e-5)
 
 
 def test_regularization_is_in_the_training_loss(tf2_handle):
@@ -215,3 +225,30 @@ def test_mismatch_is_one_clear_error(tf2_handle, kwargs, message):
 def test_tpu_runtime_refuses_tf2_handles(tmp_path, tf2_handle):
   with pytest.raises(FinetuneError, match="is a TF2 SavedModel, which tpu_runtime does not run"):
     helpers.run(tmp_path, tf2_handle, ["experiment.runtime = @tpu_runtime()"], train_steps=2)
+
+
+def test_sweep_over_a_tf1_module_and_a_tf2_savedmodel(tmp_path, tf2_handle, digits_module):
+  """One config, the grid's handles in both formats: each trial fine-tunes and exports its
+  own format."""
+  rows = api.sweep(["digits/finetune.gin"], str(tmp_path / "sweep"),
+                   {"MODULE_HANDLE": [digits_module, tf2_handle]},
+                   bindings=["TRAIN_STEPS = 20", "learning_rate_schedule.warmup_steps = 0"],
+                   parallel=2)
+  assert len(rows) == 2 and all(r["state"] == "done" for r in rows), rows
+  exports = {os.path.basename(r["params"]["MODULE_HANDLE"]): r["export"] for r in rows}
+  assert os.path.exists(os.path.join(exports["digits"], "tfhub_module.pb"))
+  tf2_export = exports["tiny_tf2"]
+  assert not os.path.exists(os.path.join(tf2_export, "tfhub_module.pb"))
+  pixels = builders.random_pixels(3)
+  assert keras_layer_outputs(tf2_export, pixels)["outputs"].shape == (3, 8)
+
+
+def test_two_replicas_train_it(tmp_path, tf2_handle):
+  """In-graph replicas call the SavedModel on each shard; its weights train once per step."""
+  before = original_values(tf2_handle)
+  helpers.run(tmp_path, tf2_handle, SGD + ["run_config.num_replicas = 2"], train_steps=6,
+              schedule="train")
+  after = helpers.checkpoint_values(str(tmp_path))
+  assert after["global_step"] == 6
+  assert helpers.moved(before["module/kernel"], after["module/kernel"])
+  assert helpers.moved(before["module/moving_mean"], after["module/moving_mean"])

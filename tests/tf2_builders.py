@@ -56,3 +56,12 @@ def build_tf2_module(path, inputs=64, features=8, l2=0.01, seed=0, signatures=Fa
   if errors:
     raise errors[0]
   return str(path)
+
+
+def build_tf1_saved_model(path):
+  """A TF1 SavedModel (simple_save; no TF2 objects), which is neither accepted format."""
+  with tf.Graph().as_default(), tf.compat.v1.Session() as session:
+    pixels = tf.compat.v1.placeholder(tf.float32, [None, 64])
+    tf.compat.v1.saved_model.simple_save(session, str(path), {"pixels": pixels},
+                                         {"default": pixels * 2})
+  return str(path)

@@ -40,6 +40,13 @@ def latest_exports(model_dir):
   return exports
 
 
+def _label(kind, label, path):
+  """A TF2 handle's fine-tuned module is a TF2 SavedModel (no tfhub_module.pb)."""
+  if kind == "hub" and not tf.io.gfile.exists(os.path.join(path, "tfhub_module.pb")):
+    return "Fine-tuned module (TF2 SavedModel)"
+  return label
+
+
 def print_summary(result):
   """Prints an api.RunResult: final metrics, then where the outputs are."""
   print()
@@ -49,7 +56,7 @@ def print_summary(result):
       print(f"  {key:<24} {value:.4f}" if isinstance(value, float) else f"  {key:<24} {value}")
   for kind, label in EXPORT_KINDS:
     if kind in result.exports:
-      print(f"{label}: {result.exports[kind]}")
+      print(f"{_label(kind, label, result.exports[kind])}: {result.exports[kind]}")
   if result.predictions:
     print(f"Predictions: {result.predictions}")
   print(f"Model directory: {result.model_dir}")

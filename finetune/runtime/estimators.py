@@ -35,6 +35,9 @@ class EstimatorRuntime:
   def check(self, schedule, training):
     """Refuses, by name, a setting this runtime cannot honour. Nothing here."""
 
+  def check_module(self, module):
+    """Refuses, by name, a module this runtime cannot run. Nothing here."""
+
   def make_estimator(self, model_dir, model_fn, data, warm_start=None):
     return tf.estimator.Estimator(model_fn,
                                   config=self.run_config.estimator_config(model_dir),

@@ -69,14 +69,17 @@ class TPURuntime(EstimatorRuntime):
       raise FinetuneError("run_config.mixed_precision is the GPU float16 rewrite; on the TPU "
                           "runtime use tpu_runtime.bfloat16 = True instead.")
 
-  def check_paths(self, model_dir, module):
-    """TPU workers read checkpoints and modules from GCS only: refuse local paths up front.
-    TF2 SavedModels (hub.KerasLayer) are refused: this runtime was not adapted to them."""
+  def check_module(self, module):
+    """TF2 SavedModels (hub.KerasLayer) are refused: this runtime was not adapted to them."""
     if module.is_tf2:
       raise FinetuneError(
           f"Module '{module.handle}' is a TF2 SavedModel, which tpu_runtime does not run "
           "(finetune calls it through hub.KerasLayer, not adapted to TPUEstimator); use "
           "experiment.runtime = @estimator_runtime(), or the module's TF1 Hub version.")
+
+  def check_paths(self, model_dir, module):
+    """TPU workers read checkpoints and modules from GCS only: refuse local paths up front
+    (before the module is fetched)."""
     if not self.use_tpu:
       return
     if not str(model_dir).startswith("gs://"):
