@@ -149,18 +149,24 @@ def test_regularization_is_in_the_training_loss(tf2_handle):
   np.testing.assert_allclose(total, task + reg, rtol=1e-4)
 
 
-def test_loop_freeze_regex_and_module_rate_use_module_names(tmp_path, tf2_handle):
-  """Ten steps per session.run; `module/kernel` frozen by regex, the rest at 0.5x."""
+@pytest.mark.parametrize("binding, kept, moved", [
+    ("optimization.freeze_variables = ['^module/kernel$']", ["kernel"],
+     ["bias", "moving_mean"]),
+    ("optimization.module_learning_rate_multiplier = 0.0", ["kernel", "bias", "gamma", "beta"],
+     ["moving_mean"]),
+], ids=["freeze_regex", "module_rate_zero"])
+def test_freeze_regex_and_module_rate_find_module_names_in_the_loop(tmp_path, tf2_handle,
+                                                                      binding, kept, moved):
+  """Five steps per session.run; the settings select variables by their `module/` names."""
   before = original_values(tf2_handle)
-  helpers.run(tmp_path, tf2_handle, SGD + [
-      "training.steps_per_run = 5", "optimization.freeze_variables = ['^module/kernel$']",
-      "optimization.module_learning_rate_multiplier = 0.5"
-  ], train_steps=10, schedule="train")
+  helpers.run(tmp_path, tf2_handle, SGD + ["training.steps_per_run = 5", binding],
+              train_steps=10, schedule="train")
   after = helpers.checkpoint_values(str(tmp_path))
   assert after["global_step"] == 10
-  np.testing.assert_array_equal(before["module/kernel"], after["module/kernel"])
-  assert helpers.moved(before["module/bias"], after["module/bias"])
-  assert helpers.moved(before["module/moving_mean"], after["module/moving_mean"])
+  for name in kept:
+    np.testing.assert_array_equal(before[f"module/{name}"], after[f"module/{name}"])
+  for name in moved:
+    assert helpers.moved(before[f"module/{name}"], after[f"module/{name}"]), name
 
 
 def test_frozen_module_has_no_trainable_variables_or_losses(tf2_handle):
@@ -252,3 +258,17 @@ def test_two_replicas_train_it(tmp_path, tf2_handle):
   assert after["global_step"] == 6
   assert helpers.moved(before["module/kernel"], after["module/kernel"])
   assert helpers.moved(before["module/moving_mean"], after["module/moving_mean"])
+
+
+def test_regularization_acts_inside_the_training_loop(tmp_path):
+  """steps_per_run > 1 copies the SavedModel's L2 into the loop: a huge L2 shrinks the kernel
+  that the same training without it leaves near its start."""
+  norms = {}
+  for l2 in (0.0, 5.0):
+    handle = tf2_builders.build_tf2_module(tmp_path / f"l2_{l2}", l2=l2)
+    helpers.run(tmp_path / f"run_{l2}", handle, SGD + ["training.steps_per_run = 5"],
+                train_steps=10, schedule="train")
+    kernel = helpers.checkpoint_values(str(tmp_path / f"run_{l2}"))["module/kernel"]
+    norms[l2] = np.linalg.norm(kernel)
+  start = np.linalg.norm(original_values(str(tmp_path / "l2_0.0"))["module/kernel"])
+  assert norms[5.0] < 0.5 * start and norms[0.0] > 0.9 * start, (norms, start)

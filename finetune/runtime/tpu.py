@@ -8,8 +8,9 @@ What it changes, each forced by TPUEstimator:
   * hub.LatestModuleExporter cannot rebuild a TPUEstimatorSpec graph (it has no scaffold), so
     the fine-tuned module is exported from the checkpoint with ModuleSpec.export;
   * on a TPU, the model_dir and the module cache must be on GCS: checked before anything starts.
-What it refuses, by name: TF2 SavedModel handles, training.steps_per_run > 1 (tpu_runtime.iterations_per_loop sets the steps
-per run here, tpu_runtime.iterations_per_loop) and the predict schedule (predict with the serving SavedModel).
+What it refuses, by name: TF2 SavedModel handles (hub.KerasLayer, not adapted here),
+training.steps_per_run > 1 (tpu_runtime.iterations_per_loop sets the steps per run here) and
+the predict schedule (predict with the serving SavedModel).
 """
 
 import gin
