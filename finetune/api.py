@@ -49,8 +49,9 @@ def _clean(error):
   """The same error without the "In call to configurable ..." lines gin appends to errors
   raised inside configurables (gin wraps the exception's type to add them)."""
   from finetune.errors import Preempted, without_gin_context  # pylint: disable=g-import-not-at-top
-  return (Preempted if isinstance(error, Preempted) else FinetuneError)(
-      without_gin_context(error))
+  if isinstance(error, Preempted):
+    return Preempted(without_gin_context(error), exit_code=error.exit_code)
+  return FinetuneError(without_gin_context(error))
 
 
 def _explained(error, model_dir):
@@ -82,7 +83,10 @@ def train(gin_files=(), bindings=(), model_dir=None, schedule="train_and_evaluat
 
   Raises:
     FinetuneError: the config, data or module is wrong (nothing in model_dir changed), or
-      Preempted (a FinetuneError) after SIGTERM, with the checkpoint saved.
+      Preempted (a FinetuneError) after SIGTERM or SIGINT during training, with the
+      checkpoint saved.
+    errors.Interrupted: (not an Exception, like KeyboardInterrupt) a signal outside training
+      steps, or a second one; only while a command's or experiment.run's StopSignal is on.
   """
   logs.configure(verbose)
   from finetune import config, experiment  # pylint: disable=g-import-not-at-top
@@ -110,8 +114,9 @@ def train(gin_files=(), bindings=(), model_dir=None, schedule="train_and_evaluat
 def inspect(handle, verbose=False):
   """What a module offers, as `python -m finetune.inspect --format=json` prints it: a dict
   with the handle, the resolved path, every graph variant's signatures, variables and
-  parameters, and a gin snippet."""
-  logs.configure(verbose)
+  parameters, and a gin snippet. finetune's log lines (a download's progress) go to stderr."""
+  import sys  # pylint: disable=g-import-not-at-top
+  logs.configure(verbose, stream=sys.stderr)
   from finetune.modules import inspection  # pylint: disable=g-import-not-at-top
   return inspection.describe(handle)
 

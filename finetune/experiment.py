@@ -18,7 +18,6 @@ import contextlib
 import gin
 import tensorflow as tf
 
-from finetune.errors import Preempted
 from finetune.job import Job
 from finetune.outputs.run_record import record_command_line
 from finetune.runtime import cluster
@@ -60,7 +59,7 @@ def run(model_dir,
 
   Raises:
     FinetuneError: a mistake in the config, data or module, before anything is written; or
-      Preempted after SIGTERM (the checkpoint at the current step is saved).
+      Preempted after SIGTERM or SIGINT (the checkpoint at the current step is saved).
   """
   job = Job(model_dir, module, data, head, head_network, training, evaluation, runtime)
   job.validate(schedule)
@@ -73,8 +72,7 @@ def run(model_dir,
     job.stop = stop
     result = RUNNERS[schedule](job, hooks)
   if schedule in TRAINING_SCHEDULES and stop.requested.is_set():
-    raise Preempted(f"Stopped by SIGTERM at step {job.global_step()}; the checkpoint is saved "
-                    f"({job.estimator.latest_checkpoint()}). Run the same command to resume.")
+    raise stop.preempted(job.global_step(), job.estimator.latest_checkpoint())
   return result
 
 

@@ -21,11 +21,22 @@ FLAGS = flags.FLAGS
 def main(argv):
   if len(argv) != 2:
     raise app.UsageError("Usage: python -m finetune.inspect HANDLE [--format=text|json]")
+  from finetune.errors import Interrupted  # pylint: disable=g-import-not-at-top
+  from finetune.runtime.signals import StopSignal  # pylint: disable=g-import-not-at-top
+  try:
+    with StopSignal():  # SIGTERM/SIGINT (a download, loading the graph): one line, 143/130
+      return _inspect(argv[1])
+  except Interrupted as e:
+    print(f"finetune: {e}", file=sys.stderr)
+    return e.exit_code
+
+
+def _inspect(handle):
   from finetune import api  # pylint: disable=g-import-not-at-top
   from finetune.errors import FinetuneError  # pylint: disable=g-import-not-at-top
   from finetune.modules import inspection  # pylint: disable=g-import-not-at-top
   try:
-    description = api.inspect(argv[1], verbose=FLAGS.verbose)
+    description = api.inspect(handle, verbose=FLAGS.verbose)
   except FinetuneError as e:
     if FLAGS.verbose:
       raise

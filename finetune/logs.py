@@ -17,16 +17,18 @@ def quiet_tensorflow_before_import(verbose):
     warnings.filterwarnings("ignore", category=UserWarning)
 
 
-def configure(verbose):
-  """finetune's progress and results go to stdout; TensorFlow's INFO chatter only if verbose."""
+def configure(verbose, stream=None):
+  """finetune's progress and results go to stdout (or `stream`: inspect keeps stdout for its
+  description); TensorFlow's INFO chatter only if verbose."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
   log = logging.getLogger("finetune")
   log.setLevel(logging.INFO)
-  if not log.handlers:
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("finetune %(asctime)s  %(message)s", "%H:%M:%S"))
-    log.addHandler(handler)
+  for old in list(log.handlers):  # its stream may be gone (a caller replaced stdout)
+    log.removeHandler(old)
+  handler = logging.StreamHandler(stream or sys.stdout)
+  handler.setFormatter(logging.Formatter("finetune %(asctime)s  %(message)s", "%H:%M:%S"))
+  log.addHandler(handler)
   log.propagate = False
   # TensorFlow's deprecation notices go through its logger, so ERROR hides them too.
   tf.get_logger().setLevel(logging.INFO if verbose else logging.ERROR)

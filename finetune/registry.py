@@ -3,6 +3,7 @@
     experiment                          experiment.py
     training, evaluation, early_stopping  settings.py
     hub_module                          modules/hub_module.py
+    download (timeouts, progress)       modules/downloads.py
     csv_data, tfrecord_data, image_folder_data, Augmentation, bert_tokenization   inputs/
     multi_class_head, binary_class_head, multi_label_head, regression_head   training/heads.py
     token_tagging_head                  training/tagging_head.py
@@ -18,6 +19,7 @@ from finetune.inputs import image_folder  # noqa: F401
 from finetune.inputs import image_ops  # noqa: F401
 from finetune.inputs import tokenization  # noqa: F401
 from finetune.inputs import tfrecord_data  # noqa: F401
+from finetune.modules import downloads  # noqa: F401
 from finetune.modules import hub_module  # noqa: F401
 from finetune.runtime import estimators  # noqa: F401
 from finetune.runtime import run_config  # noqa: F401

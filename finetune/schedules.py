@@ -60,9 +60,13 @@ def train_and_evaluate(job, hooks=()):
                                     exporters=job.exporters(),
                                     start_delay_secs=0,
                                     throttle_secs=job.evaluation.throttle_secs)
+  task = cluster.task_type()
+  if task == "ps":  # serves until stopped; in a thread, so that SIGTERM can stop it
+    cluster.serve_until_stopped(
+        lambda: tf.estimator.train_and_evaluate(job.estimator, train_spec, eval_spec))
+    return None
   # Locally this returns (eval result, export results); in a cluster, None on most tasks.
   outcome = tf.estimator.train_and_evaluate(job.estimator, train_spec, eval_spec)
-  task = cluster.task_type()
   if task in ("chief", "master"):
     if not job.preempted():
       export(job)

@@ -29,6 +29,17 @@ FLAGS = flags.FLAGS
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  from finetune.errors import Interrupted  # pylint: disable=g-import-not-at-top
+  from finetune.runtime.signals import StopSignal  # pylint: disable=g-import-not-at-top
+  try:
+    with StopSignal():  # SIGTERM/SIGINT before or after training: one line, 143/130
+      return _train()
+  except Interrupted as e:
+    print(f"finetune: {e}", file=sys.stderr)
+    return e.exit_code
+
+
+def _train():
   from finetune import api  # pylint: disable=g-import-not-at-top
   from finetune.errors import FinetuneError, Preempted  # pylint: disable=g-import-not-at-top
   try:
@@ -40,7 +51,7 @@ def main(argv):
                        verbose=FLAGS.verbose)
   except Preempted as e:
     print(f"finetune: {e}", file=sys.stderr)
-    return 143
+    return e.exit_code
   except FinetuneError as e:
     if FLAGS.verbose:
       raise

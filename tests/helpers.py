@@ -4,6 +4,7 @@ checkpoints and exports, a local HTTP server for module archives, waiting for a 
 import contextlib
 import http.server
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -149,5 +150,59 @@ def serve(tarball, delay_secs=0.0):
   try:
     yield f"http://127.0.0.1:{server.server_address[1]}", requests
   finally:
+    server.shutdown()
+    server.server_close()
+
+
+@contextlib.contextmanager
+def silent_server():
+  """A URL whose server accepts connections and never answers (the kernel completes the
+  connection on a listening socket that nobody reads from)."""
+  listener = socket.socket()
+  listener.bind(("127.0.0.1", 0))
+  listener.listen(16)
+  try:
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+  finally:
+    listener.close()
+
+
+@contextlib.contextmanager
+def serve_slowly(tarball, chunk_bytes=2048, chunk_secs=0.05, hold=None):
+  """Serves `tarball` in chunks with pauses; with `hold` (a threading.Event), the answer
+  stops after the first chunk until hold is set: a download that is under way."""
+  requests = []
+
+  class Handler(http.server.BaseHTTPRequestHandler):
+
+    def do_GET(self):  # noqa: N802  (http.server's name)
+      requests.append(self.path)
+      with open(tarball, "rb") as f:
+        body = f.read()
+      self.send_response(200)
+      self.send_header("Content-Length", str(len(body)))
+      self.end_headers()
+      for start in range(0, len(body), chunk_bytes):
+        try:
+          self.wfile.write(body[start:start + chunk_bytes])
+          self.wfile.flush()
+        except OSError:
+          return  # the client is gone
+        if hold is not None:
+          hold.wait()
+        time.sleep(chunk_secs)
+
+    def log_message(self, *args):
+      pass
+
+  server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+  server.daemon_threads = True
+  thread = threading.Thread(target=server.serve_forever, daemon=True)
+  thread.start()
+  try:
+    yield f"http://127.0.0.1:{server.server_address[1]}", requests
+  finally:
+    if hold is not None:
+      hold.set()
     server.shutdown()
     server.server_close()

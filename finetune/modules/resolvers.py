@@ -2,13 +2,14 @@
 
 tensorflow-hub's resolver is replaced by one that keeps hub's download, cache layout and lock
 (resolver.atomic_download) but refuses an archive with a member that is absolute, climbs out
-with "..", or is a link or device, instead of extracting anything from it.
+with "..", or is a link or device, instead of extracting anything from it; whose connect and
+reads time out, with progress lines (downloads.py); and that takes over a lock left by a
+process that is gone, or says whose download it waits for (download_lock.py).
 """
 
 import functools
 import os
 import tarfile
-import urllib.request
 
 import tensorflow as tf
 from tensorflow_hub import compressed_module_resolver
@@ -16,6 +17,9 @@ from tensorflow_hub import registry
 from tensorflow_hub import resolver
 
 from finetune.errors import FinetuneError
+from finetune.modules import download_lock
+from finetune.modules import downloads
+from finetune.runtime.signals import phase
 
 
 class UnsafeArchive(FinetuneError):
@@ -58,16 +62,16 @@ class StrictHttpCompressedFileResolver(compressed_module_resolver.HttpCompressed
   """hub's http(s) tarball resolver with strict extraction."""
 
   def __call__(self, handle):
+    module_dir = compressed_module_resolver._module_dir(handle)  # pylint: disable=protected-access
 
     def download(handle, tmp_dir):
-      request = urllib.request.Request(self._append_compressed_format_query(handle))
-      extract_strictly(self._call_urlopen(request), tmp_dir)
+      url = self._append_compressed_format_query(handle)
+      with phase(f"downloading {handle}"), downloads.opened(url, handle,
+                                                            self._context) as response:
+        extract_strictly(response, tmp_dir)
 
-    return resolver.atomic_download(
-        handle,
-        download,
-        compressed_module_resolver._module_dir(handle),  # pylint: disable=protected-access
-        self._lock_file_timeout_sec())
+    download_lock.wait_for_owner(handle, module_dir, self._lock_file_timeout_sec())
+    return resolver.atomic_download(handle, download, module_dir, self._lock_file_timeout_sec())
 
 
 @functools.cache  # hub's resolver registry is process-wide: register once per process

@@ -1,7 +1,9 @@
-"""This process's role in a TF_CONFIG cluster (tf.estimator reads the same variable)."""
+"""This process's role in a TF_CONFIG cluster (tf.estimator reads the same variable), and a
+parameter server that signals can stop."""
 
 import json
 import os
+import threading
 
 
 def task_type():
@@ -9,6 +11,37 @@ def task_type():
   return json.loads(os.environ.get("TF_CONFIG") or "{}").get("task", {}).get("type")
 
 
+def task_index():
+  return json.loads(os.environ.get("TF_CONFIG") or "{}").get("task", {}).get("index", 0)
+
+
 def is_chief():
   """True outside a cluster and on its chief: the task that writes records and exports."""
   return task_type() in (None, "chief", "master")
+
+
+def serve_until_stopped(serve):
+  """Runs `serve()` (a parameter server's start and join) in a daemon thread and waits.
+
+  A parameter server serves until it is stopped. Its join is a C++ call that never returns, and
+  Python runs signal handlers only in the main thread between bytecodes: joined on the main
+  thread, the server ignored SIGTERM and SIGINT. Waiting here in short Python waits lets the
+  command's handler end the process (signals.StopSignal raises Interrupted: one line, exit
+  code 143 or 130). An error of the server itself (its port taken) is raised here.
+  """
+  from finetune.runtime.signals import phase  # pylint: disable=g-import-not-at-top
+  failure = []
+
+  def target():
+    try:
+      serve()
+    except Exception as e:  # pylint: disable=broad-except
+      failure.append(e)
+
+  thread = threading.Thread(target=target, name="parameter-server", daemon=True)
+  with phase(f"serving as parameter server {task_index()} of the cluster", advice=""):
+    thread.start()
+    while thread.is_alive():
+      thread.join(timeout=0.5)
+  if failure:
+    raise failure[0]

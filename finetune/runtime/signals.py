@@ -1,0 +1,86 @@
+"""SIGTERM and SIGINT (Ctrl-C) end every phase of a command the same way: one line, exit
+code 128 + the signal's number (143, 130), no traceback.
+
+Once training steps run, the first signal asks for a clean stop after the current step (the
+Estimator saves a checkpoint there; `preemption.StopHook`); at any other moment (a download,
+building the graph, an export, a parameter server waiting) it raises `Interrupted` at once,
+and a second signal during a clean stop does too. TensorFlow's C++ calls hold Python signal
+handlers back until they return, so a signal lands between two session runs or ops at most.
+
+This module does not import TensorFlow: the command enters `StopSignal` before TensorFlow
+loads, so a signal during the seconds of that import is handled too.
+"""
+
+import contextlib
+import signal
+import threading
+
+from finetune.errors import Interrupted
+from finetune.errors import Preempted
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+_phase = []  # what the process is doing, innermost last, for the one line of an interruption
+
+
+@contextlib.contextmanager
+def phase(description, advice=None):
+  """Names what happens inside the block ("downloading URL") in an interruption's line, and
+  what to do then (default: run the same command again)."""
+  _phase.append((description, advice))
+  try:
+    yield
+  finally:
+    _phase.pop()
+
+
+def current_phase():
+  """(description, advice) of the innermost phase, or (None, None)."""
+  return _phase[-1] if _phase else (None, None)
+
+
+class StopSignal:
+  """Within `with StopSignal() as stop:`, SIGTERM and SIGINT either request a clean stop
+  (while training steps run: `stop.requested`, `stop.hook()`) or raise `Interrupted`.
+
+  Handlers are installed on entry and the previous ones restored on exit, so a Python
+  caller's own handlers survive and a second run in the same process starts with no stop
+  pending. Python accepts signal handlers only in the main thread; elsewhere (a notebook's
+  worker thread) the block changes nothing.
+  """
+
+  def __init__(self, signums=SIGNALS):
+    self.signums = tuple(signums)
+    self.requested = threading.Event()
+    self.received = None  # the signal that requested the stop
+    self.training = False  # set by the StopHook once the training session exists
+    self._previous = {}
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      for signum in self.signums:
+        self._previous[signum] = signal.signal(signum, self._handle)
+    return self
+
+  def __exit__(self, *exc):
+    for signum, previous in self._previous.items():
+      signal.signal(signum, previous)
+    self._previous = {}
+
+  def _handle(self, signum, frame):  # pylint: disable=unused-argument
+    if self.training and not self.requested.is_set():
+      self.received = signum
+      self.requested.set()
+      return
+    raise Interrupted(signum, *current_phase())
+
+  def hook(self):
+    from finetune.runtime import preemption  # pylint: disable=g-import-not-at-top
+    return preemption.StopHook(self)
+
+  def preempted(self, step, checkpoint):
+    """The error that ends a run stopped cleanly at `step`."""
+    signum = self.received or signal.SIGTERM
+    return Preempted(f"Stopped by {signal.Signals(signum).name} at step {step}; the checkpoint "
+                     f"is saved ({checkpoint}). Run the same command to resume.",
+                     exit_code=128 + signum)
