@@ -272,3 +272,16 @@ def test_regularization_acts_inside_the_training_loop(tmp_path):
     norms[l2] = np.linalg.norm(kernel)
   start = np.linalg.norm(original_values(str(tmp_path / "l2_0.0"))["module/kernel"])
   assert norms[5.0] < 0.5 * start and norms[0.0] > 0.9 * start, (norms, start)
+
+
+def test_graph_scan_refuses_a_savedmodel_that_writes_files(tmp_path, tf2_handle):
+  """The SavedModel's function library is scanned before it is loaded; its own save and
+  restore functions (in every SavedModel) are not findings."""
+  assert api.inspect(tf2_handle)["variants"][0]["outside_ops"] == []
+  handle = tf2_builders.build_tf2_module(tmp_path / "writer", writes_file=str(tmp_path / "x"))
+  with pytest.raises(FinetuneError, match="WriteFile .* it reads or writes files.*"
+                     r"hub_module.allowed_ops = \['WriteFile'\]"):
+    _ = HubModule(handle=handle).spec
+  assert HubModule(handle=handle, allowed_ops=["WriteFile"]).is_tf2
+  found = api.inspect(handle)["variants"][0]["outside_ops"]
+  assert found and {f["op"] for f in found} == {"WriteFile"}  # one per traced __call__

@@ -11,7 +11,7 @@ import threading
 import tensorflow as tf
 
 
-def _build(path, inputs, features, l2, seed, signatures):
+def _build(path, inputs, features, l2, seed, signatures, writes_file):
   tf.random.set_seed(seed)
   dense = tf.keras.layers.Dense(features, activation="relu")
   batch_norm = tf.keras.layers.BatchNormalization()
@@ -27,6 +27,8 @@ def _build(path, inputs, features, l2, seed, signatures):
 
   @tf.function
   def call(pixels, training=False):
+    if writes_file:  # what the graph scan must catch
+      tf.io.write_file(writes_file, tf.strings.as_string(tf.reduce_sum(pixels)))
     return batch_norm(dense(pixels), training=training)
 
   spec = tf.TensorSpec([None, inputs], tf.float32, name="pixels")
@@ -40,13 +42,15 @@ def _build(path, inputs, features, l2, seed, signatures):
   tf.saved_model.save(obj, path, signatures=serving)
 
 
-def build_tf2_module(path, inputs=64, features=8, l2=0.01, seed=0, signatures=False):
-  """Writes the SavedModel to `path` and returns `path`."""
+def build_tf2_module(path, inputs=64, features=8, l2=0.01, seed=0, signatures=False,
+                     writes_file=None):
+  """Writes the SavedModel to `path` and returns `path`; `writes_file`: a path its __call__
+  writes to."""
   errors = []
 
   def run():
     try:
-      _build(str(path), inputs, features, l2, seed, signatures)
+      _build(str(path), inputs, features, l2, seed, signatures, writes_file)
     except Exception as e:  # pylint: disable=broad-except  (re-raised below)
       errors.append(e)
 

@@ -41,7 +41,8 @@ class HubModule:
     input_mapping: {signature input name: feature name}. Left out, inputs and features are
       matched by name, or a single input takes the single feature.
     train_tags: tags of the graph variant used in TRAIN mode. Left out: {"train"} when the
-      module has that variant and `trainable` is set, else the serving tags.
+      module has that variant and `trainable` is set, else the serving tags. (A TF2
+      SavedModel has one graph: leave both unset; training=True goes to its __call__.)
     serving_tags: tags of the variant used to evaluate, predict and export (default: set()).
     trainable: whether the module's variables are fine-tuned (False: a frozen feature
       extractor, only the head learns).

@@ -111,7 +111,7 @@ def describe(handle):
         "node": f.node,
         "signatures": list(f.signatures),
         "why": f.why
-    } for f in findings if list(f.tags) == variant["tags"]]
+    } for f in findings if tf2 or list(f.tags) == variant["tags"]]  # TF2: one graph
   snippet = gin_snippet(handle, variants)
   if tf2:
     snippet = "\n".join(line for line in snippet.splitlines() if "_tags" not in line)
@@ -185,7 +185,10 @@ def format_text(description):
   for variant in description["variants"]:
     out.append(_variant_header(variant))
     for name, signature in variant["signatures"].items():
-      call = " (__call__; training=True in TRAIN mode)" if signature.get("call") else ""
+      call = ""
+      if signature.get("call"):
+        call = (" (__call__; training=True in TRAIN mode)" if variant["training_argument"] else
+                " (__call__, without a training argument)")
       out.append(f"  signature '{name}'{call}")
       for kind in ("inputs", "outputs"):
         for key, info in signature[kind].items():
