@@ -127,13 +127,25 @@ def check_finished(cluster):
     assert "exported to" not in cluster.log(task)
 
 
-def test_chief_worker_ps_and_evaluator_fine_tune_together(cluster):
+def test_chief_worker_ps_and_evaluator_fine_tune_together_and_the_ps_stops_on_sigterm(cluster):
   for task in ("ps", "chief", "worker"):
     cluster.start(task)
   wait_for_progress(cluster, "chief")
   wait_for_progress(cluster, "worker")  # both replicas train the shared variables
   preempt_then_finish(cluster)
   check_finished(cluster)
+  stop_parameter_server(cluster)
+
+
+def stop_parameter_server(cluster):
+  """The job is done; a scheduler stops the ps with SIGTERM, and it exits with one line."""
+  ps = cluster.procs["ps"]
+  assert ps.poll() is None  # it serves until stopped
+  ps.send_signal(signal.SIGTERM)
+  assert ps.wait(timeout=60) == 143, cluster.log("ps")[-3000:]
+  last = cluster.log("ps").strip().splitlines()[-1]
+  assert last == "finetune: Stopped by SIGTERM while serving as parameter server 0 of the cluster."
+  assert "Traceback" not in cluster.log("ps")
 
 
 def test_worker_killed_and_restarted_still_finishes(cluster):

@@ -72,7 +72,9 @@ def test_sigkill_at_random_steps_then_rerun_finishes_exactly(tmp_path, digits_mo
   assert "Final metrics:" in result.stdout
 
 
-def test_sigterm_saves_a_checkpoint_at_the_current_step(tmp_path, digits_module):
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)],
+                         ids=["SIGTERM", "ctrl-c"])
+def test_signal_saves_a_checkpoint_at_the_current_step(tmp_path, digits_module, signum, code):
   model_dir = tmp_path / "model"
   out_file, err_file = tmp_path / "out.txt", tmp_path / "err.txt"
   with open(out_file, "w") as out, open(err_file, "w") as err:
@@ -82,13 +84,16 @@ def test_sigterm_saves_a_checkpoint_at_the_current_step(tmp_path, digits_module)
                             cwd=helpers.REPO, stdout=out, stderr=err)
     # Training is under way once a progress line past step 0 is printed.
     assert helpers.wait_for(lambda: re.search(r"step [1-9]\d*/", out_file.read_text()))
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     proc.wait(timeout=120)
   err = err_file.read_text()
-  assert proc.returncode == 143, err
+  assert proc.returncode == code, err
   step = helpers.checkpoint_step(model_dir)
   assert step > 0  # saved on the way out, not by the (never reached) periodic save
-  assert f"Stopped by SIGTERM at step {step}" in err and "Run the same command" in err
+  assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+  assert err.strip().splitlines()[-1].startswith(f"finetune: Stopped by {signum.name} at step "
+                                                 f"{step}; the checkpoint is saved"), err
+  assert "Run the same command" in err
   assert not (model_dir / ".finetune.lock").exists()
 
 
