@@ -23,6 +23,7 @@ from finetune.outputs.run_record import record_command_line
 from finetune.runtime import cluster
 from finetune.runtime import diagnosis
 from finetune.runtime import preflight
+from finetune.runtime import rollback
 from finetune.runtime.lock import ModelDirLock
 from finetune.runtime.preemption import StopSignal
 from finetune.schedules import RUNNERS
@@ -63,12 +64,15 @@ def run(model_dir,
   """
   job = Job(model_dir, module, data, head, head_network, training, evaluation, runtime)
   job.validate(schedule)
+  # What model_dir holds now, to put back if the run fails before a training step.
+  snapshot = rollback.Snapshot(model_dir) if cluster.task_type() is None else None
   if schedule in WRITING_SCHEDULES:
     preflight.check_writable(model_dir)
   if schedule in TRAINING_SCHEDULES:
     preflight.check_checkpoint_matches(model_dir, job.model.model_fn,
                                        data.feature_specs(), job.estimator.config)
-  with StopSignal() as stop, _guarded(model_dir, schedule, command_line):
+  with StopSignal() as stop, _guarded(model_dir, schedule, command_line, job.trained, snapshot,
+                                          job.find_data_problem):
     job.stop = stop
     result = RUNNERS[schedule](job, hooks)
   if schedule in TRAINING_SCHEDULES and stop.requested.is_set():
@@ -77,17 +81,26 @@ def run(model_dir,
 
 
 @contextlib.contextmanager
-def _guarded(model_dir, schedule, command_line):
+def _guarded(model_dir, schedule, command_line, trained, snapshot, locate):
   """Around a run that passed every check: record the command, hold the model_dir lock,
-  clear half-written exports of a killed run, and explain TensorFlow's runtime errors."""
+  clear half-written exports of a killed run, and explain TensorFlow's runtime errors
+  (`locate` names the bad record of a data error). A run that fails before a training step
+  of its own (`trained`) leaves model_dir as the `snapshot` taken before it."""
   chief = cluster.is_chief()
   writes = schedule in ("train_and_evaluate", "train", "export") and chief
   with ModelDirLock(model_dir, command_line) if writes else contextlib.nullcontext():
-    if command_line and chief:
-      record_command_line(model_dir, command_line)
-    if writes:  # only under the lock: a running training's exports are never touched
-      preflight.remove_partial_exports(model_dir)
     try:
+      if command_line and chief:
+        record_command_line(model_dir, command_line)
+      if writes:  # only under the lock: a running training's exports are never touched
+        preflight.remove_partial_exports(model_dir)
       yield
-    except (tf.errors.OpError, ValueError) as e:
-      raise diagnosis.explain(e, model_dir) or e
+    except Exception as e:
+      if snapshot and not trained.trained:
+        snapshot.restore()  # before the explanation, which may name the latest checkpoint
+      if isinstance(e, (tf.errors.OpError, ValueError)):
+        raise diagnosis.explain(e, model_dir, locate) or e
+      raise
+    finally:
+      # The Estimator's event writers stay cached and open: complete the files now.
+      tf.compat.v1.summary.FileWriterCache.clear()

@@ -12,6 +12,7 @@ from finetune.errors import FinetuneError
 from finetune.inputs.base import DataSource, TRAIN
 from finetune.outputs import exporters
 from finetune.runtime import cluster
+from finetune.runtime import rollback
 from finetune.runtime.tpu import TPURuntime
 from finetune.training import heads
 from finetune.training import replicas
@@ -36,6 +37,7 @@ class Job:
     self.evaluation = evaluation
     self.runtime = runtime
     self.stop = None  # the run's preemption.StopSignal, set by experiment.run
+    self.trained = rollback.TrainedMarker()  # whether a training step of this run completed
     self._estimator = None
     self.model = None  # built by validate, once the pieces are known to fit
 
@@ -102,7 +104,7 @@ class Job:
 
   def train_hooks(self, extra_hooks=()):
     """Pre-emption, the operative config (chief), early stopping, and the caller's hooks."""
-    hooks = [self.stop.hook()] if self.stop else []
+    hooks = [self.trained] + ([self.stop.hook()] if self.stop else [])
     if cluster.is_chief():
       # After the graph is built, so it holds every value the run used; also in TensorBoard.
       hooks.append(gin.tf.GinConfigSaverHook(self.model_dir, include_step_in_filename=False))
@@ -114,6 +116,10 @@ class Job:
           stop_if(self.estimator, early.metric, early.patience_steps, run_every_secs=None,
                   run_every_steps=early.check_every_steps))
     return hooks + list(extra_hooks)
+
+  def find_data_problem(self):
+    """The first bad record of the data, described (after the graph failed on a batch)."""
+    return self.data.find_problem(lambda text: heads.label_problem(self.head, text))
 
   def serving_fn(self):
     return self.data.serving_input_receiver_fn()

@@ -172,3 +172,29 @@ def test_utf8_byte_order_mark_is_not_part_of_the_first_column(tmp_path):
                    column_groups={"pixels": "pixel_*"})
   assert source.header[0] == "pixel_0"
   assert source.feature_specs()["pixels"].shape == [64]
+
+
+def test_gzip_csv_with_blank_lines_and_an_empty_text(tmp_path):
+  """A .csv.gz is read as is; blank lines are skipped; an empty text is the empty string."""
+  import gzip  # pylint: disable=g-import-not-at-top
+  path = tmp_path / "reviews.csv.gz"
+  with gzip.open(path, "wt") as f:
+    f.write("text,stars,label\ngreat film,5,1\n\n,2,0\n\n")
+  source = CsvData(train_files=str(path), eval_files=str(path), label_column="label",
+                   column_types={"text": "string", "label": "int"}, batch_size=4)
+  (features, labels), = all_batches(source.input_fn(data_lib.EVAL))
+  assert list(features["text"]) == [b"great film", b""]
+  np.testing.assert_array_equal(features["stars"], [5.0, 2.0])
+  np.testing.assert_array_equal(labels, [1, 0])
+
+
+def test_mixed_gzip_and_plain_csv_files_are_refused(tmp_path):
+  import gzip  # pylint: disable=g-import-not-at-top
+  plain = tmp_path / "a.csv"
+  plain.write_text("x,label\n1,0\n")
+  with gzip.open(tmp_path / "b.csv", "wt") as f:
+    f.write("x,label\n2,1\n")
+  source = CsvData(train_files=str(tmp_path / "*.csv"), eval_files=str(plain),
+                   label_column="label")
+  with pytest.raises(FinetuneError, match="mix gzip-compressed and plain files"):
+    source.input_fn(data_lib.TRAIN)()

@@ -8,8 +8,8 @@ import os
 import shutil
 
 import numpy as np
-
 import pytest
+import tensorflow as tf
 
 from finetune import train
 from tests import builders
@@ -79,13 +79,13 @@ CASES = [
         f"--gin_bindings=csv_data.train_files = '{write(t / 'c.csv', csv_rows(ROW + ',7'))}'",
         "--gin_bindings=experiment.head = @multi_class_head()",
         "--gin_bindings=multi_class_head.n_classes = 3"
-    ], "A label is outside the head's classes (labels seen: 7"),
+    ], "c.csv: label 7 is outside the classes 0..2 (n_classes = 3)"),
     ("label_not_in_vocabulary",
      lambda t, m, b: ["--gin_bindings=binary_class_head.label_vocabulary = ['even', 'uneven']"],
-     "A label is not in the head's label_vocabulary"),
+     "finetune_train.csv: label 'odd' is not in the label_vocabulary (even, uneven)"),
     ("label_not_a_number",
      lambda t, m, b: ["--gin_bindings=binary_class_head.label_vocabulary = None"],
-     "Label 'even' is not a number and the head has no label_vocabulary"),
+     "finetune_train.csv: label 'even' is not a number and the head has no label_vocabulary"),
     ("empty_data_file",
      lambda t, m, b: [f"--gin_bindings=csv_data.eval_files = '{write(t / 'e.csv', csv_rows())}'"],
      "have a header but no data rows"),
@@ -94,10 +94,10 @@ CASES = [
      "No files match csv_data.train_files"),
     ("malformed_csv_row", lambda t, m, b: [
         f"--gin_bindings=csv_data.train_files = '{write(t / 'm.csv', csv_rows(ROW + ',odd', '1,2,odd'))}'"
-    ], "A CSV row has 3 fields where the header has 65"),
+    ], "m.csv has 3 fields where the header has 65"),
     ("csv_value_not_a_number", lambda t, m, b: [
         f"--gin_bindings=csv_data.train_files = '{write(t / 'n.csv', csv_rows(ROW.replace('1', 'x', 1) + ',odd'))}'"
-    ], "is not a valid float: 'x'"),
+    ], "n.csv: column 'pixel_0' is 'x', not a float"),
     ("loss_becomes_nan", lambda t, m, b: [
         "--gin_bindings=LEARNING_RATE = 1e30",
         "--gin_bindings=optimization.optimizer = @tf.train.GradientDescentOptimizer",
@@ -151,6 +151,25 @@ CASES = [
         "--gin_bindings=csv_data.tokenization = @bert_tokenization()",
         "--gin_bindings=bert_tokenization.text_columns = ['pixel_0']"
     ], "does not take BERT's input_ids, input_mask and segment_ids; set hub_module.signature"),
+    ("label_outside_classes_on_resume", lambda t, m, b: [
+        f"--gin_bindings=csv_data.train_files = '{write(t / 'r.csv', csv_rows(ROW + ',odd', ROW + ',seven'))}'",
+        f"--model_dir={trained_model_dir(t, m)}", "--gin_bindings=TRAIN_STEPS = 6"
+    ], "Row 3 of"),
+    ("csv_eval_header_differs", lambda t, m, b: [
+        f"--gin_bindings=csv_data.eval_files = '{write(t / 'h.csv', 'parity,' + header().rsplit(',', 1)[0] + chr(10))}'"
+    ], "h.csv' differs from that of '"),
+    ("tfrecord_corrupt", lambda t, m, b: TFRECORD(corrupt(records(t / "c.tfrecord"))),
+     "c.tfrecord is damaged after record"),
+    ("tfrecord_not_a_tfrecord_file", lambda t, m, b: TFRECORD(TRAIN_CSV),
+     "finetune_train.csv is not a TFRecord file"),
+    ("tfrecord_gzip_without_compression_type",
+     lambda t, m, b: TFRECORD(records(t / "g.tfrecord", compression="GZIP")),
+     "g.tfrecord' is GZIP-compressed; set tfrecord_data.compression_type = 'GZIP'"),
+    ("tfrecord_missing_feature",
+     lambda t, m, b: TFRECORD(records(t / "f.tfrecord", leave_out="pixels")),
+     "f.tfrecord has no feature 'pixels' (it has: label)"),
+    ("tfrecord_label_outside_classes", lambda t, m, b: TFRECORD(records(t / "l.tfrecord", label=7)),
+     "Record 0 of"),
     ("bert_unknown_serving_tags",
      lambda t, m, b: BERT(b) + ["--gin_bindings=hub_module.serving_tags = ['gpu']"],
      'Tag set {"gpu"} is not a graph variant'),
@@ -190,6 +209,51 @@ CASES = [
 ]
 
 
+def TFRECORD(path):  # noqa: N802  (reads as a constant in the table above)
+  """Arguments that switch the digits task to TFRecord data in `path`."""
+  return [
+      "--gin_bindings=experiment.data = @tfrecord_data()",
+      f"--gin_bindings=tfrecord_data.train_files = '{path}'",
+      f"--gin_bindings=tfrecord_data.eval_files = '{path}'",
+      "--gin_bindings=tfrecord_data.feature_spec = {'pixels': ('float', [64])}",
+      "--gin_bindings=tfrecord_data.label_key = 'label'",
+      "--gin_bindings=binary_class_head.label_vocabulary = None"
+  ]
+
+
+def records(path, n=4, label=1, leave_out=None, compression=""):
+  """A TFRecord file of `n` digits-like Examples."""
+  with tf.io.TFRecordWriter(str(path), tf.io.TFRecordOptions(compression)) as writer:
+    for _ in range(n):
+      feature = {
+          "pixels": tf.train.Feature(float_list=tf.train.FloatList(value=[0.5] * 64)),
+          "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label]))
+      }
+      feature.pop(leave_out, None)
+      writer.write(tf.train.Example(features=tf.train.Features(
+          feature=feature)).SerializeToString())
+  return str(path)
+
+
+def corrupt(path):
+  """Flips bytes in the middle of the file (a record's data: its CRC no longer matches)."""
+  data = bytearray(open(path, "rb").read())
+  middle = len(data) // 2
+  data[middle:middle + 8] = bytes(b ^ 0xFF for b in data[middle:middle + 8])
+  open(path, "wb").write(bytes(data))
+  return path
+
+
+def trained_model_dir(tmp_path, handle):
+  """A model_dir trained for 3 steps (a case resumes it with a mistake)."""
+  model_dir = tmp_path / "trained"
+  train.FLAGS.unparse_flags()
+  train.FLAGS(["finetune.train"] + base_args(tmp_path, handle)[:-1] + [f"--model_dir={model_dir}"])
+  assert train.main(["finetune.train"]) == 0
+  train.FLAGS.unparse_flags()
+  return str(model_dir)
+
+
 def BERT(handle):  # noqa: N802  (reads as a constant in the table above)
   """Arguments that switch a case to the BERT-style classifier config on `handle`."""
   handle = handle["bert"] if isinstance(handle, dict) else handle
@@ -202,6 +266,21 @@ def run_command(args, capsys):
   train.FLAGS(["finetune.train"] + args)
   code = train.main(["finetune.train"])
   return code, capsys.readouterr()
+
+
+# Cases whose mistake shows only after some training steps, which are kept.
+AFTER_TRAINING_STEPS = ("loss_becomes_nan",)
+
+
+def tree_bytes(root):
+  """{path: bytes} of every file under `root`, and every directory (as None)."""
+  tree = {}
+  for directory, _, names in os.walk(root):
+    tree[directory] = None
+    for name in names:
+      with open(os.path.join(directory, name), "rb") as f:
+        tree[os.path.join(directory, name)] = f.read()
+  return tree
 
 
 def base_args(tmp_path, handle):
@@ -220,6 +299,7 @@ def test_bad_input_gets_one_clear_error(tmp_path, capsys, request, digits_module
     bert = dict(request.getfixturevalue("bert_variants"),
                 bert=request.getfixturevalue("bert_module"))
   extra = extra(tmp_path, digits_module, bert)
+  before = tree_bytes(tmp_path)
   args = base_args(tmp_path, digits_module)
   if any(a.startswith("--gin_file=") for a in extra):  # the case brings its own config
     args = [a for a in args if not a.startswith("--gin_file=")]
@@ -230,6 +310,8 @@ def test_bad_input_gets_one_clear_error(tmp_path, capsys, request, digits_module
   assert message in out.err, out.err
   assert "Traceback" not in out.err + out.out
   assert "In call to configurable" not in out.err
+  if case not in AFTER_TRAINING_STEPS:  # failed before a training step: nothing changed
+    assert tree_bytes(tmp_path) == before
 
 
 def test_readme_error_table_lists_exactly_these_cases():

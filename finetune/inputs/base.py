@@ -111,6 +111,11 @@ class DataSource:
   def check_not_empty(self):
     """Raises FinetuneError if a split has no examples (training would silently do nothing)."""
 
+  def find_problem(self, label_problem):  # pylint: disable=unused-argument
+    """After a data error in the graph: the first bad record, named (inputs/scan.py), or
+    None. `label_problem(text)` says what is wrong with one label."""
+    return None
+
   def _records(self, split):
     """Dataset of raw records for `split`, before batching."""
     raise NotImplementedError

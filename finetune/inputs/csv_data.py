@@ -6,18 +6,27 @@ import gin
 import tensorflow as tf
 
 from finetune.errors import FinetuneError
+from finetune.inputs import scan
 from finetune.inputs.base import DataSource, EVAL, TRAIN, dtype_named, glob_files
 
 
 def _has_data_row(path):
-  with tf.io.gfile.GFile(path) as f:
+  with scan.open_text(path) as f:
     f.readline()
-    return bool(f.readline().strip())
+    return any(line.strip() for line in f)
+
+
+def _header_line(path):
+  with scan.open_text(path) as f:  # a UTF-8 byte-order mark is no column name
+    return f.readline().strip()
 
 
 @gin.configurable("csv_data")
 class CsvData(DataSource):
-  """CSV files with a header row.
+  """CSV files with a header row, plain or gzip-compressed (detected from the bytes).
+
+  Blank lines are skipped; an empty string field is the empty string, an empty numeric
+  field or label is an error that names its row.
 
   Args:
     train_files, eval_files: file path, glob pattern, or list of them.
@@ -52,13 +61,28 @@ class CsvData(DataSource):
         c for c in (feature_columns or self.header) if c != label_column and c not in grouped
     ]
 
+  def _all_files(self):
+    return [(split, path) for split in (TRAIN, EVAL)
+            for path in glob_files(self.files[split], f"csv_data.{split}_files")]
+
   def _read_header(self):
-    first = glob_files(self.files[TRAIN], "csv_data.train_files")[0]
-    with tf.io.gfile.GFile(first) as f:
-      line = f.readline().lstrip("\ufeff").strip()  # a UTF-8 byte-order mark is no column name
-    if not line:
-      raise FinetuneError(f"CSV file '{first}' is empty; it needs a header row.")
-    header = [c.strip() for c in line.split(self.field_delim)]
+    """The header every train and eval file shares (a file that differs is refused)."""
+    header, first = None, None
+    for split, path in self._all_files():
+      line = _header_line(path)
+      if not line:
+        raise FinetuneError(f"CSV file '{path}' is empty; it needs a header row.")
+      columns = [c.strip() for c in line.split(self.field_delim)]
+      if header is None:
+        header, first = columns, path
+      elif columns != header:
+        i = next((i for i, (a, b) in enumerate(zip(columns, header)) if a != b),
+                 min(len(columns), len(header)))
+        here, there = (c[i] if i < len(c) else "nothing" for c in (columns, header))
+        raise FinetuneError(
+            f"The header of {split} file '{path}' differs from that of '{first}': its column "
+            f"{i + 1} is '{here}' where '{first}' has '{there}' ({len(columns)} and "
+            f"{len(header)} columns); every file needs the same columns in the same order.")
     repeated = sorted({c for c in header if header.count(c) > 1})
     if repeated:
       raise FinetuneError(f"The header of CSV file '{first}' names {', '.join(repeated)} more "
@@ -101,13 +125,34 @@ class CsvData(DataSource):
 
   def _records(self, split):
     files = glob_files(self.files[split], f"csv_data.{split}_files")
+    gzipped = [scan.is_gzip(f) for f in files]
+    if len(set(gzipped)) > 1:
+      raise FinetuneError(f"csv_data.{split}_files mix gzip-compressed and plain files "
+                          f"({', '.join(files)}); compress all or none.")
+    compression = "GZIP" if gzipped[0] else ""
     if len(files) == 1:  # no per-file function to trace: a faster start
-      return tf.data.TextLineDataset(files[0]).skip(1)
-    return tf.data.Dataset.from_tensor_slices(files).flat_map(
-        lambda f: tf.data.TextLineDataset(f).skip(1))
+      lines = tf.data.TextLineDataset(files[0], compression_type=compression).skip(1)
+    else:
+      lines = tf.data.Dataset.from_tensor_slices(files).flat_map(
+          lambda f: tf.data.TextLineDataset(f, compression_type=compression).skip(1))
+    return lines.filter(lambda line: tf.strings.length(tf.strings.strip(line)) > 0)
+
+  def find_problem(self, label_problem):
+    numeric = {c: int if self._type(c).is_integer else float
+               for c in self.header if self._type(c) != tf.string and c != self.label_column}
+    for _, path in self._all_files():
+      problem = scan.csv_problem(path, self.header, self.field_delim, numeric,
+                                 self.label_column, label_problem)
+      if problem:
+        return problem
+    return None
 
   def _parse_batch(self, lines):
-    defaults = [tf.constant([], dtype=self._type(c)) for c in self.header]
+    # A string feature may be empty; numbers and the label must be there.
+    defaults = [
+        tf.constant([""] if self._type(c) == tf.string and c != self.label_column else [],
+                    dtype=self._type(c)) for c in self.header
+    ]
     values = tf.io.decode_csv(lines, record_defaults=defaults, field_delim=self.field_delim)
     by_name = dict(zip(self.header, values))
     features = {c: by_name[c] for c in self.feature_columns}

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from finetune.errors import FinetuneError
 from finetune.inputs import image_ops
+from finetune.inputs import scan
 from finetune.inputs.base import DataSource, EVAL, TRAIN, dtype_named, glob_files
 
 
@@ -42,6 +43,31 @@ class TFRecordData(DataSource):
     kind, shape = label_spec
     self.label = tf.TensorSpec(list(shape), dtype_named(kind, "the label"))
     self.compression_type = compression_type
+    self._check_compression()
+
+  def _files(self):
+    return [path for split in (TRAIN, EVAL)
+            for path in glob_files(self.files[split], f"tfrecord_data.{split}_files")]
+
+  def _check_compression(self):
+    if self.compression_type not in ("", "GZIP", "ZLIB"):
+      raise FinetuneError(f"tfrecord_data.compression_type = {self.compression_type!r} is "
+                          "unknown; use '' (none), 'GZIP' or 'ZLIB'.")
+    if self.compression_type:
+      return
+    for path in self._files():
+      if scan.is_gzip(path):
+        raise FinetuneError(f"TFRecord file '{path}' is GZIP-compressed; set "
+                            "tfrecord_data.compression_type = 'GZIP'.")
+
+  def find_problem(self, label_problem):
+    names = list(self.specs) + list(self.image_features)
+    for path in self._files():
+      problem = scan.tfrecord_problem(path, self.compression_type, names, self.label_key,
+                                      label_problem)
+      if problem:
+        return problem
+    return None
 
   def raw_feature_specs(self):
     return dict(self.specs, **{name: self._image_spec() for name in self.image_features})

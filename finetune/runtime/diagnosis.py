@@ -81,9 +81,27 @@ def _other_checkpoint(message, model_dir):
 _RECOGNIZERS = (_non_finite_loss, _bad_label, _bad_csv, _other_checkpoint)
 
 
-def explain(error, model_dir=None):
-  """A FinetuneError for a known failure of a running graph, else None."""
+# Failures of the input pipeline or the label checks: the data can name the record.
+_DATA_ERRORS = re.compile(
+    r"Labels must be|A tag is not in|StringToNumberOp|Expect \d+ fields|Field \d+ in record|"
+    r"is required but missing|is required but could not be found|corrupted record|"
+    r"truncated record|DataLossError|Key: .* Can't parse|Name: <unknown>, Feature")
+
+
+def explain(error, model_dir=None, locate=None):
+  """A FinetuneError for a known failure of a running graph, else None.
+
+  Args:
+    error: the exception.
+    model_dir: the run's directory (to name its latest checkpoint).
+    locate: for a data error, a function returning the first bad record, described, or
+      None (DataSource.find_problem): its message replaces TensorFlow's batch-level one.
+  """
   message = str(error)
+  if locate and (_DATA_ERRORS.search(message) or isinstance(error, tf.errors.DataLossError)):
+    found = locate()
+    if found:
+      return FinetuneError(found)
   for recognize in _RECOGNIZERS:
     explanation = recognize(message, model_dir)
     if explanation:

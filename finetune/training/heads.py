@@ -173,3 +173,42 @@ def split_vocabulary(head):
     return table.lookup(labels)
 
   return head.without_vocabulary(), to_ids
+
+
+def label_problem(head, text):
+  """What is wrong with one label as read from the data (a string), or None: to name the
+  row when the graph's label check failed on a batch."""
+  text = str(text)
+  if isinstance(head, TokenTaggingHead):
+    unknown = [t for t in text.split() if t not in head.tags]
+    return f"tag '{unknown[0]}' is not in token_tagging_head.tags" if unknown else None
+  if isinstance(head, RegressionHead):
+    return None if _number(text, float) is not None else f"label '{text}' is not a number"
+  parts = text.split(head.label_delimiter) if isinstance(head, MultiLabelHead) else [text]
+  for part in parts:
+    problem = _class_problem(head, part)
+    if problem:
+      return problem
+  return None
+
+
+def _class_problem(head, text):
+  if head.vocabulary:
+    if text in head.vocabulary:
+      return None
+    return (f"label '{text}' is not in the label_vocabulary "
+            f"({', '.join(map(str, head.vocabulary[:10]))})")
+  n_classes = getattr(head, "n_classes", 2)
+  value = _number(text.strip(), int)
+  if value is None:
+    return f"label '{text}' is not a number and the head has no label_vocabulary"
+  if not 0 <= value < n_classes:
+    return f"label {value} is outside the classes 0..{n_classes - 1} (n_classes = {n_classes})"
+  return None
+
+
+def _number(text, kind):
+  try:
+    return kind(text)
+  except ValueError:
+    return None

@@ -1,0 +1,112 @@
+"""Finding the record behind a data error, after the graph reported it.
+
+TensorFlow names neither the file nor the row when a batch fails (a label outside the
+classes, a value that is not a number, a record missing a feature), and what its assert
+prints is the converted batch, not the value in the file. These scans read the files in
+Python, only after such a failure, and name the first bad record: file, row and value.
+"""
+
+import csv
+import gzip
+import io
+
+import tensorflow as tf
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def is_gzip(path):
+  with tf.io.gfile.GFile(path, "rb") as f:
+    return f.read(2) == GZIP_MAGIC
+
+
+class _GFileStream(io.RawIOBase):
+  """A tf.io.gfile file (local, gs://) as the binary stream io's readers take."""
+
+  def __init__(self, path):
+    super().__init__()
+    self._file = tf.io.gfile.GFile(path, "rb")
+
+  def readable(self):
+    return True
+
+  def readinto(self, buffer):
+    data = self._file.read(len(buffer))
+    buffer[:len(data)] = data
+    return len(data)
+
+  def close(self):
+    self._file.close()
+    super().close()
+
+
+def open_text(path):
+  """A text stream of a plain or gzip-compressed file; a UTF-8 BOM is dropped."""
+  stream = io.BufferedReader(_GFileStream(path))
+  if is_gzip(path):
+    stream = gzip.GzipFile(fileobj=stream)
+  return io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+
+
+def csv_problem(path, header, delimiter, numeric_columns, label_column, label_problem):
+  """The first bad row of a CSV file, described with its file and row, or None."""
+  positions = {c: header.index(c) for c in list(numeric_columns) + [label_column]}
+  with open_text(path) as f:
+    reader = csv.reader(f, delimiter=delimiter)
+    next(reader, None)
+    for row in reader:
+      where = f"Row {reader.line_num} of {path}"
+      if not row:
+        continue  # blank lines are skipped when reading, too
+      if len(row) != len(header):
+        return (f"{where} has {len(row)} fields where the header has {len(header)}: quote "
+                "fields that contain the delimiter, or fill in the missing value.")
+      for column, kind in numeric_columns.items():
+        value = row[positions[column]]
+        if not _parses(value, kind):
+          return (f"{where}: column '{column}' is '{value}', not a{'n' if kind is int else ''} "
+                  f"{kind.__name__}. Fix the value, or declare the column's type in "
+                  "csv_data.column_types.")
+      problem = label_problem(row[positions[label_column]])
+      if problem:
+        return f"{where}: {problem}. Fix the label column, or the head's classes."
+  return None
+
+
+def _parses(value, kind):
+  try:
+    kind(value.strip())
+    return True
+  except ValueError:
+    return False
+
+
+def tfrecord_problem(path, compression_type, feature_names, label_key, label_problem):
+  """The first bad record of a TFRecord file (corrupt, missing a feature, bad label)."""
+  index = 0
+  try:
+    for index, record in enumerate(
+        tf.compat.v1.io.tf_record_iterator(path, tf.io.TFRecordOptions(compression_type))):
+      example = tf.train.Example.FromString(record)
+      features = example.features.feature
+      for name in list(feature_names) + [label_key]:
+        if name not in features:
+          return (f"Record {index} of {path} has no feature '{name}' (it has: "
+                  f"{', '.join(sorted(features)) or 'none'}).")
+      for value in _values(features[label_key]):
+        problem = label_problem(value)
+        if problem:
+          return f"Record {index} of {path}: {problem}."
+  except tf.errors.DataLossError:
+    if index == 0:
+      return (f"{path} is not a TFRecord file{' with ' + compression_type if compression_type else ''}"
+              " (or is damaged from its start).")
+    return f"{path} is damaged after record {index}: it was truncated or corrupted."
+  return None
+
+
+def _values(feature):
+  kind = feature.WhichOneof("kind")
+  values = list(getattr(feature, kind).value) if kind else []
+  return [v.decode("utf-8", "replace") if isinstance(v, bytes) else
+          (int(v) if kind == "int64_list" else v) for v in values]
