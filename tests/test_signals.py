@@ -1,9 +1,13 @@
-"""What SIGTERM and SIGINT do inside a StopSignal, in this process: outside training steps
-they interrupt at once (with the phase in the message), during training they ask for a clean
-stop, and a second signal then interrupts; the previous handlers come back afterwards."""
+"""What SIGTERM and SIGINT do inside a StopSignal: outside training steps they interrupt at
+once (with the phase in the message), during training they ask for a clean stop, and a second
+signal then interrupts; the previous handlers come back afterwards. And the command, signalled
+while it builds the graph or writes an export, ends with one line and leaves nothing half-done
+that the next run keeps (downloads: test_downloads.py; training: test_interruption.py)."""
 
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -44,3 +48,68 @@ def test_previous_handlers_come_back():
   with signals.StopSignal():
     assert signal.getsignal(signal.SIGTERM) is not before[0]
   assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+# The command, with a signal to itself at a chosen moment: the first model_fn call (building
+# the graph) or the rename that completes an export.
+SIGNAL_AT = """
+import os, signal, sys
+import tensorflow as tf
+from absl import app
+from finetune import train
+
+def signal_then(real):
+  def call(*args, **kwargs):
+    os.kill(os.getpid(), signal.{signal})
+    return real(*args, **kwargs)
+  return call
+
+if "{at}" == "graph":
+  tf.estimator.Estimator._call_model_fn = signal_then(tf.estimator.Estimator._call_model_fn)
+else:  # finetune's exporters use tf.io.gfile.rename, hub's LatestModuleExporter Rename
+  def signal_before_the_export_completes(real):
+    return lambda src, *a, **k: (signal_then(real) if "temp-" in tf.compat.as_str_any(src)
+                                 else real)(src, *a, **k)
+  tf.io.gfile.rename = signal_before_the_export_completes(tf.io.gfile.rename)
+  tf.compat.v1.gfile.Rename = signal_before_the_export_completes(tf.compat.v1.gfile.Rename)
+app.run(lambda argv: sys.exit(train.main(argv)), argv=sys.argv)
+"""
+
+
+def command_signalling_itself(at, signum, model_dir, handle, schedule):
+  return [
+      sys.executable, "-c", SIGNAL_AT.format(signal=signum.name, at=at),
+      "--gin_file=digits/finetune.gin", f"--model_dir={model_dir}",
+      f"--gin_bindings=MODULE_HANDLE = '{handle}'",
+      "--gin_bindings=learning_rate_schedule.warmup_steps = 0", "--gin_bindings=TRAIN_STEPS = 9",
+      f"--schedule={schedule}"
+  ]
+
+
+def test_signal_while_building_the_graph_or_exporting_ends_the_command(tmp_path, digits_module):
+  model_dir = tmp_path / "model"
+  runs = [("graph", signal.SIGTERM, "train", 143), ("export", signal.SIGINT, "export", 130)]
+  trained = helpers.python_module("finetune.train", "--gin_file=digits/finetune.gin",
+                                  f"--model_dir={model_dir}",
+                                  f"--gin_bindings=MODULE_HANDLE = '{digits_module}'",
+                                  "--gin_bindings=learning_rate_schedule.warmup_steps = 0",
+                                  "--gin_bindings=TRAIN_STEPS = 2", "--schedule=train")
+  assert trained.returncode == 0, trained.stderr
+  exports_before = sorted(os.listdir(model_dir / "export" / "hub")) if (
+      model_dir / "export" / "hub").exists() else []
+  for at, signum, schedule, code in runs:
+    result = subprocess.run(command_signalling_itself(at, signum, model_dir, digits_module,
+                                                      schedule),
+                            cwd=helpers.REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"finetune: Stopped by {signum.name}. Run the same command"), last
+    assert not (model_dir / ".finetune.lock").exists()
+  assert helpers.checkpoint_step(model_dir) == 2  # the checkpoint is as it was
+  finished = [e for e in os.listdir(model_dir / "export" / "hub") if not e.startswith("temp-")]
+  assert sorted(finished) == exports_before  # the interrupted export is not a finished one
+  again = helpers.python_module("finetune.train", "--gin_file=digits/finetune.gin",
+                                f"--model_dir={model_dir}", "--schedule=export")
+  assert again.returncode == 0, again.stderr
+  assert not [e for e in os.listdir(model_dir / "export" / "hub") if e.startswith("temp-")]
