@@ -14,6 +14,7 @@ import tensorflow as tf
 from finetune import train
 from tests import builders
 from tests import helpers
+from tests.test_inspect import damaged_copy
 from tests import tf2_builders
 
 DIGITS = builders.DIGITS_DATA
@@ -158,6 +159,12 @@ CASES = [
     ("csv_eval_header_differs", lambda t, m, b: [
         f"--gin_bindings=csv_data.eval_files = '{write(t / 'h.csv', 'parity,' + header().rsplit(',', 1)[0] + chr(10))}'"
     ], "h.csv' differs from that of '"),
+    ("module_variables_missing",
+     lambda t, m, b: [f"--gin_bindings=MODULE_HANDLE = '{damaged_copy(m, t / 'mod', 'missing')}'"],
+     "has variables in its graph but no variables/variables.index"),
+    ("module_variables_truncated",
+     lambda t, m, b: [f"--gin_bindings=MODULE_HANDLE = '{damaged_copy(m, t / 'mod', 'cut')}'"],
+     "its variables data holds"),
     ("tfrecord_corrupt", lambda t, m, b: TFRECORD(corrupt(records(t / "c.tfrecord"))),
      "c.tfrecord is damaged after record"),
     ("tfrecord_not_a_tfrecord_file", lambda t, m, b: TFRECORD(TRAIN_CSV),

@@ -15,6 +15,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 from finetune.errors import FinetuneError
 from finetune.modules import resolvers
 from finetune.modules import tf2_module
+from finetune.modules import variables_check
 
 
 def _normalized(path):
@@ -60,6 +61,7 @@ def load_spec(handle, allowed_prefixes=None, check=None):
     path = hub.resolve(handle)
     if check is not None:
       check(path)
+    variables_check.check(handle, path)
     if tf2_module.is_tf2_saved_model(path):
       return _load_tf2(handle, path)
     return hub.load_module_spec(path)
