@@ -99,8 +99,8 @@ def tfrecord_problem(path, compression_type, feature_names, label_key, label_pro
           return f"Record {index} of {path}: {problem}."
   except tf.errors.DataLossError:
     if index == 0:
-      return (f"{path} is not a TFRecord file{' with ' + compression_type if compression_type else ''}"
-              " (or is damaged from its start).")
+      kind = f"TFRecord file with {compression_type}" if compression_type else "TFRecord file"
+      return f"{path} is not a {kind} (or is damaged from its start)."
     return f"{path} is damaged after record {index}: it was truncated or corrupted."
   return None
 
