@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from finetune.errors import FinetuneError
 from finetune.inputs.base import DataSource, TRAIN
+from finetune.outputs import config_history
 from finetune.outputs import exporters
 from finetune.runtime import cluster
 from finetune.runtime import rollback
@@ -107,6 +108,7 @@ class Job:
     hooks = [self.trained] + ([self.stop.hook()] if self.stop else [])
     if cluster.is_chief():
       # After the graph is built, so it holds every value the run used; also in TensorBoard.
+      hooks.append(config_history.ConfigHistoryHook(self.model_dir))
       hooks.append(gin.tf.GinConfigSaverHook(self.model_dir, include_step_in_filename=False))
     early = self.training.early_stopping
     if early:
