@@ -157,3 +157,21 @@ def test_every_optimizer_moves_both_parts(optimizer):
     bindings.append("tf.train.MomentumOptimizer.momentum = 0.9")
   module_w, head_w, _ = _one_step(bindings)
   assert np.all(head_w < 1.0) and np.all(module_w < 1.0)
+
+
+def test_clipping_a_sparse_gradient_uses_the_dense_gradients_norm():
+  """Row 1 is used twice: its dense gradient is (2, 2), norm sqrt(8), not sqrt(4)."""
+  with tf.Graph().as_default():
+    table = tf.compat.v1.get_variable("table", initializer=tf.zeros([4, 2]))
+    loss = tf.reduce_sum(tf.gather(table, [1, 1]))
+    optimization = Optimization(clip_gradient_norm=1.0,
+                                optimizer=tf.compat.v1.train.GradientDescentOptimizer)
+    (grad, _), = optimization.clip(optimization.gradients(loss))
+    assert isinstance(grad, tf.IndexedSlices)  # still sparse after clipping
+    update = tf.compat.v1.train.GradientDescentOptimizer(1.0).apply_gradients([(grad, table)])
+    with tf.compat.v1.Session() as session:
+      session.run(tf.compat.v1.global_variables_initializer())
+      session.run(update)
+      values = session.run(table)
+  np.testing.assert_allclose(values[1], [-2 / math.sqrt(8)] * 2, rtol=1e-6)
+  np.testing.assert_array_equal(values[[0, 2, 3]], 0.0)

@@ -71,17 +71,19 @@ class Optimization:
   def clip(self, pairs, summarize=True):
     """Clips by global norm if asked; the norm is summarized when `summarize`.
 
-    A sparse gradient (an embedding's IndexedSlices) stays sparse: its rows are summed per
-    index first, so its norm is that of the dense gradient, and clipping scales the rows.
+    A sparse gradient (an embedding's IndexedSlices) stays sparse. For the norm its rows are
+    summed per index first, so the norm is that of the dense gradient; without clipping,
+    that happens only in the summary's ops, which run at summary steps only.
     """
     if not (summarize or self.clip_gradient_norm):
       return pairs
-    grads, variables = zip(*[(_summed_rows(g), v) for g, v in pairs])
-    norm = tf.linalg.global_norm(grads)
+    grads, variables = zip(*pairs)
+    summed = [_summed_rows(g) for g in grads]
+    norm = tf.linalg.global_norm(summed)
     if summarize:
       tf.compat.v1.summary.scalar("gradient_norm", norm)
     if self.clip_gradient_norm:
-      grads, _ = tf.clip_by_global_norm(grads, self.clip_gradient_norm, use_norm=norm)
+      grads, _ = tf.clip_by_global_norm(summed, self.clip_gradient_norm, use_norm=norm)
     return list(zip(grads, variables))
 
   def apply(self, pairs, learning_rate, module_scope, wrap_optimizer=None):
