@@ -166,10 +166,21 @@ def _check_trial_configs(gin_files, bindings, planned):
       raise FinetuneError(f"Trial {name} of the sweep cannot be configured: {e}") from None
 
 
-def collect(sweep_dir, metric="accuracy", higher_is_better=True):
+def collect(sweep_dir, metric="accuracy", higher_is_better=True, grid=None, zipped=False):
   """Rebuilds a sweep's results from its trial directories; writes results.csv/md/png and
-  returns the ranked rows."""
+  returns the ranked rows.
+
+  A trial directory needs only what a finished `finetune.train` run leaves (metrics.json,
+  operative_config.gin, command_lines.txt), so trials that a scheduler ran from `--dry_run`
+  lines are collected too. Given the sweep's grid (as for `sweep`), trials are named and
+  their parameters read from it, and planned trials that never started are listed.
+  """
+  from finetune.trials import grid as grid_lib  # pylint: disable=g-import-not-at-top
   from finetune.trials import results  # pylint: disable=g-import-not-at-top
-  rows = results.collect(sweep_dir, metric, higher_is_better)
+  planned = None
+  if grid:
+    pairs = list(grid.items()) if isinstance(grid, dict) else list(grid)
+    planned = grid_lib.plan(pairs, zipped)
+  rows = results.collect(sweep_dir, metric, higher_is_better, planned=planned)
   results.write_results(sweep_dir, rows, metric)
   return rows

@@ -54,8 +54,9 @@ def main(argv):
   try:
     if not FLAGS.sweep_dir:
       raise FinetuneError("Pass --sweep_dir=DIR.")
-    if FLAGS.collect:
-      rows = api.collect(FLAGS.sweep_dir, FLAGS.metric, higher)
+    if FLAGS.collect:  # the grid flags, if given, name the planned trials
+      grids, zipped = _grids() if FLAGS.grid or FLAGS.sweep_file else (None, False)
+      rows = api.collect(FLAGS.sweep_dir, FLAGS.metric, higher, grids, zipped)
     else:
       grids, zipped = _grids()
       rows = api.sweep(FLAGS.gin_file, FLAGS.sweep_dir, grids, FLAGS.gin_bindings, zipped,

@@ -1,10 +1,13 @@
-"""A sweep's results, rebuilt from the trial directories alone (local or gs://): ranked rows,
+"""A sweep's results, rebuilt from the trial directories alone (local or gs://; state.py reads
+what a finished run leaves, so trials run from `--dry_run` lines count): ranked rows,
 results.csv, results.md, TensorBoard's HParams dashboard (hparams.py) and, with matplotlib,
 results.png."""
 
+import ast
 import csv
 import io
 import os
+import shlex
 
 import tensorflow as tf
 
@@ -12,34 +15,34 @@ from finetune import files
 from finetune.errors import FinetuneError
 from finetune.outputs.summary import latest_module_export
 from finetune.trials import hparams
-from finetune.trials.runner import DONE, TRIALS
+from finetune.trials import state
+from finetune.trials.runner import TRIALS
+from finetune.trials.state import DONE
 
 
 
-def collect(sweep_dir, metric="accuracy", higher_is_better=True):
-  """One row per trial directory under SWEEP_DIR/trials, best first (failed trials last)."""
+def collect(sweep_dir, metric="accuracy", higher_is_better=True, planned=None):
+  """One row per trial, best first (the rest after): every directory under SWEEP_DIR/trials
+  and, given the sweep's plan ([(name, params)]), every planned trial, started or not. A
+  directory needs no sweep files: a run from a `--dry_run` line is read from its model_dir."""
   root = os.path.join(sweep_dir, TRIALS)
-  if not tf.io.gfile.isdir(root):
-    raise FinetuneError(f"No trials under '{root}': run the sweep first.")
+  names = [e.rstrip("/") for e in tf.io.gfile.listdir(root)] if tf.io.gfile.isdir(root) else []
+  params = dict(planned or ())
+  if not names and not params:
+    raise FinetuneError(f"No trials under '{root}': run the sweep (or its --dry_run lines) "
+                        "first.")
+  from_commands = {}
   rows = []
-  for entry in sorted(tf.io.gfile.listdir(root)):
-    trial_dir = os.path.join(root, entry.rstrip("/"))
-    trial = files.read_json(os.path.join(trial_dir, "trial.json"))
-    if trial is None:
-      continue
-    status = files.read_json(os.path.join(trial_dir, "status.json")) or {}
-    metrics = files.read_json(os.path.join(trial_dir, "metrics.json")) or {}
-    export = latest_module_export(trial_dir, "hub")
-    rows.append({
-        "trial": trial["name"],
-        "state": status.get("state", "unknown"),
-        "params": trial["params"],
-        "metrics": metrics,
-        "steps": metrics.get("global_step"),
-        "wall_time_secs": status.get("wall_time_secs"),
-        "export": export,
-        "error": status.get("error", "")
-    })
+  for name in sorted(set(names) | set(params)):
+    trial_dir = os.path.join(root, name)
+    trial = files.read_json(os.path.join(trial_dir, "trial.json")) or {}
+    values = params.get(name, trial.get("params"))
+    if values is None:
+      values = from_commands[name] = command_bindings(trial_dir)
+      if values is None:
+        continue  # not a trial's directory
+    rows.append(_row(name, trial_dir, values))
+  _keep_varying(rows, from_commands)
   ranked = [r for r in rows if r["state"] == DONE and metric in r["metrics"]]
   ranked.sort(key=lambda r: r["metrics"][metric], reverse=higher_is_better)
   if rows and not ranked and any(r["state"] == DONE for r in rows):
@@ -47,6 +50,62 @@ def collect(sweep_dir, metric="accuracy", higher_is_better=True):
     raise FinetuneError(f"Metric '{metric}' is not in the trials' metrics; they have: "
                         f"{', '.join(names)}.")
   return ranked + [r for r in rows if r not in ranked]
+
+
+def _row(name, trial_dir, values):
+  status = files.read_json(os.path.join(trial_dir, "status.json")) or {}
+  metrics = files.read_json(os.path.join(trial_dir, "metrics.json")) or {}
+  trial_state = state.state(trial_dir, status)
+  return {
+      "trial": name,
+      "state": trial_state,
+      "params": values,
+      "metrics": metrics,
+      "steps": metrics.get("global_step"),
+      "wall_time_secs": status.get("wall_time_secs"),
+      "export": latest_module_export(trial_dir, "hub") if trial_state == DONE else None,
+      "error": status.get("error", "") if trial_state == state.FAILED else ""
+  }
+
+
+def command_bindings(trial_dir):
+  """{parameter: value} of the gin bindings on the first command line recorded in a
+  model_dir (command_lines.txt), without the sweep's thread settings; None if none."""
+  path = os.path.join(trial_dir, "command_lines.txt")
+  if not tf.io.gfile.exists(path):
+    return None
+  with tf.io.gfile.GFile(path) as f:
+    lines = f.read().splitlines()
+  try:
+    words = shlex.split(lines[0].split("  ", 1)[1]) if lines else []
+  except (IndexError, ValueError):
+    return None
+  values = {}
+  for word in words:
+    binding = word.split("=", 1)[1] if word.startswith("--gin_bindings=") else ""
+    param, _, value = binding.partition("=")
+    if value and not param.strip().startswith("run_config."):
+      values[param.strip()] = _literal(value.strip())
+  return values
+
+
+def _literal(text):
+  try:
+    return ast.literal_eval(text)
+  except (ValueError, SyntaxError):
+    return text  # a reference (@name) or macro (%NAME)
+
+
+def _keep_varying(rows, from_commands):
+  """Bindings read from command lines include those every trial shares: keep the swept ones
+  (those whose values differ between trials)."""
+  if len(from_commands) < 2:
+    return
+  keys = {k for values in from_commands.values() for k in values}
+  same = {k for k in keys if len({repr(v.get(k)) for v in from_commands.values()}) == 1}
+  for row in rows:
+    if row["trial"] in from_commands:
+      row["params"] = {k: v for k, v in row["params"].items() if k not in same}
 
 
 def write_results(sweep_dir, rows, metric):

@@ -3,8 +3,10 @@
 A trial is one `python -m finetune.train` run with extra gin bindings and its own model_dir
 under SWEEP_DIR/trials/<name>/, which also holds `trial.json` (its parameters and command)
 and `status.json` (running, done or failed, wall time, the error). A rerun skips finished
-trials and resumes the others from their last checkpoint. Trials share the module cache
-(TFHUB_CACHE_DIR).
+trials (by that record or by the model_dir alone, state.py), waits for a trial that a live
+process still runs (a killed sweep's trial that is stopping, a `--dry_run` line), then reads or
+resumes it, and resumes the others from their last checkpoint. Trials get SIGTERM when the
+sweep dies (children.py). Trials share the module cache (TFHUB_CACHE_DIR).
 """
 
 import logging
@@ -17,12 +19,51 @@ import tensorflow as tf
 
 from finetune import files
 from finetune.formatting import format_duration
+from finetune.trials import children
+from finetune.trials import state
 from finetune.trials.grid import trial_command
+from finetune.trials.state import DONE, FAILED, RUNNING  # noqa: F401  (the states' home)
 
 log = logging.getLogger("finetune")
 TRIALS = "trials"
-DONE, FAILED, RUNNING = "done", "failed", "running"
 
+
+
+class _Started:
+  """A trial this sweep started: a `finetune.train` child that gets SIGTERM if the sweep
+  dies (children.py)."""
+
+  def __init__(self, command, log_path, env):
+    self.log_file = open(log_path, "a")
+    self.proc = subprocess.Popen(command, stdout=self.log_file, stderr=subprocess.STDOUT, env=env,
+                                 preexec_fn=children.die_with_parent_fn())
+    self.started = time.time()
+
+  def poll(self):
+    code = self.proc.poll()
+    if code is not None:
+      self.log_file.close()
+    return code
+
+  def stop(self):
+    self.proc.terminate()
+    self.proc.wait()
+    self.log_file.close()
+
+
+class _Adopted:
+  """A trial that another live process runs (a killed sweep's trial still stopping, a
+  scheduler's `--dry_run` line): waited for, then judged by its model_dir."""
+
+  def __init__(self, pid):
+    self.pid = pid
+    self.started = time.time()
+
+  def poll(self):
+    return None if state.alive(self.pid) else 0
+
+  def stop(self):
+    pass  # not this sweep's process
 
 
 class Sweep:
@@ -48,8 +89,12 @@ class Sweep:
   def commands(self):
     return [self.command(name, values) for name, values in self.trials]
 
+  def _status(self, name):
+    return files.read_json(os.path.join(self.trial_dir(name), "status.json")) or {}
+
   def status(self, name):
-    return (files.read_json(os.path.join(self.trial_dir(name), "status.json")) or {}).get("state")
+    """done (by the sweep's record or the model_dir), running, failed, unfinished..."""
+    return state.state(self.trial_dir(name), self._status(name))
 
   def run(self):
     """Runs unfinished trials; returns {name: state}. A failed trial stops no other."""
@@ -65,47 +110,66 @@ class Sweep:
       while pending or running:
         while pending and len(running) < self.parallel:
           name, values = pending.pop(0)
-          running[name] = self._start(name, values, env)
+          running[name] = (values, self._adopt(name, values) or self._start(name, values, env))
         time.sleep(0.2)
-        for name, (proc, started, log_file) in list(running.items()):
-          if proc.poll() is None:
+        for name, (values, child) in list(running.items()):
+          code = child.poll()
+          if code is None:
             continue
-          log_file.close()
-          elapsed = time.time() - started
-          durations.append(elapsed)
-          states[name] = self._finish(name, proc.returncode, elapsed)
           del running[name]
+          outcome = self._finish(name, child, code)
+          if outcome is None:  # another process had it, and stopped early: run it now
+            pending.insert(0, (name, values))
+            continue
+          states[name] = outcome
+          if isinstance(child, _Started):
+            durations.append(time.time() - child.started)
           self._progress(states, len(running), len(pending), durations)
     finally:
-      for proc, _, log_file in running.values():  # interrupted: stop children, keep state
-        proc.terminate()
-        proc.wait()
-        log_file.close()
+      for _, child in running.values():  # interrupted: stop children, keep state
+        child.stop()
     return states
+
+  def _record(self, name, values):
+    tf.io.gfile.makedirs(self.trial_dir(name))
+    files.write_json_atomically(os.path.join(self.trial_dir(name), "trial.json"), {
+        "name": name,
+        "params": values,
+        "command": shlex.join(self.command(name, values))
+    })
+
+  def _adopt(self, name, values):
+    """Waits for a live process that holds the trial's model_dir instead of failing on it."""
+    owner = state.holder(self.trial_dir(name))
+    if owner is None:
+      return None
+    self._record(name, values)
+    log.info("waiting for %s: pid %s (started %s) is running it; its results are read when it "
+             "exits", name, owner["pid"], owner.get("started", "?"))
+    return _Adopted(owner["pid"])
 
   def _start(self, name, values, env):
     trial_dir = self.trial_dir(name)
-    tf.io.gfile.makedirs(trial_dir)
-    command = self.command(name, values)
-    files.write_json_atomically(os.path.join(trial_dir, "trial.json"), {
-        "name": name,
-        "params": values,
-        "command": shlex.join(command)
-    })
-    previous = files.read_json(os.path.join(trial_dir, "status.json")) or {}
+    self._record(name, values)
+    previous = self._status(name)
     files.write_json_atomically(os.path.join(trial_dir, "status.json"), {
         "state": RUNNING,
         "started": previous.get("started", time.time()),
         "wall_time_secs": previous.get("wall_time_secs", 0.0)  # a resumed trial adds to it
     })
-    log_file = open(os.path.join(trial_dir, "trial.log"), "a")
     log.info("start %s", name)
-    proc = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env)
-    return proc, time.time(), log_file
+    return _Started(self.command(name, values), os.path.join(trial_dir, "trial.log"), env)
 
-  def _finish(self, name, returncode, elapsed):
+  def _finish(self, name, child, returncode):
+    """Records the trial's outcome; None if it must run (again) or be waited for."""
     trial_dir = self.trial_dir(name)
-    previous = files.read_json(os.path.join(trial_dir, "status.json")) or {}
+    adopted = isinstance(child, _Adopted)
+    if adopted and not state.finished(trial_dir):
+      return None  # stopped before its end (a killed sweep's trial): resume it
+    if returncode and state.holder(trial_dir):
+      return None  # another process took the model_dir first: wait for it
+    previous = self._status(name)
+    elapsed = 0.0 if adopted else time.time() - child.started
     status = {
         "state": DONE if returncode == 0 else FAILED,
         "returncode": returncode,
@@ -121,7 +185,7 @@ class Sweep:
   def _progress(self, states, running, pending, durations):
     done = sum(s == DONE for s in states.values())
     failed = sum(s == FAILED for s in states.values())
-    mean = sum(durations) / len(durations)
+    mean = sum(durations) / len(durations) if durations else 0.0
     eta = mean * (running + pending) / self.parallel
     log.info("trials: %d done, %d running, %d failed, %d waiting; eta %s", done, running, failed,
              pending, format_duration(eta))
@@ -130,5 +194,6 @@ class Sweep:
 def _last_error(log_path):
   with open(log_path) as f:
     lines = [l.strip() for l in f if l.strip()]
-  errors = [l for l in lines if l.startswith("finetune: error:")]
+  prefix = "finetune: error: "
+  errors = [l[len(prefix):] for l in lines if l.startswith(prefix)]
   return (errors or lines or ["(no output)"])[-1]

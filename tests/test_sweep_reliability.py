@@ -1,0 +1,146 @@
+"""Sweeps as schedulers and accidents meet them: `--dry_run` lines run by a shell in parallel
+and collected from their model_dirs alone, trials that die with a SIGKILLed sweep, a rerun
+that waits for them instead of failing, grid values of the wrong type."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from finetune.trials import state
+from tests import helpers
+
+
+def sweep(*args, check=True):
+  result = helpers.python_module("finetune.sweep", *args)
+  if check:
+    assert result.returncode == 0, result.stdout + result.stderr
+  return result
+
+
+def results(sweep_dir):
+  with open(os.path.join(sweep_dir, "results.csv")) as f:
+    return list(csv.DictReader(f))
+
+
+def command_count(trial_dir):
+  path = os.path.join(trial_dir, "command_lines.txt")
+  return len(open(path).read().splitlines()) if os.path.exists(path) else 0
+
+
+def base(module, steps=20):
+  return [
+      "--gin_file=digits/finetune.gin", f"--gin_bindings=MODULE_HANDLE = '{module}'",
+      f"--gin_bindings=TRAIN_STEPS = {steps}",
+      "--gin_bindings=learning_rate_schedule.warmup_steps = 0"
+  ]
+
+
+def test_dry_run_lines_run_by_a_shell_in_parallel_are_collected(tmp_path, digits_module):
+  flags = base(digits_module) + [
+      f"--sweep_dir={tmp_path}", "--grid=LEARNING_RATE=[0.01, 0.03]", "--parallel=2"
+  ]
+  lines = sweep(*flags, "--dry_run").stdout.splitlines()
+  assert len(lines) == 2 and all("finetune.train" in line for line in lines)
+  shells = [  # as a scheduler runs task i: line i, through a shell, both at once
+      subprocess.Popen(["bash", "-c", line], cwd=helpers.REPO, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True) for line in lines
+  ]
+  for shell in shells:
+    out, _ = shell.communicate(timeout=300)
+    assert shell.returncode == 0, out
+  trial_dirs = sorted((tmp_path / "trials").iterdir())
+  assert [d.name for d in trial_dirs] == ["0-LEARNING_RATE=0.01", "1-LEARNING_RATE=0.03"]
+  for trial_dir in trial_dirs:  # a plain model_dir: no sweep files
+    assert (trial_dir / "metrics.json").exists() and not (trial_dir / "status.json").exists()
+
+  out = sweep(*flags, "--collect").stdout
+  rows = {r["trial"]: r for r in results(tmp_path)}
+  assert set(rows) == {d.name for d in trial_dirs}
+  for trial_dir in trial_dirs:
+    row = rows[trial_dir.name]
+    metrics = json.loads((trial_dir / "metrics.json").read_text())
+    assert row["state"] == "done" and row["rank"] in ("1", "2") and row["steps"] == "20"
+    assert float(row["accuracy"]) == pytest.approx(metrics["accuracy"], abs=1e-4)
+    assert row["LEARNING_RATE"] == trial_dir.name.split("=")[1]
+    assert os.path.isdir(row["export"])
+  assert "Best trial by accuracy" in out and "No finished trial" not in out
+
+  # Without the grid flags, the swept values come from the recorded command lines.
+  sweep(f"--sweep_dir={tmp_path}", "--collect")
+  assert {(r["trial"], r["LEARNING_RATE"], r["state"]) for r in results(tmp_path)} == {
+      (name, row["LEARNING_RATE"], "done") for name, row in rows.items()}
+  # Running the sweep itself now finds both trials finished: nothing runs again.
+  sweep(*flags)
+  assert all(command_count(d) == 1 for d in trial_dirs)
+  assert {r["state"] for r in results(tmp_path)} == {"done"}
+
+
+def _lock_owner(trial_dir):
+  try:
+    return json.loads((trial_dir / state.LOCK_FILE).read_text())
+  except (OSError, ValueError):
+    return None
+
+
+def test_trials_die_with_a_killed_sweep_and_a_rerun_waits_for_them(tmp_path, digits_module):
+  """The trial is paused (SIGSTOP) while its sweep is SIGKILLed, so that it is still alive,
+  with the kernel's SIGTERM pending, when the rerun starts: the rerun must say it waits for
+  it, and, once it is let go and stops, resume it to the end."""
+  args = base(digits_module, steps=30) + [f"--sweep_dir={tmp_path}", "--grid=LEARNING_RATE=[0.01]"]
+  trial_dir = tmp_path / "trials" / "0-LEARNING_RATE=0.01"
+  first_log, rerun_log = tmp_path / "first.log", tmp_path / "rerun.log"
+  with open(first_log, "w") as out:
+    first = subprocess.Popen([sys.executable, "-m", "finetune.sweep", *args], cwd=helpers.REPO,
+                             stdout=out, stderr=subprocess.STDOUT)
+  pid, rerun = None, None
+  try:
+    assert helpers.wait_for(lambda: _lock_owner(trial_dir), timeout=240), first_log.read_text()
+    pid = _lock_owner(trial_dir)["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    first.kill()
+    first.wait()
+    assert state.alive(pid)  # paused, with SIGTERM pending from the kernel
+    with open(rerun_log, "w") as out:
+      rerun = subprocess.Popen([sys.executable, "-m", "finetune.sweep", *args], cwd=helpers.REPO,
+                               stdout=out, stderr=subprocess.STDOUT)
+    waiting = f"waiting for 0-LEARNING_RATE=0.01: pid {pid}"
+    assert helpers.wait_for(lambda: waiting in rerun_log.read_text(), timeout=120), (
+        rerun_log.read_text())
+    os.kill(pid, signal.SIGCONT)
+    assert helpers.wait_for(lambda: not state.alive(pid), timeout=120)  # died with its sweep
+    assert "SIGTERM" in (trial_dir / "trial.log").read_text()
+    assert rerun.wait(timeout=300) == 0, rerun_log.read_text()
+  finally:
+    if pid and state.alive(pid):
+      os.kill(pid, signal.SIGKILL)
+    for proc in (first, rerun):
+      if proc and proc.poll() is None:
+        proc.kill()
+        proc.wait()
+  (row,) = results(tmp_path)
+  assert row["state"] == "done" and row["steps"] == "30", rerun_log.read_text()
+  assert "in use by" not in rerun_log.read_text()
+
+
+def test_grid_values_of_the_wrong_type_fail_their_trial_with_one_clean_line(tmp_path,
+                                                                             digits_module):
+  result = sweep(*base(digits_module), f"--sweep_dir={tmp_path}", "--zip", "--parallel=2",
+                 "--grid=TRAIN_STEPS=['ten', 20]",
+                 "--grid=learning_rate_schedule.base_learning_rate=[0.01, 'fast']",
+                 check=False)
+  assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
+  errors = {r["trial"]: r["error"] for r in results(tmp_path)}
+  assert errors == {
+      "0-TRAIN_STEPS=ten-base_learning_rate=0.01":
+          "training.train_steps must be a positive integer, got 'ten'.",
+      "1-TRAIN_STEPS=20-base_learning_rate=fast":
+          "learning_rate_schedule.base_learning_rate must be > 0, got 'fast'.",
+  }
+  for name in errors:
+    status = json.loads((tmp_path / "trials" / name / "status.json").read_text())
+    assert status["state"] == "failed" and status["error"] == errors[name]
