@@ -110,6 +110,8 @@ def test_signal_while_building_the_graph_or_exporting_ends_the_command(tmp_path,
   finished = [e for e in os.listdir(model_dir / "export" / "hub") if not e.startswith("temp-")]
   assert sorted(finished) == exports_before  # the interrupted export is not a finished one
   again = helpers.python_module("finetune.train", "--gin_file=digits/finetune.gin",
-                                f"--model_dir={model_dir}", "--schedule=export")
+                                f"--model_dir={model_dir}",
+                                f"--gin_bindings=MODULE_HANDLE = '{digits_module}'",
+                                "--schedule=export")
   assert again.returncode == 0, again.stderr
   assert not [e for e in os.listdir(model_dir / "export" / "hub") if e.startswith("temp-")]
