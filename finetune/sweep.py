@@ -54,6 +54,9 @@ def main(argv):
   try:
     if not FLAGS.sweep_dir:
       raise FinetuneError("Pass --sweep_dir=DIR.")
+    if FLAGS.parallel < 1:
+      raise FinetuneError(f"--parallel is the number of trials run at once: 1 or more, got "
+                          f"{FLAGS.parallel}.")
     if FLAGS.collect:  # the grid flags, if given, name the planned trials
       grids, zipped = _grids() if FLAGS.grid or FLAGS.sweep_file else (None, False)
       rows = api.collect(FLAGS.sweep_dir, FLAGS.metric, higher, grids, zipped)

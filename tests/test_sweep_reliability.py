@@ -144,3 +144,60 @@ def test_grid_values_of_the_wrong_type_fail_their_trial_with_one_clean_line(tmp_
   for name in errors:
     status = json.loads((tmp_path / "trials" / name / "status.json").read_text())
     assert status["state"] == "failed" and status["error"] == errors[name]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--grid=LEARNING_RATE=[0.1]"], "Pass --sweep_dir=DIR."),
+    (["--sweep_dir={tmp}", "--grid=LEARNING_RATE=0.1"], "Grid 'LEARNING_RATE=0.1' is not PARAM="),
+    (["--sweep_dir={tmp}", "--grid=LEARNING_RATE=[0.1]", "--parallel=0"],
+     "--parallel is the number of trials run at once: 1 or more, got 0."),
+    (["--sweep_dir={tmp}", "--collect"], "No trials under '{tmp}/trials': run the sweep"),
+])
+def test_bad_sweep_input_is_one_line_and_exit_code_2(tmp_path, args, message):
+  args = [a.format(tmp=tmp_path) for a in args]
+  result = sweep("--gin_file=digits/finetune.gin", *args, check=False)
+  assert result.returncode == 2 and result.stdout == ""
+  assert result.stderr.startswith("finetune: error: " + message.format(tmp=tmp_path))
+  assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "trials").exists()
+
+
+def _model_dir(path, step, train_steps="%TRAIN_STEPS", early_stopping="None", checkpoint=None,
+               bindings=("LEARNING_RATE = 0.01",)):
+  """A model_dir as a finetune.train run leaves it (only the files the sweep reads)."""
+  path.mkdir(parents=True)
+  (path / "operative_config.gin").write_text(
+      f"TRAIN_STEPS = 20\ntraining.early_stopping = {early_stopping}\n"
+      f"training.train_steps = {train_steps}\n")
+  (path / "metrics.json").write_text(json.dumps({"accuracy": 0.5 + step / 100,
+                                                 "global_step": step}))
+  if checkpoint is not None:
+    (path / "checkpoint").write_text(f'model_checkpoint_path: "model.ckpt-{checkpoint}"\n')
+    (path / f"model.ckpt-{checkpoint}.index").write_bytes(b"")
+  words = ["python", "-m", "finetune.train", f"--model_dir={path}", "--gin_file=f.gin",
+           "--gin_bindings=run_config.intra_op_threads = 1", "--gin_bindings=TRAIN_STEPS = 20"]
+  words += [f"--gin_bindings={b}" for b in bindings]
+  (path / "command_lines.txt").write_text("2026-01-01T00:00:00  " + " ".join(
+      f"'{w}'" for w in words) + "\n")
+
+
+def test_collect_reads_what_a_run_leaves_and_lists_planned_trials(tmp_path):
+  """Finished: metrics at the train steps (through the macro), or, with early stopping, at
+  the last checkpoint; a run stopped midway is unfinished; a planned trial never started."""
+  trials = tmp_path / "trials"
+  _model_dir(trials / "0-a", 20, bindings=["LEARNING_RATE = 0.01"])
+  _model_dir(trials / "1-b", 10, bindings=["LEARNING_RATE = 0.03"])
+  _model_dir(trials / "2-c", 12, early_stopping="@early_stopping()", checkpoint=12,
+             bindings=["LEARNING_RATE = 0.1"])
+  _model_dir(trials / "3-d", 12, early_stopping="@early_stopping()", checkpoint=15,
+             bindings=["LEARNING_RATE = 0.3"])
+  assert [state.finished(str(trials / n)) for n in ("0-a", "1-b", "2-c", "3-d")] == [
+      True, False, True, False]
+  from finetune.trials import results as results_lib  # pylint: disable=g-import-not-at-top
+  rows = results_lib.collect(str(tmp_path))
+  assert [(r["trial"], r["state"]) for r in rows] == [("0-a", "done"), ("2-c", "done"),
+                                                       ("1-b", "unfinished"),
+                                                       ("3-d", "unfinished")]
+  assert rows[1]["params"] == {"LEARNING_RATE": 0.1}  # the swept binding alone
+  planned = [("0-a", {"x": 1}), ("4-e", {"x": 2})]
+  rows = {r["trial"]: r for r in results_lib.collect(str(tmp_path), planned=planned)}
+  assert rows["4-e"]["state"] == "not started" and rows["0-a"]["params"] == {"x": 1}
