@@ -65,11 +65,11 @@ def load_spec(handle, allowed_prefixes=None, check=None):
     if tf2_module.is_tf2_saved_model(path):
       return _load_tf2(handle, path)
     return hub.load_module_spec(path)
-  except FinetuneError:
-    raise
-  except resolvers.UnsafeArchive as e:
+  except resolvers.UnsafeArchive as e:  # before FinetuneError, of which it is one
     raise FinetuneError(f"Refused module '{handle}': {e}. Nothing from it was kept; a module "
                         "archive must hold only plain files and folders inside it.") from e
+  except FinetuneError:
+    raise
   except Exception as e:  # hub raises several unrelated types for a bad handle.
     raise FinetuneError(describe_bad_handle(handle, e)) from e
 
