@@ -29,10 +29,10 @@ import tensorflow_hub as hub  # noqa: E402
 from bench import setup_modules  # noqa: E402
 
 OPTIMIZERS = {  # flag -> (gin reference, class for (c))
-    "adam": ("@tf.train.AdamOptimizer", "tf.compat.v1.train.AdamOptimizer"),
+    "adam": ("@tf.train.AdamOptimizer", "tensorflow.compat.v1.train.AdamOptimizer"),
     "lazy_adam": ("@LazyAdamOptimizer", "finetune.training.optimizers.LazyAdamOptimizer"),
     "lazy_adamw": ("@LazyAdamWOptimizer", "finetune.training.optimizers.LazyAdamWOptimizer"),
-    "adagrad": ("@tf.train.AdagradOptimizer", "tf.compat.v1.train.AdagradOptimizer"),
+    "adagrad": ("@tf.train.AdagradOptimizer", "tensorflow.compat.v1.train.AdagradOptimizer"),
 }
 flags.DEFINE_enum("mode", "a", ["a", "b", "c"], "Which way to train.")
 flags.DEFINE_enum("kind", "text", ["text", "image", "bigtext"],
