@@ -92,7 +92,7 @@ class Job:
             ckpt_to_initialize_from=self.training.warm_start_from,
             vars_to_warm_start=self.training.warm_start_vars)
       self._estimator = self.runtime.make_estimator(self.model_dir, self.model.model_fn, self.data,
-                                                    warm_start)
+                                                    warm_start, self.module.has_sparse_lookups())
     return self._estimator
 
   def input_fn(self, split, training=None):

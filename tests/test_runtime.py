@@ -41,11 +41,22 @@ def test_wrong_values_are_refused_by_name(binding, message):
     RunSettings()
 
 
-def test_arithmetic_optimizer_is_off_by_default_and_recorded():
+def test_arithmetic_optimizer_is_off_where_it_copies_a_table_and_recorded():
   """Its embedding-lookup rewrite copies a whole table every sparse training step."""
-  off = RunSettings().session_config().graph_options.rewrite_options
-  assert off.arithmetic_optimization == rewriter_config_pb2.RewriterConfig.OFF
-  assert "run_config.arithmetic_optimization = False" in gin.operative_config_str()
+  rewrites = lambda settings, sparse: settings.session_config(sparse).graph_options.rewrite_options
+  toggle = rewriter_config_pb2.RewriterConfig
+  auto = RunSettings()
+  assert rewrites(auto, sparse=True).arithmetic_optimization == toggle.OFF
+  assert rewrites(auto, sparse=False).arithmetic_optimization == toggle.DEFAULT
+  assert "run_config.arithmetic_optimization = None" in gin.operative_config_str()
   gin.parse_config(["run_config.arithmetic_optimization = True"])
-  on = RunSettings().session_config().graph_options.rewrite_options
-  assert on.arithmetic_optimization == rewriter_config_pb2.RewriterConfig.DEFAULT
+  assert rewrites(RunSettings(), sparse=True).arithmetic_optimization == toggle.DEFAULT
+  gin.parse_config(["run_config.arithmetic_optimization = False"])
+  assert rewrites(RunSettings(), sparse=False).arithmetic_optimization == toggle.OFF
+
+
+def test_sparse_lookups_are_found_in_trained_text_modules_only(text_module, digits_module):
+  from finetune.modules.hub_module import HubModule  # pylint: disable=g-import-not-at-top
+  assert HubModule(handle=text_module).has_sparse_lookups()
+  assert not HubModule(handle=text_module, trainable=False).has_sparse_lookups()
+  assert not HubModule(handle=digits_module).has_sparse_lookups()

@@ -167,7 +167,7 @@ def _scan_meta_graph(meta_graph):
   reach = {}
   for name, signature in meta_graph.signature_def.items():
     reached = _reached(graph, [t.name for t in signature.outputs.values()])
-    called = set().union(*[_called_functions(nodes[n], functions) for n in reached]) if reached else set()
+    called = set().union(*[_called_functions(nodes[n], functions) for n in reached])
     reach[name] = (reached, called)
   findings = []
   for node in graph.node:
@@ -202,7 +202,8 @@ def check(handle, findings, allowed_ops=(), trusted=False):
   refused = [f for f in findings if f.op not in set(allowed_ops)]
   if refused:
     first = refused[0]
-    more = f" (and {len(refused) - 1} more: finetune.inspect lists them)" if len(refused) > 1 else ""
+    more = (f" (and {len(refused) - 1} more: finetune.inspect lists them)"
+            if len(refused) > 1 else "")
     raise FinetuneError(
         f"Module '{handle}' has an operation that touches the world outside the computation: "
         f"{first.describe()}{more}. Nothing was run. If you trust it, allow it with "

@@ -20,6 +20,7 @@ import tensorflow_hub as hub
 from finetune.errors import FinetuneError
 from finetune.formatting import format_tags
 from finetune.formatting import handle_short_name
+from finetune.modules import graph_ops
 from finetune.modules import graph_scan
 from finetune.modules import pooling as pooling_lib
 from finetune.modules import tf2_module
@@ -113,6 +114,10 @@ class HubModule:
     if self.trainable and {TRAIN_TAG} in self.available_tags:
       return {TRAIN_TAG}
     return self.serving_tags
+
+  def has_sparse_lookups(self):
+    """Whether the module is trained and combines embedding rows with SparseSegment ops."""
+    return self.trainable and graph_ops.has_sparse_lookups(hub.resolve(self.handle))
 
   def tags_for(self, mode):
     return self.train_tags if mode == tf.estimator.ModeKeys.TRAIN else self.serving_tags
@@ -257,7 +262,9 @@ class HubModule:
     feature_specs = {k: tf.TensorSpec(v.shape[1:], v.dtype) for k, v in features.items()}
     mapping = self._resolve_inputs(feature_specs, self.tags_for(mode))
     infos = self.spec.get_input_info_dict(signature=self.signature, tags=self.tags_for(mode))
-    inputs = {name: _cast(features[feature], infos[name].dtype) for name, feature in mapping.items()}
+    inputs = {
+        name: _cast(features[feature], infos[name].dtype) for name, feature in mapping.items()
+    }
     if self.is_tf2:
       outputs = tf2_module.call(self.spec, module, self.signature, inputs,
                                 training=mode == tf.estimator.ModeKeys.TRAIN)

@@ -38,9 +38,10 @@ class EstimatorRuntime:
   def check_module(self, module):
     """Refuses, by name, a module this runtime cannot run. Nothing here."""
 
-  def make_estimator(self, model_dir, model_fn, data, warm_start=None):
+  def make_estimator(self, model_dir, model_fn, data, warm_start=None, sparse_lookups=False):
+    config = self.run_config.estimator_config(model_dir, sparse_lookups)
     return tf.estimator.Estimator(model_fn,
-                                  config=self.run_config.estimator_config(model_dir),
+                                  config=config,
                                   params={},
                                   warm_start_from=warm_start)
 

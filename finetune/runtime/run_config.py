@@ -44,11 +44,12 @@ class RunSettings:
       size stays global; each replica gets batch_size / num_replicas.
     variables_device: where the variables live with num_replicas > 1 (e.g. "/cpu:0", or
       "/device:GPU:0" when they fit there).
-    arithmetic_optimization: Grappler's arithmetic optimizer. Its embedding-lookup rewrite
-      reads a whole embedding table every step while the same step scatters into it, so
-      sparse training of a big table copies the table each step (52x slower measured on a
-      102M-parameter module); turning it off costs the dense workloads measured nothing
-      (bench/sparse_training.py, README "Performance").
+    arithmetic_optimization: Grappler's arithmetic optimizer; None: off only for a trained
+      module with sparse embedding lookups (modules/graph_ops.py), on otherwise. Its
+      embedding-lookup rewrite reads the whole table every step while the same step
+      scatters into it: a full copy of the table per step (52x slower measured on a
+      102M-parameter module). Off costs the dense workloads measured nothing, but a BERT
+      graph's evaluation crashed TensorFlow 2.15 with it off, so it stays on elsewhere.
   """
 
   def __init__(self,
@@ -64,7 +65,7 @@ class RunSettings:
                save_graph_def=False,
                num_replicas=1,
                variables_device="/cpu:0",
-               arithmetic_optimization=False):
+               arithmetic_optimization=None):
     self.num_replicas = checks.positive_int(num_replicas, "run_config.num_replicas")
     self.variables_device = variables_device
     if distribution == "mirrored":
@@ -89,15 +90,19 @@ class RunSettings:
                                                        "run_config.inter_op_threads")
     self.mixed_precision = bool(mixed_precision)
     self.save_graph_def = bool(save_graph_def)
-    self.arithmetic_optimization = bool(arithmetic_optimization)
+    self.arithmetic_optimization = (None if arithmetic_optimization is None else
+                                    bool(arithmetic_optimization))
 
-  def session_config(self):
+  def session_config(self, sparse_lookups=False):
+    """The session's ConfigProto; `sparse_lookups`: the trained module has sparse embedding
+    lookups (decides arithmetic_optimization = None)."""
     config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=int(self.intra_op_threads),
                                       inter_op_parallelism_threads=int(self.inter_op_threads),
                                       allow_soft_placement=True)
     if self.num_replicas > 1 and not tf.config.list_physical_devices("GPU"):
       config.device_count["CPU"] = self.num_replicas  # one CPU device per replica
-    if not self.arithmetic_optimization:
+    arithmetic = self.arithmetic_optimization
+    if arithmetic is False or (arithmetic is None and sparse_lookups):
       config.graph_options.rewrite_options.arithmetic_optimization = (
           rewriter_config_pb2.RewriterConfig.OFF)
     if self.mixed_precision:
@@ -105,8 +110,8 @@ class RunSettings:
           rewriter_config_pb2.RewriterConfig.ON)
     return config
 
-  def estimator_config(self, model_dir):
-    """The tf.estimator.RunConfig for `model_dir`."""
+  def estimator_config(self, model_dir, sparse_lookups=False):
+    """The tf.estimator.RunConfig for `model_dir` (`sparse_lookups`: see session_config)."""
     return tf.estimator.RunConfig(model_dir=model_dir,
                                   tf_random_seed=self.random_seed,
                                   save_checkpoints_steps=self.save_checkpoints_steps,
@@ -114,6 +119,6 @@ class RunSettings:
                                                          self.save_checkpoints_secs),
                                   keep_checkpoint_max=self.keep_checkpoint_max,
                                   save_summary_steps=self.save_summary_steps,
-                                  session_config=self.session_config(),
+                                  session_config=self.session_config(sparse_lookups),
                                   log_step_count_steps=None,
                                   checkpoint_save_graph_def=self.save_graph_def)

@@ -93,7 +93,7 @@ class TPURuntime(EstimatorRuntime):
           f"Module '{handle}' would be cached in '{cache}', which the TPU workers cannot read. "
           "Set TFHUB_CACHE_DIR=gs://BUCKET/tfhub_cache, or give a gs:// module handle.")
 
-  def make_estimator(self, model_dir, model_fn, data, warm_start=None):
+  def make_estimator(self, model_dir, model_fn, data, warm_start=None, sparse_lookups=False):
     base = self.run_config
     cluster = None
     if self.use_tpu:
@@ -108,7 +108,7 @@ class TPURuntime(EstimatorRuntime):
         save_checkpoints_secs=None if base.save_checkpoints_steps else base.save_checkpoints_secs,
         keep_checkpoint_max=base.keep_checkpoint_max,
         save_summary_steps=base.save_summary_steps,
-        session_config=base.session_config(),
+        session_config=base.session_config(sparse_lookups),
         log_step_count_steps=None,
         checkpoint_save_graph_def=base.save_graph_def,
         tpu_config=tf.compat.v1.estimator.tpu.TPUConfig(
