@@ -78,7 +78,18 @@ def _other_checkpoint(message, model_dir):
   return None
 
 
-_RECOGNIZERS = (_non_finite_loss, _bad_label, _bad_csv, _other_checkpoint)
+def _disk_full(message, model_dir):
+  if "No space left on device" not in message:
+    return None
+  found = re.search(r"(\S+); No space left on device", message)
+  where = f"writing '{found.group(1)}' failed" if found else "a write failed"
+  latest = tf.train.latest_checkpoint(model_dir) if model_dir else None
+  return (f"The disk is full: {where} (No space left on device). The last complete "
+          f"checkpoint is kept ({latest or 'none yet'}); free space on that disk, then run the "
+          "same command to resume (half-written files are cleared at the next start).")
+
+
+_RECOGNIZERS = (_non_finite_loss, _disk_full, _bad_label, _bad_csv, _other_checkpoint)
 
 
 # Failures of the input pipeline or the label checks: the data can name the record.
