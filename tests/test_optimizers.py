@@ -106,3 +106,19 @@ def test_checkpoint_restores_slots_and_step_count(tmp_path):
   straight = run_steps(lambda: LazyAdamOptimizer(LR), BATCHES)
   for got, want in zip(resumed, straight):
     np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("lazy, dense", [
+    (LazyAdamOptimizer, tf.compat.v1.train.AdamOptimizer),
+    (LazyAdamWOptimizer, tf.compat.v1.train.AdamOptimizer),
+])
+def test_checkpoints_hold_the_same_variables_as_adams(lazy, dense):
+  """So a run may switch between lazy and dense Adam when it resumes."""
+  names = []
+  for optimizer in (lazy, dense):
+    with tf.Graph().as_default():
+      ids = tf.constant([1, 2])
+      loss, _, _ = loss_and_variables(ids, use_resource=True)
+      optimizer(LR, name="optimizer").minimize(loss)
+      names.append(sorted(v.op.name for v in tf.compat.v1.global_variables()))
+  assert names[0] == names[1] and "table/optimizer_1" in names[0]
