@@ -11,8 +11,10 @@ example: $(VENV)/.installed
 	$(BIN)/python -m examples.digits.build_modules --output_dir=build/modules
 	$(BIN)/python -m finetune.train --gin_file=digits/finetune.gin --model_dir=runs/digits
 
+# Two workers (pytest-xdist), one test file each at a time: most tests wait on subprocesses,
+# servers and start-up, so two share CI's 2 cores well (8.7 against 14.6 minutes).
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 
 # tensorflow-text (in-graph BERT tokenizers) declares a dependency on the full `tensorflow`
 # package; --no-deps keeps it from installing a second TensorFlow beside tensorflow-cpu

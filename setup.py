@@ -28,7 +28,7 @@ setuptools.setup(
         "cpu": ["tensorflow-cpu>=2.15,<2.16"],
         "gpu": ["tensorflow[and-cuda]>=2.15,<2.16"],
         "tpu": ["tensorflow-cpu>=2.15,<2.16"],
-        "test": ["pytest>=7", "matplotlib>=3.5", "sentencepiece>=0.1.99"],
+        "test": ["pytest>=7", "pytest-xdist>=3", "matplotlib>=3.5", "sentencepiece>=0.1.99"],
         "plot": ["matplotlib>=3.5"],
         "dev": ["yapf==0.43.0"],
     },

@@ -29,3 +29,21 @@ def handle_short_name(handle, default="module"):
   tail = handle.rstrip("/").split("?")[0].rsplit("/", 1)[-1]
   tail = re.sub(r"\.(tar\.gz|tgz)$", "", tail)
   return "".join(c if c.isalnum() or c in "-_." else "_" for c in tail) or default
+
+
+def one_line(message):
+  """A multi-line message (gin quotes the offending line on a line of its own) as one line:
+  a quoted line of code goes in backticks, a location line gets a colon."""
+  lines = str(message).splitlines()
+  if len(lines) <= 1:
+    return str(message).strip()
+  out = lines[0].strip()
+  for line in lines[1:]:
+    text = line.strip()
+    if not text:
+      continue
+    if line[:1].isspace() and not text.startswith("In "):
+      out = out.rstrip(".:") + f": `{text}`"
+    else:
+      out += " " + text
+  return out

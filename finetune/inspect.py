@@ -6,6 +6,7 @@
 import json
 import sys
 
+from finetune import formatting
 from finetune import logs
 
 logs.quiet_tensorflow_before_import("--verbose" in sys.argv)
@@ -40,7 +41,7 @@ def _inspect(handle):
   except FinetuneError as e:
     if FLAGS.verbose:
       raise
-    print(f"finetune: error: {e}", file=sys.stderr)
+    print(f"finetune: error: {formatting.one_line(e)}", file=sys.stderr)
     return 2
   if FLAGS.format == "json":
     print(json.dumps(description, indent=2))

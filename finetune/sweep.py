@@ -11,6 +11,7 @@ import shlex
 import signal
 import sys
 
+from finetune import formatting
 from finetune import logs
 
 logs.quiet_tensorflow_before_import("--verbose" in sys.argv)
@@ -71,7 +72,7 @@ def main(argv):
   except FinetuneError as e:
     if FLAGS.verbose:
       raise
-    print(f"finetune: error: {e}", file=sys.stderr)
+    print(f"finetune: error: {formatting.one_line(e)}", file=sys.stderr)
     return 2
   import tensorflow as tf  # pylint: disable=g-import-not-at-top  (loaded by api already)
   paths = [os.path.join(FLAGS.sweep_dir, f"results.{kind}") for kind in ("csv", "md", "png")]

@@ -7,6 +7,7 @@
 
 import sys
 
+from finetune import formatting
 from finetune import logs
 
 logs.quiet_tensorflow_before_import("--verbose" in sys.argv)
@@ -55,7 +56,7 @@ def _train():
   except FinetuneError as e:
     if FLAGS.verbose:
       raise
-    print(f"finetune: error: {e}", file=sys.stderr)
+    print(f"finetune: error: {formatting.one_line(e)}", file=sys.stderr)
     return 2
   from finetune.outputs import summary  # pylint: disable=g-import-not-at-top
   summary.print_summary(result)

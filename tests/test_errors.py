@@ -44,7 +44,7 @@ def test_bad_input_gets_one_clear_error(tmp_path, capsys, request, digits_module
   code, out = run_command(args + extra, capsys)
   assert code == 2, (case, out)
   lines = [l for l in out.err.splitlines() if l.strip()]
-  assert lines and lines[0].startswith("finetune: error: "), out.err
+  assert lines and lines[-1].startswith("finetune: error: "), out.err  # the last line
   assert message in out.err, out.err
   assert "Traceback" not in out.err + out.out
   assert "In call to configurable" not in out.err
