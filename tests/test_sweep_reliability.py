@@ -2,7 +2,6 @@
 and collected from their model_dirs alone, trials that die with a SIGKILLed sweep, a rerun
 that waits for them instead of failing, grid values of the wrong type."""
 
-import csv
 import json
 import os
 import signal
@@ -11,25 +10,10 @@ import sys
 
 import pytest
 
+from finetune.runtime import processes
 from finetune.trials import state
 from tests import helpers
-
-
-def sweep(*args, check=True):
-  result = helpers.python_module("finetune.sweep", *args)
-  if check:
-    assert result.returncode == 0, result.stdout + result.stderr
-  return result
-
-
-def results(sweep_dir):
-  with open(os.path.join(sweep_dir, "results.csv")) as f:
-    return list(csv.DictReader(f))
-
-
-def command_count(trial_dir):
-  path = os.path.join(trial_dir, "command_lines.txt")
-  return len(open(path).read().splitlines()) if os.path.exists(path) else 0
+from tests.test_sweep import command_count, results, sweep
 
 
 def base(module, steps=20):
@@ -104,7 +88,7 @@ def test_trials_die_with_a_killed_sweep_and_a_rerun_waits_for_them(tmp_path, dig
     os.kill(pid, signal.SIGSTOP)
     first.kill()
     first.wait()
-    assert state.alive(pid)  # paused, with SIGTERM pending from the kernel
+    assert processes.alive(pid)  # paused, with SIGTERM pending from the kernel
     with open(rerun_log, "w") as out:
       rerun = subprocess.Popen([sys.executable, "-m", "finetune.sweep", *args], cwd=helpers.REPO,
                                stdout=out, stderr=subprocess.STDOUT)
@@ -112,11 +96,11 @@ def test_trials_die_with_a_killed_sweep_and_a_rerun_waits_for_them(tmp_path, dig
     assert helpers.wait_for(lambda: waiting in rerun_log.read_text(), timeout=120), (
         rerun_log.read_text())
     os.kill(pid, signal.SIGCONT)
-    assert helpers.wait_for(lambda: not state.alive(pid), timeout=120)  # died with its sweep
+    assert helpers.wait_for(lambda: not processes.alive(pid), timeout=120)  # died with its sweep
     assert "SIGTERM" in (trial_dir / "trial.log").read_text()
     assert rerun.wait(timeout=300) == 0, rerun_log.read_text()
   finally:
-    if pid and state.alive(pid):
+    if pid and processes.alive(pid):
       os.kill(pid, signal.SIGKILL)
     for proc in (first, rerun):
       if proc and proc.poll() is None:

@@ -16,7 +16,7 @@ import time
 
 import tensorflow as tf
 
-from finetune.runtime.lock import _alive
+from finetune.runtime.processes import alive
 from finetune.runtime.signals import phase
 
 log = logging.getLogger("finetune")
@@ -71,7 +71,7 @@ def wait_for_owner(handle, module_dir, lock_timeout_secs):
     if owner is None:
       return  # gone meanwhile, or not hub's: hub's own protocol decides
     tmp_dir = f"{module_dir}.{owner[2]}.tmp"
-    if owner[0] == socket.gethostname() and not _alive(owner[1]):
+    if owner[0] == socket.gethostname() and not alive(owner[1]):
       _take_over(lock_file, tmp_dir, handle, owner, "is gone")
       return
     state = (owner, _tmp_size(tmp_dir))

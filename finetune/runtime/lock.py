@@ -13,22 +13,13 @@ import time
 import tensorflow as tf
 
 from finetune.errors import FinetuneError
+from finetune.runtime.processes import alive
 
 LOCK_FILE = ".finetune.lock"
 
 
 def _is_local(path):
   return "://" not in path or path.startswith("file://")
-
-
-def _alive(pid):
-  try:
-    os.kill(pid, 0)
-  except ProcessLookupError:
-    return False
-  except PermissionError:
-    return True
-  return True
 
 
 class ModelDirLock:
@@ -54,7 +45,7 @@ class ModelDirLock:
         self.held = True
         return self
       holder = self._read()
-      if holder and holder.get("host") == self.owner["host"] and holder.get("pid") and (not _alive(
+      if holder and holder.get("host") == self.owner["host"] and holder.get("pid") and (not alive(
           holder["pid"])):
         tf.io.gfile.remove(self.path)  # stale: its process is gone
         continue

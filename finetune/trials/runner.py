@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from finetune import files
 from finetune.formatting import format_duration
+from finetune.runtime import processes
 from finetune.trials import children
 from finetune.trials import state
 from finetune.trials.grid import trial_command
@@ -60,7 +61,7 @@ class _Adopted:
     self.started = time.time()
 
   def poll(self):
-    return None if state.alive(self.pid) else 0
+    return None if processes.alive(self.pid) else 0
 
   def stop(self):
     pass  # not this sweep's process

@@ -15,26 +15,11 @@ import socket
 import tensorflow as tf
 
 from finetune import files
+from finetune.runtime.processes import alive
 
 DONE, FAILED, RUNNING = "done", "failed", "running"
 UNFINISHED, NOT_STARTED = "unfinished", "not started"
 LOCK_FILE = ".finetune.lock"  # finetune.runtime.lock's file
-
-
-def alive(pid):
-  """Whether process `pid` runs; an exited one that its parent has not reaped yet (a zombie)
-  does not."""
-  try:
-    os.kill(pid, 0)
-  except ProcessLookupError:
-    return False
-  except PermissionError:
-    return True
-  try:
-    with open(f"/proc/{pid}/stat") as f:
-      return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-  except (OSError, IndexError):
-    return True
 
 
 def holder(trial_dir):
