@@ -38,11 +38,15 @@ class _AdamW(tf.compat.v1.train.AdamOptimizer):
   def apply_gradients(self, grads_and_vars, global_step=None, name=None):
     grads_and_vars = list(grads_and_vars)
     rate = tf.cast(self._call_if_callable(self._lr), tf.float32) * self.weight_decay
-    decays = [
-        self._decay(grad, var, tf.cast(rate, var.dtype.base_dtype))
-        for grad, var in grads_and_vars
-        if grad is not None and not (self.excluded and self.excluded.search(var.op.name))
-    ]
+    # The decay writes the weights: only once every gradient (which read them) is computed.
+    grads = [g.values if isinstance(g, tf.IndexedSlices) else g for g, _ in grads_and_vars
+             if g is not None]
+    with tf.control_dependencies(grads):
+      decays = [
+          self._decay(grad, var, tf.cast(rate, var.dtype.base_dtype))
+          for grad, var in grads_and_vars
+          if grad is not None and not (self.excluded and self.excluded.search(var.op.name))
+      ]
     with tf.control_dependencies(decays):
       return super().apply_gradients(grads_and_vars, global_step=global_step, name=name)
 
@@ -68,9 +72,10 @@ class _LazyRows:
     m_rows = beta1 * tf.gather(m, indices) + (1 - beta1) * values
     v_rows = beta2 * tf.gather(v, indices) + (1 - beta2) * tf.square(values)
     step = rate * m_rows / (tf.sqrt(v_rows) + cast(self._epsilon_t))
-    return tf.group(m.scatter_update(tf.IndexedSlices(m_rows, indices)),
-                    v.scatter_update(tf.IndexedSlices(v_rows, indices)),
-                    var.scatter_sub(tf.IndexedSlices(step, indices)))
+    locking = self._use_locking
+    return tf.group(m.scatter_update(tf.IndexedSlices(m_rows, indices), use_locking=locking),
+                    v.scatter_update(tf.IndexedSlices(v_rows, indices), use_locking=locking),
+                    var.scatter_sub(tf.IndexedSlices(step, indices), use_locking=locking))
 
 
 @gin.configurable
@@ -101,4 +106,5 @@ class LazyAdamWOptimizer(_LazyRows, _AdamW):
     if not isinstance(grad, tf.IndexedSlices):
       return super()._decay(grad, var, rate)
     rows, _ = tf.unique(grad.indices)
-    return var.scatter_sub(tf.IndexedSlices(rate * tf.gather(var, rows), rows))
+    return var.scatter_sub(tf.IndexedSlices(rate * tf.gather(var, rows), rows),
+                           use_locking=self._use_locking)
