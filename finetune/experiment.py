@@ -18,6 +18,7 @@ import contextlib
 import gin
 import tensorflow as tf
 
+from finetune import schedules
 from finetune.job import Job
 from finetune.outputs.run_record import record_command_line
 from finetune.runtime import cluster
@@ -26,7 +27,6 @@ from finetune.runtime import preflight
 from finetune.runtime import rollback
 from finetune.runtime.lock import ModelDirLock
 from finetune.runtime.preemption import StopSignal
-from finetune.schedules import RUNNERS
 
 WRITING_SCHEDULES = ("train_and_evaluate", "train", "export", "predict")
 TRAINING_SCHEDULES = ("train_and_evaluate", "train")
@@ -64,31 +64,38 @@ def run(model_dir,
   """
   job = Job(model_dir, module, data, head, head_network, training, evaluation, runtime)
   job.validate(schedule)
-  # What model_dir holds now, to put back if the run fails before a training step.
-  snapshot = rollback.Snapshot(model_dir) if cluster.task_type() is None else None
+  if schedule not in TRAINING_SCHEDULES:
+    schedules.require_checkpoint(job, schedule)  # before anything is recorded
+  existed = tf.io.gfile.isdir(model_dir)  # the checks below may create it
   if schedule in WRITING_SCHEDULES:
     preflight.check_writable(model_dir)
   if schedule in TRAINING_SCHEDULES:
     preflight.check_checkpoint_matches(model_dir, job.model.model_fn,
                                        data.feature_specs(), job.estimator.config)
-  with StopSignal() as stop, _guarded(model_dir, schedule, command_line, job.trained, snapshot,
+  with StopSignal() as stop, _guarded(model_dir, schedule, command_line, job.trained, existed,
                                           job.find_data_problem):
     job.stop = stop
-    result = RUNNERS[schedule](job, hooks)
-  if schedule in TRAINING_SCHEDULES and stop.requested.is_set():
+    result = schedules.RUNNERS[schedule](job, hooks)
+  # A signal during the final evaluation or export of a finished training stopped nothing.
+  if (schedule in TRAINING_SCHEDULES and stop.requested.is_set() and
+      job.global_step() < job.training.train_steps):
     raise stop.preempted(job.global_step(), job.estimator.latest_checkpoint())
   return result
 
 
 @contextlib.contextmanager
-def _guarded(model_dir, schedule, command_line, trained, snapshot, locate):
+def _guarded(model_dir, schedule, command_line, trained, existed, locate):
   """Around a run that passed every check: record the command, hold the model_dir lock,
   clear half-written exports of a killed run, and explain TensorFlow's runtime errors
   (`locate` names the bad record of a data error). A run that fails before a training step
-  of its own (`trained`) leaves model_dir as the `snapshot` taken before it."""
+  of its own (`trained`) leaves model_dir as it was when it took the lock (`existed`: whether
+  there was a model_dir before the run's checks)."""
   chief = cluster.is_chief()
   writes = schedule in ("train_and_evaluate", "train", "export") and chief
   with ModelDirLock(model_dir, command_line) if writes else contextlib.nullcontext():
+    # Only under the lock, where no other run writes: the rest could be its work.
+    undoable = writes and not cluster.task_type()
+    snapshot = rollback.Snapshot(model_dir, existed) if undoable else None
     try:
       if command_line and chief:
         record_command_line(model_dir, command_line)

@@ -11,7 +11,8 @@ from finetune.outputs import predictions
 from finetune.runtime import cluster
 
 
-def _latest_checkpoint(job, schedule):
+def require_checkpoint(job, schedule):
+  """The latest checkpoint's path; a FinetuneError if there is none."""
   checkpoint = job.estimator.latest_checkpoint()
   if checkpoint is None:
     raise FinetuneError(f"No checkpoint in '{job.model_dir}' to {schedule}; train first "
@@ -28,7 +29,7 @@ def train(job, hooks=()):
 
 def evaluate(job, hooks=()):
   del hooks
-  checkpoint = _latest_checkpoint(job, "evaluate")
+  checkpoint = require_checkpoint(job, "evaluate")
   result = job.estimator.evaluate(job.input_fn(EVAL),
                                   steps=job.evaluation.eval_steps,
                                   checkpoint_path=checkpoint)
@@ -39,13 +40,13 @@ def evaluate(job, hooks=()):
 def export(job, hooks=()):
   """The hub module and the serving SavedModel from the latest checkpoint: {kind: path}."""
   del hooks
-  checkpoint = _latest_checkpoint(job, "export")
+  checkpoint = require_checkpoint(job, "export")
   return exporters.export_all(job.estimator, job.model_dir, job.final_exporters(), checkpoint)
 
 
 def predict(job, hooks=()):
   del hooks
-  checkpoint = _latest_checkpoint(job, "predict")
+  checkpoint = require_checkpoint(job, "predict")
   outputs = job.estimator.predict(job.input_fn(EVAL, training=False), checkpoint_path=checkpoint)
   return predictions.write(outputs, job.model_dir)
 

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from finetune.errors import FinetuneError
 from finetune.inputs import scan
+from finetune.inputs import base
 from finetune.inputs.base import DataSource, EVAL, TRAIN, dtype_named, glob_files
 
 
@@ -54,6 +55,7 @@ class CsvData(DataSource):
     self.column_types = dict(column_types or {})
     self.column_groups = dict(column_groups or {})
     self.field_delim = field_delim
+    self._compressions = {}
     self.header = self._read_header()
     self._check_columns(feature_columns)
     grouped = {c for cols in self._groups().values() for c in cols}
@@ -61,14 +63,15 @@ class CsvData(DataSource):
         c for c in (feature_columns or self.header) if c != label_column and c not in grouped
     ]
 
-  def _all_files(self):
+  def _all_files(self, limit=None):
+    """(split, path) of the train and eval files; the first `limit` of each split."""
     return [(split, path) for split in (TRAIN, EVAL)
-            for path in glob_files(self.files[split], f"csv_data.{split}_files")]
+            for path in glob_files(self.files[split], f"csv_data.{split}_files")[:limit]]
 
   def _read_header(self):
     """The header every train and eval file shares (a file that differs is refused)."""
     header, first = None, None
-    for split, path in self._all_files():
+    for split, path in self._all_files(base.CHECKED_FILES):
       line = _header_line(path)
       if not line:
         raise FinetuneError(f"CSV file '{path}' is empty; it needs a header row.")
@@ -123,13 +126,19 @@ class CsvData(DataSource):
         raise FinetuneError(f"csv_data.{split}_files ({', '.join(files)}) have a header but "
                             "no data rows.")
 
+  def _compression(self, split, files):
+    """"GZIP" or "" for the split's files (read once; the first CHECKED_FILES decide)."""
+    if split not in self._compressions:
+      gzipped = {scan.is_gzip(f) for f in files[:base.CHECKED_FILES]}
+      if len(gzipped) > 1:
+        raise FinetuneError(f"csv_data.{split}_files mix gzip-compressed and plain files "
+                            f"({', '.join(files)}); compress all or none.")
+      self._compressions[split] = "GZIP" if gzipped.pop() else ""
+    return self._compressions[split]
+
   def _records(self, split):
     files = glob_files(self.files[split], f"csv_data.{split}_files")
-    gzipped = [scan.is_gzip(f) for f in files]
-    if len(set(gzipped)) > 1:
-      raise FinetuneError(f"csv_data.{split}_files mix gzip-compressed and plain files "
-                          f"({', '.join(files)}); compress all or none.")
-    compression = "GZIP" if gzipped[0] else ""
+    compression = self._compression(split, files)
     if len(files) == 1:  # no per-file function to trace: a faster start
       lines = tf.data.TextLineDataset(files[0], compression_type=compression).skip(1)
     else:

@@ -13,6 +13,7 @@ import io
 import tensorflow as tf
 
 GZIP_MAGIC = b"\x1f\x8b"
+MAX_RECORDS = 2_000_000  # per file: a scan that finds nothing ends, the graph's error stands
 
 
 def is_gzip(path):
@@ -40,12 +41,23 @@ class _GFileStream(io.RawIOBase):
     super().close()
 
 
+class _GzipStream(gzip.GzipFile):
+  """A GzipFile that closes the stream it reads (GzipFile leaves `fileobj` open)."""
+
+  def close(self):
+    raw = self.fileobj
+    super().close()
+    if raw is not None:
+      raw.close()
+
+
 def open_text(path):
-  """A text stream of a plain or gzip-compressed file; a UTF-8 BOM is dropped."""
+  """A text stream of a plain or gzip-compressed file; a UTF-8 BOM is dropped, and bytes
+  that are not UTF-8 are replaced (the scans only describe what they find)."""
   stream = io.BufferedReader(_GFileStream(path))
   if is_gzip(path):
-    stream = gzip.GzipFile(fileobj=stream)
-  return io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    stream = _GzipStream(fileobj=stream)
+  return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
 
 
 def csv_problem(path, header, delimiter, numeric_columns, label_column, label_problem):
@@ -54,7 +66,9 @@ def csv_problem(path, header, delimiter, numeric_columns, label_column, label_pr
   with open_text(path) as f:
     reader = csv.reader(f, delimiter=delimiter)
     next(reader, None)
-    for row in reader:
+    for count, row in enumerate(reader):
+      if count >= MAX_RECORDS:
+        return None
       where = f"Row {reader.line_num} of {path}"
       if not row:
         continue  # blank lines are skipped when reading, too
@@ -83,10 +97,13 @@ def _parses(value, kind):
 
 def tfrecord_problem(path, compression_type, feature_names, label_key, label_problem):
   """The first bad record of a TFRecord file (corrupt, missing a feature, bad label)."""
-  index = 0
+  read = 0  # records read whole
   try:
     for index, record in enumerate(
         tf.compat.v1.io.tf_record_iterator(path, tf.io.TFRecordOptions(compression_type))):
+      read = index + 1
+      if read > MAX_RECORDS:
+        return None
       example = tf.train.Example.FromString(record)
       features = example.features.feature
       for name in list(feature_names) + [label_key]:
@@ -98,10 +115,10 @@ def tfrecord_problem(path, compression_type, feature_names, label_key, label_pro
         if problem:
           return f"Record {index} of {path}: {problem}."
   except tf.errors.DataLossError:
-    if index == 0:
+    if read == 0:
       kind = f"TFRecord file with {compression_type}" if compression_type else "TFRecord file"
       return f"{path} is not a {kind} (or is damaged from its start)."
-    return f"{path} is damaged after record {index}: it was truncated or corrupted."
+    return f"{path} is damaged after record {read - 1}: it was truncated or corrupted."
   return None
 
 

@@ -6,6 +6,7 @@ import tensorflow as tf
 from finetune.errors import FinetuneError
 from finetune.inputs import image_ops
 from finetune.inputs import scan
+from finetune.inputs import base
 from finetune.inputs.base import DataSource, EVAL, TRAIN, dtype_named, glob_files
 
 
@@ -55,7 +56,7 @@ class TFRecordData(DataSource):
                           "unknown; use '' (none), 'GZIP' or 'ZLIB'.")
     if self.compression_type:
       return
-    for path in self._files():
+    for path in self._files()[:2 * base.CHECKED_FILES]:
       if scan.is_gzip(path):
         raise FinetuneError(f"TFRecord file '{path}' is GZIP-compressed; set "
                             "tfrecord_data.compression_type = 'GZIP'.")

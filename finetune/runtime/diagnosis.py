@@ -99,6 +99,15 @@ _DATA_ERRORS = re.compile(
     r"truncated record|DataLossError|Key: .* Can't parse|Name: <unknown>, Feature")
 
 
+def _located(locate):
+  """locate()'s answer; None if the scan itself fails (the graph's error is then explained
+  as it is)."""
+  try:
+    return locate()
+  except Exception:  # pylint: disable=broad-except  (any reading error: gs://, encodings)
+    return None
+
+
 def explain(error, model_dir=None, locate=None):
   """A FinetuneError for a known failure of a running graph, else None.
 
@@ -110,7 +119,7 @@ def explain(error, model_dir=None, locate=None):
   """
   message = str(error)
   if locate and (_DATA_ERRORS.search(message) or isinstance(error, tf.errors.DataLossError)):
-    found = locate()
+    found = _located(locate)
     if found:
       return FinetuneError(found)
   for recognize in _RECOGNIZERS:

@@ -89,7 +89,9 @@ class ModelDirLock:
       return {}
 
   def __exit__(self, *exc):
-    if self.held and tf.io.gfile.exists(self.path):
+    holder = self._read() if self.held else {}
+    # Only our own lock: another run may hold the file by now (after a stale takeover).
+    if (holder.get("pid"), holder.get("host")) == (self.owner["pid"], self.owner["host"]):
       tf.io.gfile.remove(self.path)
     self.held = False
 

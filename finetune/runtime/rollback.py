@@ -4,53 +4,74 @@ A data mistake often shows only when the first batch runs, after the Estimator h
 `model.ckpt-0`, events and the operative config. Left there, they make a fixed rerun
 ("n_classes = 5" instead of 4) meet "checkpoints of a different model". So a run that fails
 before it completed a training step puts the model_dir back as it found it: what it created
-is removed, the small files it rewrote (the `checkpoint` index, the operative config, the
-command record) get their old bytes back.
+is removed, and the small files at the top that it rewrote (the `checkpoint` index, the
+operative config, the command record) get their old bytes back. A checkpoint the run saved
+again at its starting step has the same bytes. The snapshot is taken while the run holds
+the model_dir lock, so nothing another run wrote is touched; the lock file is the lock's.
 """
 
+import logging
 import os
 
 import tensorflow as tf
 
-SMALL_FILE_BYTES = 1 << 20  # kept in memory to restore; checkpoints are rewritten unchanged
+from finetune.runtime.lock import LOCK_FILE
+
+SMALL_FILE_BYTES = 1 << 20
+log = logging.getLogger("finetune")
 
 
 class Snapshot:
-  """What model_dir held: its files' sizes, times and (small ones) bytes."""
+  """What model_dir held: every path below it, and the top-level small files' bytes.
 
-  def __init__(self, model_dir):
+  Args:
+    model_dir: the directory.
+    existed: whether it existed before the run started (the run's checks may have created
+      it since); if not, a restore removes it whole.
+  """
+
+  def __init__(self, model_dir, existed=True):
     self.model_dir = model_dir
-    self.existed = tf.io.gfile.isdir(model_dir)
-    self.files, self.dirs = {}, set()
-    if self.existed:
-      for path in _walk(model_dir, self.dirs):
-        stat = tf.io.gfile.stat(path)
-        content = _read(path) if stat.length <= SMALL_FILE_BYTES else None
-        self.files[path] = (stat.length, stat.mtime_nsec, content)
+    self.existed = existed and tf.io.gfile.isdir(model_dir)
+    self.paths, self.top = set(), {}
+    if not self.existed:
+      return
+    for directory, dirs, names in tf.io.gfile.walk(model_dir):
+      self.paths.update(os.path.join(directory, n) for n in list(dirs) + list(names))
+    for name in tf.io.gfile.listdir(model_dir):
+      path = os.path.join(model_dir, name)
+      if not tf.io.gfile.isdir(path) and tf.io.gfile.stat(path).length <= SMALL_FILE_BYTES:
+        self.top[path] = _read(path)
 
   def restore(self):
-    """Removes what is new and rewrites the small files that changed."""
+    """Removes what is new and rewrites the top-level small files that changed. A failure
+    here is logged, never raised: the run's own error is the one to report."""
     # The Estimator's cached event writers stay open and would recreate the directory.
     tf.compat.v1.summary.FileWriterCache.clear()
+    try:
+      self._restore()
+    except (tf.errors.OpError, OSError) as e:
+      log.warning("Could not put %s back as it was: %s", self.model_dir, e)
+
+  def _restore(self):
     if not self.existed:
       if tf.io.gfile.isdir(self.model_dir):
         tf.io.gfile.rmtree(self.model_dir)
       return
-    dirs = set()
-    for path in _walk(self.model_dir, dirs):
-      if path not in self.files:
-        tf.io.gfile.remove(path)
+    new = []
+    for directory, dirs, names in tf.io.gfile.walk(self.model_dir):
+      new += [os.path.join(directory, n) for n in list(dirs) + list(names)
+              if os.path.join(directory, n) not in self.paths]
+    for path in sorted(new, key=len):  # a new folder goes before what it holds
+      if os.path.basename(path) == LOCK_FILE or not tf.io.gfile.exists(path):
         continue
-      length, mtime, content = self.files[path]
-      stat = tf.io.gfile.stat(path)
-      if content is not None and (stat.length, stat.mtime_nsec) != (length, mtime):
-        with tf.io.gfile.GFile(path, "wb") as f:
-          f.write(content)
-        if "://" not in path:
-          os.utime(path, ns=(mtime, mtime))
-    for new in sorted(dirs - self.dirs, key=len, reverse=True):
-      if tf.io.gfile.isdir(new):
-        tf.io.gfile.rmtree(new)
+      if tf.io.gfile.isdir(path):
+        tf.io.gfile.rmtree(path)
+      else:
+        tf.io.gfile.remove(path)
+    for path, content in self.top.items():
+      if tf.io.gfile.exists(path) and _read(path) != content:
+        _write_atomically(path, content)
 
 
 class TrainedMarker(tf.compat.v1.train.SessionRunHook):
@@ -63,13 +84,13 @@ class TrainedMarker(tf.compat.v1.train.SessionRunHook):
     self.trained = True
 
 
-def _walk(root, dirs):
-  for directory, _, names in tf.io.gfile.walk(root):
-    dirs.add(directory)
-    for name in names:
-      yield os.path.join(directory, name)
-
-
 def _read(path):
   with tf.io.gfile.GFile(path, "rb") as f:
     return f.read()
+
+
+def _write_atomically(path, content):
+  tmp = path + ".restore_tmp"
+  with tf.io.gfile.GFile(tmp, "wb") as f:
+    f.write(content)
+  tf.io.gfile.rename(tmp, path, overwrite=True)
