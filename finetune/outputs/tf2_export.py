@@ -12,12 +12,12 @@ Estimator's graph does not have, so the export is made from the checkpoint in tw
      `regularization_losses`, signatures and assets.
 """
 
-import threading
 
 import tensorflow as tf
 
 from finetune.errors import FinetuneError
 from finetune.modules import tf2_module
+from finetune.runtime import signals
 
 
 def fine_tuned_values(module, checkpoint_path):
@@ -46,17 +46,6 @@ def _save_with_values(source, values, target):
 def export(module, target, checkpoint_path):
   """Writes the fine-tuned SavedModel of `module` (a TF2 HubModule) to `target`."""
   values = fine_tuned_values(module, checkpoint_path)
-  errors = []
-
-  def run():
-    try:
-      _save_with_values(module.spec.path, values, target)
-    except Exception as e:  # pylint: disable=broad-except  (re-raised in the caller's thread)
-      errors.append(e)
-
   # tf.saved_model.save needs eager execution; a new thread starts eager, outside any graph.
-  thread = threading.Thread(target=run, name="tf2_export")
-  thread.start()
-  thread.join()
-  if errors:
-    raise errors[0]
+  signals.run_in_thread(lambda: _save_with_values(module.spec.path, values, target),
+                        "tf2_export")

@@ -3,7 +3,6 @@ parameter server that signals can stop."""
 
 import json
 import os
-import threading
 
 
 def task_type():
@@ -29,19 +28,6 @@ def serve_until_stopped(serve):
   command's handler end the process (signals.StopSignal raises Interrupted: one line, exit
   code 143 or 130). An error of the server itself (its port taken) is raised here.
   """
-  from finetune.runtime.signals import phase  # pylint: disable=g-import-not-at-top
-  failure = []
-
-  def target():
-    try:
-      serve()
-    except Exception as e:  # pylint: disable=broad-except
-      failure.append(e)
-
-  thread = threading.Thread(target=target, name="parameter-server", daemon=True)
+  from finetune.runtime.signals import phase, run_in_thread  # pylint: disable=g-import-not-at-top
   with phase(f"serving as parameter server {task_index()} of the cluster", advice=""):
-    thread.start()
-    while thread.is_alive():
-      thread.join(timeout=0.5)
-  if failure:
-    raise failure[0]
+    run_in_thread(serve, "parameter-server")

@@ -84,3 +84,23 @@ class StopSignal:
     return Preempted(f"Stopped by {signal.Signals(signum).name} at step {step}; the checkpoint "
                      f"is saved ({checkpoint}). Run the same command to resume.",
                      exit_code=128 + signum)
+
+
+def run_in_thread(fn, name):
+  """Runs `fn()` in a daemon thread and waits in short waits, so that a signal ends the
+  command during a long C++ call (a server's join, a SavedModel save): a wait on the main
+  thread would hold the handler back until the call returns. `fn`'s exception is re-raised."""
+  failure = []
+
+  def target():
+    try:
+      fn()
+    except Exception as e:  # pylint: disable=broad-except  (re-raised in the caller's thread)
+      failure.append(e)
+
+  thread = threading.Thread(target=target, name=name, daemon=True)
+  thread.start()
+  while thread.is_alive():
+    thread.join(timeout=0.5)
+  if failure:
+    raise failure[0]
