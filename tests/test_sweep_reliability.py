@@ -185,3 +185,11 @@ def test_collect_reads_what_a_run_leaves_and_lists_planned_trials(tmp_path):
   planned = [("0-a", {"x": 1}), ("4-e", {"x": 2})]
   rows = {r["trial"]: r for r in results_lib.collect(str(tmp_path), planned=planned)}
   assert rows["4-e"]["state"] == "not started" and rows["0-a"]["params"] == {"x": 1}
+
+
+def test_collect_keeps_swept_run_config_bindings_but_not_the_sweeps_threads(tmp_path):
+  from finetune.trials import results as results_lib  # pylint: disable=g-import-not-at-top
+  _model_dir(tmp_path / "t", 20, bindings=["run_config.save_checkpoints_steps = 5",
+                                           "run_config.inter_op_threads = 1"])
+  assert results_lib.command_bindings(str(tmp_path / "t")) == {
+      "TRAIN_STEPS": 20, "run_config.save_checkpoints_steps": 5}

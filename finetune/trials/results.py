@@ -68,6 +68,10 @@ def _row(name, trial_dir, values):
   }
 
 
+# What every trial's command line gets from the sweep (trials/grid.py), not from the grid.
+SWEEP_THREAD_SETTINGS = ("run_config.intra_op_threads", "run_config.inter_op_threads")
+
+
 def command_bindings(trial_dir):
   """{parameter: value} of the gin bindings on the first command line recorded in a
   model_dir (command_lines.txt), without the sweep's thread settings; None if none."""
@@ -84,7 +88,7 @@ def command_bindings(trial_dir):
   for word in words:
     binding = word.split("=", 1)[1] if word.startswith("--gin_bindings=") else ""
     param, _, value = binding.partition("=")
-    if value and not param.strip().startswith("run_config."):
+    if value and param.strip() not in SWEEP_THREAD_SETTINGS:
       values[param.strip()] = _literal(value.strip())
   return values
 
