@@ -207,6 +207,7 @@ class BertTokenization:
     row_first = tf.gather(tf.concat([before, [0]], 0), counts.row_starts())
     starts = before - tf.repeat(row_first, counts.row_lengths()) + 1  # +1: [CLS]
     kept = starts <= tf.repeat(tf.cast(kept_lengths, INT), counts.row_lengths())
+    kept &= flat > 0  # a word with no wordpiece (control characters only) has no position
     starts = tf.where(kept, starts, 0)  # a word cut off points at [CLS] and is not scored
     shape = [None, self.max_words]
     return {
