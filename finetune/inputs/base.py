@@ -116,6 +116,12 @@ class DataSource:
   def check_not_empty(self):
     """Raises FinetuneError if a split has no examples (training would silently do nothing)."""
 
+  def split_files(self, name, limit=None):
+    """(split, path) of the train and eval files (`self.files`, the gin parameters of
+    configurable `name`); the first `limit` of each split."""
+    return [(split, path) for split in (TRAIN, EVAL)
+            for path in glob_files(self.files[split], f"{name}.{split}_files")[:limit]]
+
   def find_problem(self, label_problem):  # pylint: disable=unused-argument
     """After a data error in the graph: the first bad record, named (inputs/scan.py), or
     None. `label_problem(text)` says what is wrong with one label."""

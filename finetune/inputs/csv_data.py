@@ -63,15 +63,10 @@ class CsvData(DataSource):
         c for c in (feature_columns or self.header) if c != label_column and c not in grouped
     ]
 
-  def _all_files(self, limit=None):
-    """(split, path) of the train and eval files; the first `limit` of each split."""
-    return [(split, path) for split in (TRAIN, EVAL)
-            for path in glob_files(self.files[split], f"csv_data.{split}_files")[:limit]]
-
   def _read_header(self):
     """The header every train and eval file shares (a file that differs is refused)."""
     header, first = None, None
-    for split, path in self._all_files(base.CHECKED_FILES):
+    for split, path in self.split_files("csv_data", base.CHECKED_FILES):
       line = _header_line(path)
       if not line:
         raise FinetuneError(f"CSV file '{path}' is empty; it needs a header row.")
@@ -149,7 +144,7 @@ class CsvData(DataSource):
   def find_problem(self, label_problem):
     numeric = {c: int if self._type(c).is_integer else float
                for c in self.header if self._type(c) != tf.string and c != self.label_column}
-    for _, path in self._all_files():
+    for _, path in self.split_files("csv_data"):
       problem = scan.csv_problem(path, self.header, self.field_delim, numeric,
                                  self.label_column, label_problem)
       if problem:

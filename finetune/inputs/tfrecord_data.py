@@ -46,24 +46,20 @@ class TFRecordData(DataSource):
     self.compression_type = compression_type
     self._check_compression()
 
-  def _files(self):
-    return [path for split in (TRAIN, EVAL)
-            for path in glob_files(self.files[split], f"tfrecord_data.{split}_files")]
-
   def _check_compression(self):
     if self.compression_type not in ("", "GZIP", "ZLIB"):
       raise FinetuneError(f"tfrecord_data.compression_type = {self.compression_type!r} is "
                           "unknown; use '' (none), 'GZIP' or 'ZLIB'.")
     if self.compression_type:
       return
-    for path in self._files()[:2 * base.CHECKED_FILES]:
+    for _, path in self.split_files("tfrecord_data", base.CHECKED_FILES):
       if scan.is_gzip(path):
         raise FinetuneError(f"TFRecord file '{path}' is GZIP-compressed; set "
                             "tfrecord_data.compression_type = 'GZIP'.")
 
   def find_problem(self, label_problem):
     names = list(self.specs) + list(self.image_features)
-    for path in self._files():
+    for _, path in self.split_files("tfrecord_data"):
       problem = scan.tfrecord_problem(path, self.compression_type, names, self.label_key,
                                       label_problem)
       if problem:

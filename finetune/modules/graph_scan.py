@@ -18,10 +18,10 @@ import os
 
 import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2
-from tensorflow.core.protobuf import saved_model_pb2
 
 from finetune.errors import FinetuneError
 from finetune.formatting import format_tags
+from finetune.modules import graph_ops
 
 FILE_READS = {"ReadFile", "InitializeTableFromTextFile", "InitializeTableFromTextFileV2"}
 OUTSIDE = {
@@ -189,9 +189,7 @@ def _scan_meta_graph(meta_graph):
 
 def scan(module_dir):
   """[Finding] for every graph variant of the module (TF1 Hub or TF2) in `module_dir`."""
-  saved_model = saved_model_pb2.SavedModel()
-  with tf.io.gfile.GFile(os.path.join(module_dir, "saved_model.pb"), "rb") as f:
-    saved_model.ParseFromString(f.read())
+  saved_model = graph_ops.read_saved_model(module_dir)
   return [f for meta_graph in saved_model.meta_graphs for f in _scan_meta_graph(meta_graph)]
 
 

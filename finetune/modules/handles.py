@@ -10,9 +10,9 @@ import os
 
 import tensorflow as tf
 import tensorflow_hub as hub
-from tensorflow.core.protobuf import saved_model_pb2
 
 from finetune.errors import FinetuneError
+from finetune.modules import graph_ops
 from finetune.modules import resolvers
 from finetune.modules import tf2_module
 from finetune.modules import variables_check
@@ -76,9 +76,7 @@ def load_spec(handle, allowed_prefixes=None, check=None):
 
 def _load_tf2(handle, path):
   """A TF2 SavedModel's spec; a TF1 SavedModel (no TF2 objects to call) is refused."""
-  saved_model = saved_model_pb2.SavedModel()
-  with tf.io.gfile.GFile(os.path.join(path, "saved_model.pb"), "rb") as f:
-    saved_model.ParseFromString(f.read())
+  saved_model = graph_ops.read_saved_model(path)
   if not any(len(m.object_graph_def.nodes) > 1 for m in saved_model.meta_graphs):
     raise FinetuneError(
         f"Module handle '{handle}' is a TF1 SavedModel (saved_model.pb without "

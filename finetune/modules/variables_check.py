@@ -10,9 +10,9 @@ import os
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.protobuf import saved_model_pb2
 
 from finetune.errors import FinetuneError
+from finetune.modules import graph_ops
 
 _VARIABLE_OPS = {"VariableV2", "VarHandleOp", "Variable"}
 
@@ -22,9 +22,7 @@ FIX = ("Export the module again, or download it again (for a downloaded handle, 
 
 
 def _graph_has_variables(path):
-  saved_model = saved_model_pb2.SavedModel()
-  with tf.io.gfile.GFile(os.path.join(path, "saved_model.pb"), "rb") as f:
-    saved_model.ParseFromString(f.read())
+  saved_model = graph_ops.read_saved_model(path)
   return any(node.op in _VARIABLE_OPS for meta in saved_model.meta_graphs
              for node in meta.graph_def.node)
 

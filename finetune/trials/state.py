@@ -15,11 +15,11 @@ import socket
 import tensorflow as tf
 
 from finetune import files
+from finetune.runtime.lock import LOCK_FILE
 from finetune.runtime.processes import alive
 
 DONE, FAILED, RUNNING = "done", "failed", "running"
 UNFINISHED, NOT_STARTED = "unfinished", "not started"
-LOCK_FILE = ".finetune.lock"  # finetune.runtime.lock's file
 
 
 def holder(trial_dir):
