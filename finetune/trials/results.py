@@ -160,7 +160,8 @@ def plot(sweep_dir, rows, metric):
   """results.png: the metric per trial, when matplotlib is installed (an optional extra)."""
   try:
     # A Figure with its own Agg canvas: no pyplot, so a notebook's backend is left alone.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=g-import-not-at-top
+    # pylint: disable-next=g-import-not-at-top
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
   except ImportError:
     return None
