@@ -3,9 +3,9 @@
 Several checks read the same file before a module is used (the security scan, the variables
 check, the format check, the sparse-lookup check): `read_saved_model` parses it once.
 The sparse-lookup check chooses session settings that depend on the module: Grappler's
-arithmetic optimizer
-rewrites `embedding_lookup_sparse` (a gather feeding a SparseSegment* op) to read the whole
-table each step, which costs a trained big-vocabulary table a full copy per step.
+arithmetic optimizer rewrites `embedding_lookup_sparse` (a gather feeding a SparseSegment*
+op) to read the whole table each step, which costs a trained big-vocabulary table a full
+copy per step.
 """
 
 import functools
