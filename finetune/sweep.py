@@ -8,7 +8,6 @@
 
 import os
 import shlex
-import signal
 import sys
 
 from finetune import formatting
@@ -46,9 +45,23 @@ def _grids():
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  # Schedulers stop jobs with SIGTERM: unwind, so running trials are stopped and stay
-  # resumable, instead of the sweep dying and leaving them running.
-  signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+  from finetune.errors import Interrupted  # pylint: disable=g-import-not-at-top
+  from finetune.runtime import signals  # pylint: disable=g-import-not-at-top
+  # Ctrl-C and a scheduler's SIGTERM unwind the sweep, which stops each running trial with one
+  # SIGTERM (a checkpoint at its current step), instead of dying and leaving them running.
+  try:
+    with signals.StopSignal(), signals.phase("running the sweep", _RESUME):
+      return _sweep()
+  except Interrupted as e:
+    print(f"finetune: {e}", file=sys.stderr)
+    return e.exit_code
+
+
+_RESUME = ("Its running trials were stopped (in training, with a checkpoint at their current "
+           "step); run the same command to resume the sweep.")
+
+
+def _sweep():
   from finetune import api  # pylint: disable=g-import-not-at-top
   from finetune.errors import FinetuneError  # pylint: disable=g-import-not-at-top
   higher = not FLAGS.lower_is_better

@@ -32,8 +32,10 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   from finetune.errors import Interrupted  # pylint: disable=g-import-not-at-top
   from finetune.runtime.signals import StopSignal  # pylint: disable=g-import-not-at-top
+  from finetune.trials import children  # pylint: disable=g-import-not-at-top
   try:
     with StopSignal():  # SIGTERM/SIGINT before or after training: one line, 143/130
+      children.die_with_parent()  # a sweep's trial: SIGTERM when the sweep dies
       return _train()
   except Interrupted as e:
     print(f"finetune: {e}", file=sys.stderr)

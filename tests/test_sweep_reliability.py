@@ -4,6 +4,7 @@ that waits for them instead of failing, grid values of the wrong type."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -109,6 +110,46 @@ def test_trials_die_with_a_killed_sweep_and_a_rerun_waits_for_them(tmp_path, dig
   (row,) = results(tmp_path)
   assert row["state"] == "done" and row["steps"] == "30", rerun_log.read_text()
   assert "in use by" not in rerun_log.read_text()
+
+
+def _text(path):
+  return path.read_text() if path.exists() else ""
+
+
+def test_ctrl_c_reaches_the_sweep_alone_which_stops_its_trial_once_with_a_checkpoint(
+    tmp_path, digits_module):
+  """Ctrl-C in a terminal sends SIGINT to the whole foreground process group. The trial must
+  hear of it once, through the sweep's SIGTERM, and stop cleanly at its current step: a trial
+  that got the group's SIGINT and then the sweep's SIGTERM stopped at once, unsaved."""
+  args = base(digits_module, steps=1000000) + [
+      f"--sweep_dir={tmp_path}", "--grid=LEARNING_RATE=[0.01]",
+      "--gin_bindings=run_config.save_checkpoints_steps = 1000000",
+      "--gin_bindings=training.progress_every_secs = 0.1"
+  ]
+  trial_dir = tmp_path / "trials" / "0-LEARNING_RATE=0.01"
+  sweep_log = tmp_path / "sweep.log"
+  with open(sweep_log, "w") as out:
+    proc = subprocess.Popen([sys.executable, "-m", "finetune.sweep", *args], cwd=helpers.REPO,
+                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+  try:
+    # Training is under way once a progress line past step 0 is printed.
+    assert helpers.wait_for(lambda: re.search(r"step [1-9]\d*/", _text(trial_dir / "trial.log")),
+                            timeout=240), _text(sweep_log) + _text(trial_dir / "trial.log")
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    assert proc.wait(timeout=120) == 130, _text(sweep_log)
+  finally:
+    if proc.poll() is None:
+      os.killpg(proc.pid, signal.SIGKILL)
+      proc.wait()
+  step = helpers.checkpoint_step(trial_dir)
+  assert step > 0  # saved on the way out, not by the (never reached) periodic save
+  trial_log = _text(trial_dir / "trial.log")
+  assert trial_log.strip().splitlines()[-1].startswith(
+      f"finetune: Stopped by SIGTERM at step {step}; the checkpoint is saved"), trial_log
+  assert "SIGINT" not in trial_log
+  last = _text(sweep_log).strip().splitlines()[-1]
+  assert last.startswith("finetune: Stopped by SIGINT while running the sweep."), _text(sweep_log)
+  assert "Traceback" not in _text(sweep_log)
 
 
 def test_grid_values_of_the_wrong_type_fail_their_trial_with_one_clean_line(tmp_path,

@@ -1,8 +1,16 @@
-"""Trials die with their sweep: a SIGKILLed sweep (an OOM killer, `kill -9`, a scheduler)
-runs no cleanup, so each trial asks the kernel for SIGTERM when its parent dies (Linux's
-PR_SET_PDEATHSIG). finetune.train stops on SIGTERM after the current step with a checkpoint,
-so a rerun of the sweep resumes the trial. Elsewhere trials only share the sweep's process
-group (Ctrl-C in a terminal reaches them all).
+"""Trials die with their sweep, and hear of a stop once.
+
+A SIGKILLed sweep (an OOM killer, `kill -9`, a scheduler) runs no cleanup, so each trial asks
+the kernel for SIGTERM when its parent dies (Linux's PR_SET_PDEATHSIG). The trial makes that
+request itself, first thing in `finetune.train`, from the parent's pid in its environment: a
+`preexec_fn` would run Python between fork and exec in a process with threads, which is not
+safe. finetune.train stops on SIGTERM after the current step with a checkpoint, so a rerun of
+the sweep resumes the trial.
+
+Trials run in sessions of their own, so Ctrl-C in a terminal (SIGINT to the foreground process
+group) or a scheduler's signal to the sweep's group reaches the sweep alone, which stops each
+trial with one SIGTERM. A trial that got the group's signal and then the sweep's would stop at
+once on the second, without the checkpoint at its current step.
 """
 
 import ctypes
@@ -11,7 +19,27 @@ import os
 import signal
 import sys
 
+PARENT_ENV = "FINETUNE_DIE_WITH_PARENT"
 _PR_SET_PDEATHSIG = 1
+
+
+def popen_kwargs(env):
+  """subprocess.Popen arguments that start a trial the way this module describes."""
+  return {"env": dict(env, **{PARENT_ENV: str(os.getpid())}), "start_new_session": True}
+
+
+def die_with_parent():
+  """Called first in a trial: asks for SIGTERM when the sweep named in the environment dies.
+  Where the kernel has no such request (not Linux), the trial runs on its own."""
+  parent = os.environ.pop(PARENT_ENV, None)
+  if not parent or not parent.isdigit():
+    return
+  prctl = _libc_prctl()
+  if prctl is None:
+    return
+  prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+  if os.getppid() != int(parent):  # the sweep died before the request: act as if after
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _libc_prctl():
@@ -21,20 +49,3 @@ def _libc_prctl():
     return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
   except (OSError, AttributeError):
     return None
-
-
-def die_with_parent_fn():
-  """A `preexec_fn` for subprocess.Popen that makes the child get SIGTERM when this process
-  dies, or None where the kernel has no such request. Everything is looked up here, in the
-  parent: the child, forked from a process with threads, only makes the system call."""
-  prctl = _libc_prctl()
-  if prctl is None:
-    return None
-  parent, sigterm = os.getpid(), int(signal.SIGTERM)
-
-  def preexec():
-    prctl(_PR_SET_PDEATHSIG, sigterm)
-    if os.getppid() != parent:  # the parent died before the request: act as if after
-      os.kill(os.getpid(), sigterm)
-
-  return preexec

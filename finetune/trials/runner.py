@@ -31,13 +31,15 @@ TRIALS = "trials"
 
 
 class _Started:
-  """A trial this sweep started: a `finetune.train` child that gets SIGTERM if the sweep
-  dies (children.py)."""
+  """A trial this sweep started: a `finetune.train` child in a session of its own that gets
+  SIGTERM if the sweep dies (children.py)."""
 
   def __init__(self, command, log_path, env):
     self.log_file = open(log_path, "a")
-    self.proc = subprocess.Popen(command, stdout=self.log_file, stderr=subprocess.STDOUT, env=env,
-                                 preexec_fn=children.die_with_parent_fn())
+    self.proc = subprocess.Popen(command,
+                                 stdout=self.log_file,
+                                 stderr=subprocess.STDOUT,
+                                 **children.popen_kwargs(env))
     self.started = time.time()
 
   def poll(self):
