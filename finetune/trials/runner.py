@@ -19,7 +19,6 @@ import tensorflow as tf
 
 from finetune import files
 from finetune.formatting import format_duration
-from finetune.runtime import processes
 from finetune.trials import children
 from finetune.trials import state
 from finetune.trials.grid import trial_command
@@ -58,12 +57,12 @@ class _Adopted:
   """A trial that another live process runs (a killed sweep's trial still stopping, a
   scheduler's `--dry_run` line): waited for, then judged by its model_dir."""
 
-  def __init__(self, pid):
-    self.pid = pid
+  def __init__(self, trial_dir):
+    self.trial_dir = trial_dir
     self.started = time.time()
 
   def poll(self):
-    return None if processes.alive(self.pid) else 0
+    return None if state.holder(self.trial_dir) else 0
 
   def stop(self):
     pass  # not this sweep's process
@@ -149,7 +148,7 @@ class Sweep:
     self._record(name, values)
     log.info("waiting for %s: pid %s (started %s) is running it; its results are read when it "
              "exits", name, owner["pid"], owner.get("started", "?"))
-    return _Adopted(owner["pid"])
+    return _Adopted(self.trial_dir(name))
 
   def _start(self, name, values, env):
     trial_dir = self.trial_dir(name)

@@ -7,34 +7,23 @@ latest evaluation and its global step) and checkpoints. `--collect` and a rerun 
 read trials this way, so they agree with the sweep's own status files.
 """
 
-import json
 import os
 import re
-import socket
 
 import tensorflow as tf
 
 from finetune import files
-from finetune.runtime.lock import LOCK_FILE
-from finetune.runtime.processes import alive
+from finetune.runtime import lock
+from finetune.runtime.lock import LOCK_FILE  # noqa: F401  (tests read the owner from it)
 
 DONE, FAILED, RUNNING = "done", "failed", "running"
 UNFINISHED, NOT_STARTED = "unfinished", "not started"
 
 
 def holder(trial_dir):
-  """The lock's owner ({"pid", "host", "started", ...}) if a live process on this host uses
-  the model_dir, else None. A holder on another host cannot be checked: None."""
-  path = os.path.join(trial_dir, LOCK_FILE)
-  try:
-    with tf.io.gfile.GFile(path) as f:
-      owner = json.load(f)
-  except (tf.errors.OpError, ValueError):
-    return None
-  pid = owner.get("pid")
-  if owner.get("host") != socket.gethostname() or not isinstance(pid, int):
-    return None
-  return owner if alive(pid) else None
+  """The lock's owner ({"pid", "host", "started", ...}) if a live run holds the model_dir
+  (the kernel's lock says so: runtime/lock.py), else None."""
+  return lock.holder(trial_dir)
 
 
 def _setting(text, name):

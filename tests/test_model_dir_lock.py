@@ -1,0 +1,98 @@
+"""The model_dir lock is the kernel's (flock): held while a run lives, never stale after it."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from finetune.errors import FinetuneError
+from finetune.runtime import lock
+from tests import helpers
+
+HOLDER = """
+import sys, time
+from finetune.runtime.lock import ModelDirLock
+with ModelDirLock(sys.argv[1], ["holder"]):
+  print("held", flush=True)
+  time.sleep(600)
+"""
+
+
+def test_a_lock_file_naming_a_live_pid_but_held_by_nobody_is_taken(tmp_path):
+  # A run killed by SIGKILL left its file; its pid now belongs to another process (here this
+  # test's own pid, as a restarted container's run often gets its old pid).
+  stale = {"pid": os.getpid(), "host": socket.gethostname(), "started": "yesterday"}
+  (tmp_path / lock.LOCK_FILE).write_text(json.dumps(stale))
+  assert lock.holder(str(tmp_path)) is None
+  with lock.ModelDirLock(str(tmp_path), ["rerun"]) as held:
+    assert held.held
+    owner = json.loads((tmp_path / lock.LOCK_FILE).read_text())
+    assert owner["command"] == "rerun" and owner["started"] != "yesterday"
+    assert lock.holder(str(tmp_path))["command"] == "rerun"
+  assert not (tmp_path / lock.LOCK_FILE).exists()
+  assert lock.holder(str(tmp_path)) is None
+
+
+def test_a_second_lock_is_refused_while_the_first_is_held_and_taken_after(tmp_path):
+  first = lock.ModelDirLock(str(tmp_path), ["first"])
+  with first:
+    with pytest.raises(FinetuneError, match=f"in use by another training \\(pid {os.getpid()} "):
+      lock.ModelDirLock(str(tmp_path), ["second"]).__enter__()
+    assert json.loads((tmp_path / lock.LOCK_FILE).read_text())["command"] == "first"
+  with lock.ModelDirLock(str(tmp_path), ["second"]):
+    assert lock.holder(str(tmp_path))["command"] == "second"
+
+
+def test_a_killed_holder_leaves_a_file_that_blocks_nothing(tmp_path):
+  proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)],
+                          cwd=helpers.REPO,
+                          stdout=subprocess.PIPE,
+                          text=True)
+  try:
+    assert proc.stdout.readline().strip() == "held"
+    assert lock.holder(str(tmp_path))["pid"] == proc.pid
+    with pytest.raises(FinetuneError, match=f"pid {proc.pid} "):
+      lock.ModelDirLock(str(tmp_path)).__enter__()
+  finally:
+    proc.kill()
+    proc.wait()
+  assert (tmp_path / lock.LOCK_FILE).exists()  # SIGKILL ran no cleanup
+  assert lock.holder(str(tmp_path)) is None
+  with lock.ModelDirLock(str(tmp_path), ["rerun"]):
+    assert lock.holder(str(tmp_path))["command"] == "rerun"
+
+
+def test_a_holder_probe_does_not_make_a_starting_run_fail(tmp_path, monkeypatch):
+  """A sweep probing the lock holds a shared lock for a moment; a run starting then retries."""
+  import fcntl  # pylint: disable=g-import-not-at-top
+  path = str(tmp_path / lock.LOCK_FILE)
+  probe = os.open(path, os.O_RDWR | os.O_CREAT)
+  fcntl.flock(probe, fcntl.LOCK_SH)
+  attempts = []
+  real_sleep = lock.time.sleep
+
+  def release_after_first_try(secs):
+    attempts.append(secs)
+    os.close(probe)  # the probe ends
+    real_sleep(0)
+
+  monkeypatch.setattr(lock.time, "sleep", release_after_first_try)
+  with lock.ModelDirLock(str(tmp_path), ["starting"]):
+    assert attempts and lock.holder(str(tmp_path))["command"] == "starting"
+
+
+def test_remote_model_dirs_fall_back_to_the_file_and_its_pid(tmp_path, monkeypatch):
+  monkeypatch.setattr(lock, "_local", lambda path: None)
+  dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                        capture_output=True, text=True, check=True).stdout.strip()
+  (tmp_path / lock.LOCK_FILE).write_text(
+      json.dumps({"pid": int(dead), "host": socket.gethostname()}))
+  assert lock.holder(str(tmp_path)) is None
+  with lock.ModelDirLock(str(tmp_path), ["remote"]):
+    assert lock.holder(str(tmp_path))["command"] == "remote"
+    with pytest.raises(FinetuneError, match="in use by another training"):
+      lock.ModelDirLock(str(tmp_path)).__enter__()
+  assert not (tmp_path / lock.LOCK_FILE).exists()
