@@ -9,11 +9,13 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import gin
 import pytest
 from tensorflow_hub import compressed_module_resolver
 
+from finetune.modules import download_lock
 from finetune.modules.hub_module import HubModule
 from tests import helpers
 from tests.test_handles import make_tarball
@@ -159,3 +161,47 @@ def test_wait_for_a_live_download_says_for_whom(cache_dir, tarball, finetune_log
     waiter.join(timeout=60)
   assert resolved and "default" in resolved[0].get_signature_names()
   assert any("Took over the download lock" in line for line in finetune_log)
+
+
+def _dead_owner_lock(cache_dir, handle):
+  """A lock naming a pid that has exited, as a SIGKILLed download leaves it."""
+  dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                        capture_output=True, text=True, check=True).stdout.strip()
+  lock = module_dir(handle) + ".lock"
+  os.makedirs(cache_dir, exist_ok=True)
+  with open(lock, "w") as f:
+    f.write(f"{socket.gethostname()}.{dead}.deadbeef")
+  return lock, (socket.gethostname(), int(dead), "deadbeef")
+
+
+def test_of_two_waiters_on_a_dead_owner_only_the_first_takes_the_lock(cache_dir, finetune_log):
+  """The second waiter read the dead owner too, but by the time it acts the first one's
+  download holds a new lock: that lock must survive."""
+  handle = "http://127.0.0.1:9/digits.tar.gz"
+  lock, dead = _dead_owner_lock(cache_dir, handle)
+  tmp_dir = f"{module_dir(handle)}.{dead[2]}.tmp"
+  assert download_lock._take_over(lock, tmp_dir, handle, dead, "is gone")  # the first waiter
+  with open(lock, "w") as f:  # the first waiter's download starts
+    f.write(f"{socket.gethostname()}.{os.getpid()}.cafe0001")
+  assert not download_lock._take_over(lock, tmp_dir, handle, dead, "is gone")  # the second
+  assert download_lock.read_owner(lock) == (socket.gethostname(), os.getpid(), "cafe0001")
+  assert sum("Took over the download lock" in line for line in finetune_log) == 1
+
+
+def test_a_lock_whose_pid_was_reused_after_it_was_written_is_taken_over(cache_dir, finetune_log):
+  handle = "http://127.0.0.1:9/digits.tar.gz"
+  lock = module_dir(handle) + ".lock"
+  reused = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+  try:
+    os.makedirs(cache_dir, exist_ok=True)
+    with open(lock, "w") as f:
+      f.write(f"{socket.gethostname()}.{reused.pid}.0123abcd")
+    an_hour_ago = time.time() - 3600  # written long before that process started
+    os.utime(lock, (an_hour_ago, an_hour_ago))
+    download_lock.wait_for_owner(handle, module_dir(handle), lock_timeout_secs=600)
+  finally:
+    reused.kill()
+    reused.wait()
+  assert not os.path.exists(lock)
+  assert any(f"pid {reused.pid} on {socket.gethostname()}, is gone (its pid now belongs to a "
+             "process started after the lock was written)" in line for line in finetune_log)

@@ -4,11 +4,13 @@ be taken over when its owner is gone.
 hub writes `<hostname>.<pid>.<uid>` into the lock and downloads into `<hash>.<uid>.tmp`; a
 process that finds the lock waits, and hub's own rule revokes it only after its temporary
 folder has not grown for `lock_timeout_secs` (10 minutes), silently. Before hub's wait this
-module looks at the owner: on this host and its pid gone (SIGKILL, a crash), the lock and its
-temporary folder are removed at once, with one line saying so; alive, or on another host, it
-says whose download it waits for, then waits (hub's inactivity rule still applies).
+module looks at the owner: on this host and its pid gone (SIGKILL, a crash), or its pid now a
+process that started after the lock was written (reused), the lock and its temporary folder
+are removed at once, with one line saying so; alive, or on another host, it says whose
+download it waits for, then waits (hub's inactivity rule still applies).
 """
 
+import contextlib
 import logging
 import os
 import socket
@@ -16,8 +18,14 @@ import time
 
 import tensorflow as tf
 
+from finetune.runtime import processes
 from finetune.runtime.processes import alive
 from finetune.runtime.signals import phase
+
+try:
+  import fcntl  # pylint: disable=g-import-not-at-top
+except ImportError:  # not POSIX
+  fcntl = None
 
 log = logging.getLogger("finetune")
 
@@ -53,11 +61,50 @@ def _tmp_size(tmp_dir):
     return 0
 
 
+@contextlib.contextmanager
+def _takeovers_one_at_a_time(cache_dir):
+  """Serializes take-overs among the processes of this host (an flock on the cache folder),
+  so that of two waiters on one dead owner, the second does not remove the lock the first
+  one's download has taken since. Elsewhere (gs://) the re-read in `_take_over` narrows it."""
+  local = cache_dir[len("file://"):] if cache_dir.startswith("file://") else cache_dir
+  if fcntl is None or "://" in local or not os.path.isdir(local):
+    yield
+    return
+  fd = os.open(local, os.O_RDONLY)
+  try:
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    yield
+  finally:
+    os.close(fd)
+
+
 def _take_over(lock_file, tmp_dir, handle, owner, why):
-  _remove(tmp_dir)
-  _remove(lock_file)
+  """Removes `owner`'s lock and temporary folder, if the lock is still `owner`'s; returns
+  whether it did."""
+  with _takeovers_one_at_a_time(os.path.dirname(lock_file)):
+    if read_owner(lock_file) != owner:
+      return False  # released, or already taken over by another waiter: hub decides again
+    _remove(tmp_dir)
+    _remove(lock_file)
   log.info("Took over the download lock of %s (%s): its owner, pid %d on %s, %s.", handle,
            lock_file, owner[1], owner[0], why)
+  return True
+
+
+def _gone(owner, lock_file):
+  """Why the lock's owner on this host no longer runs, or None (alive, or another host)."""
+  host, pid, _ = owner
+  if host != socket.gethostname():
+    return None
+  if not alive(pid):
+    return "is gone"
+  try:
+    written = tf.io.gfile.stat(lock_file).mtime_nsec / 1e9
+  except tf.errors.NotFoundError:
+    return None
+  if processes.started_after(pid, written):
+    return "is gone (its pid now belongs to a process started after the lock was written)"
+  return None
 
 
 def wait_for_owner(handle, module_dir, lock_timeout_secs):
@@ -71,16 +118,19 @@ def wait_for_owner(handle, module_dir, lock_timeout_secs):
     if owner is None:
       return  # gone meanwhile, or not hub's: hub's own protocol decides
     tmp_dir = f"{module_dir}.{owner[2]}.tmp"
-    if owner[0] == socket.gethostname() and not alive(owner[1]):
-      _take_over(lock_file, tmp_dir, handle, owner, "is gone")
-      return
+    gone = _gone(owner, lock_file)
+    if gone:
+      if _take_over(lock_file, tmp_dir, handle, owner, gone):
+        return
+      continue  # another waiter took it: wait for that one
     state = (owner, _tmp_size(tmp_dir))
     if state != seen:
       seen, progress_time = state, time.time()
     elif time.time() - progress_time > lock_timeout_secs:
-      _take_over(lock_file, tmp_dir, handle, owner,
-                 f"downloaded nothing for {lock_timeout_secs:g} s")
-      return
+      if _take_over(lock_file, tmp_dir, handle, owner,
+                    f"downloaded nothing for {lock_timeout_secs:g} s"):
+        return
+      continue
     if said != owner:
       said = owner
       log.info("Waiting for pid %d on %s, which is downloading %s into the cache (lock %s).",
