@@ -136,12 +136,17 @@ def test_interrupted_sweep_resumes_without_redoing_work(tmp_path, quality_module
 
 
 def test_dry_run_prints_one_command_per_trial_and_runs_nothing(tmp_path):
-  out = sweep(
-      "--gin_file=digits/finetune.gin", f"--sweep_dir={tmp_path}",
+  env = {k: v for k, v in os.environ.items() if k != "TFHUB_CACHE_DIR"}
+  result = helpers.python_module(
+      "finetune.sweep", "--gin_file=digits/finetune.gin", f"--sweep_dir={tmp_path}",
       "--grid=MODULE_HANDLE=['gs://bucket/m1', 'http://127.0.0.1:9/never_fetched/m2.tar.gz']",
-      "--grid=LEARNING_RATE=[0.01, 0.1]", "--parallel=2", "--dry_run").stdout
+      "--grid=LEARNING_RATE=[0.01, 0.1]", "--parallel=2", "--dry_run", env=env)
+  assert result.returncode == 0, result.stderr
+  out = result.stdout
   commands = [l for l in out.splitlines() if "finetune.train" in l]
   assert len(commands) == 4
+  # The scheduler's tasks share one module cache, as the sweep's own trials do.
+  assert all(l.startswith(f"env TFHUB_CACHE_DIR={tmp_path}/hub_cache ") for l in commands), out
   assert "LEARNING_RATE = 0.1" in commands[1] and "m1-LEARNING_RATE=0.1" in commands[1]
   assert "run_config.intra_op_threads = " in commands[0]
   assert not os.path.exists(tmp_path / "trials")

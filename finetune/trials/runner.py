@@ -88,8 +88,15 @@ class Sweep:
     return trial_command(self.gin_files, self.gin_bindings, values, self.trial_dir(name),
                          self.threads)
 
+  def cache_dir(self):
+    """The module cache the trials share: the caller's TFHUB_CACHE_DIR, else the sweep's own."""
+    return os.environ.get("TFHUB_CACHE_DIR") or os.path.join(self.sweep_dir, "hub_cache")
+
   def commands(self):
-    return [self.command(name, values) for name, values in self.trials]
+    """The trials' command lines for a scheduler, each starting `env TFHUB_CACHE_DIR=...`, so
+    that its tasks share one module cache as the sweep's own trials do."""
+    prefix = ["env", f"TFHUB_CACHE_DIR={self.cache_dir()}"]
+    return [prefix + self.command(name, values) for name, values in self.trials]
 
   def _status(self, name):
     return files.read_json(os.path.join(self.trial_dir(name), "status.json")) or {}
@@ -100,8 +107,7 @@ class Sweep:
 
   def run(self):
     """Runs unfinished trials; returns {name: state}. A failed trial stops no other."""
-    env = dict(os.environ)
-    env.setdefault("TFHUB_CACHE_DIR", os.path.join(self.sweep_dir, "hub_cache"))
+    env = dict(os.environ, TFHUB_CACHE_DIR=self.cache_dir())
     pending = [(n, v) for n, v in self.trials if self.status(n) != DONE]
     skipped = len(self.trials) - len(pending)
     if skipped:
