@@ -121,7 +121,10 @@ class Job:
 
   def find_data_problem(self):
     """The first bad record of the data, described (after the graph failed on a batch)."""
-    return self.data.find_problem(lambda text: heads.label_problem(self.head, text))
+    tokenization = self.data.tokenization
+    text_column = tokenization.text_columns[0] if tokenization else None
+    return self.data.find_problem(lambda label, record: heads.label_problem(
+        self.head, label, record.get(text_column) if text_column else None))
 
   def serving_fn(self):
     return self.data.serving_input_receiver_fn()

@@ -31,6 +31,7 @@ def csv_rows(*rows):
 
 
 ROW = ",".join(["1"] * 64)
+TAGS = "text,tags\nOpen the file.,WORD WORD WORD\nReturn the value.,WORD WORD\n"
 
 # (case id, extra command-line arguments (a callable of tmp_path and the tiny module
 #  handle), expected message). MODEL is replaced by the case's model_dir.
@@ -187,6 +188,13 @@ CASES = [
         f"--gin_bindings=csv_data.eval_files = '{t / 'p.csv'}'",
         "--gin_bindings=bert_tokenization.text_columns = ['sentence1']"
     ], "The data has text columns sentence2 that bert_tokenization.text_columns (sentence1) leaves out"),
+    ("bert_tagging_tag_count_differs", lambda t, m, b: [
+        "--gin_file=text/bert_tagging.gin", f"--gin_bindings=MODULE_HANDLE = '{b['bert']}'",
+        "--gin_bindings=MAX_SEQ_LENGTH = 16",
+        f"--gin_bindings=csv_data.train_files = '{write(t / 'tags.csv', TAGS)}'",
+        f"--gin_bindings=csv_data.eval_files = '{t / 'tags.csv'}'"
+    ], "tags.csv: the label has 2 tags for the 3 words of 'Return the value.' (one tag per "
+       "whitespace-separated word). Fix the label column"),
     ("bert_sequence_too_long",
      lambda t, m, b: BERT(b["fixed_16"]) + ["--gin_bindings=MAX_SEQ_LENGTH = 64"],
      "bert_tokenization.max_seq_length = 64 but module"),

@@ -91,6 +91,18 @@ def test_word_starts_point_at_each_words_first_wordpiece(bert):
     assert kept == kept_words(line, vocab, 16)  # words whose first piece fits
 
 
+def test_a_word_with_no_wordpiece_is_counted_but_not_scored(bert):
+  """A word of control characters only tokenizes to nothing: it has no position of its own,
+  so it is not scored, yet it still takes its tag (word_count counts it)."""
+  vocab = vocabulary(bert)
+  out = tokenize(bert, 16, ["open \x01\x02 file"])
+  assert out["word_count"].tolist() == [3]
+  assert out["word_mask"][0][:3].tolist() == [1, 0, 1]
+  file_start = out["word_starts"][0][2]
+  assert out["input_ids"][0][file_start] == reference_wordpiece.tokenize("file", vocab)[0]
+  assert out["word_starts"][0][1] == 0  # points at [CLS], unscored
+
+
 @pytest.mark.parametrize("pooling", ["first", "mean", "max"])
 def test_pooled_sequence_output_ignores_padding(bert, pooling):
   texts = ["Return the sine of x.", "Open a socket connection to a host."]

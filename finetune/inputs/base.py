@@ -124,7 +124,8 @@ class DataSource:
 
   def find_problem(self, label_problem):  # pylint: disable=unused-argument
     """After a data error in the graph: the first bad record, named (inputs/scan.py), or
-    None. `label_problem(text)` says what is wrong with one label."""
+    None. `label_problem(label, record)` says what is wrong with one label (`record`: the
+    record's {column or feature: value}, for checks across columns)."""
     return None
 
   def _records(self, split):

@@ -61,7 +61,8 @@ def open_text(path):
 
 
 def csv_problem(path, header, delimiter, numeric_columns, label_column, label_problem):
-  """The first bad row of a CSV file, described with its file and row, or None."""
+  """The first bad row of a CSV file, described with its file and row, or None.
+  `label_problem(label, {column: value})` says what is wrong with a row's label."""
   positions = {c: header.index(c) for c in list(numeric_columns) + [label_column]}
   with open_text(path) as f:
     reader = csv.reader(f, delimiter=delimiter)
@@ -81,7 +82,7 @@ def csv_problem(path, header, delimiter, numeric_columns, label_column, label_pr
           return (f"{where}: column '{column}' is '{value}', not a{'n' if kind is int else ''} "
                   f"{kind.__name__}. Fix the value, or declare the column's type in "
                   "csv_data.column_types.")
-      problem = label_problem(row[positions[label_column]])
+      problem = label_problem(row[positions[label_column]], dict(zip(header, row)))
       if problem:
         return f"{where}: {problem}. Fix the label column, or the head's classes."
   return None
@@ -110,8 +111,9 @@ def tfrecord_problem(path, compression_type, feature_names, label_key, label_pro
         if name not in features:
           return (f"Record {index} of {path} has no feature '{name}' (it has: "
                   f"{', '.join(sorted(features)) or 'none'}).")
+      record = {name: (_values(feature) or [""])[0] for name, feature in features.items()}
       for value in _values(features[label_key]):
-        problem = label_problem(value)
+        problem = label_problem(value, record)
         if problem:
           return f"Record {index} of {path}: {problem}."
   except tf.errors.DataLossError:

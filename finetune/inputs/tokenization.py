@@ -176,15 +176,17 @@ class BertTokenization:
       specs[name] = tf.TensorSpec([self.max_seq_length], INT)
     specs["word_starts"] = tf.TensorSpec([self.max_words], INT)
     specs["word_mask"] = tf.TensorSpec([self.max_words], INT)
+    specs["word_count"] = tf.TensorSpec([], INT)
     return specs
 
   def __call__(self, features):
     """Tokenizes a batch: {text column: [batch] strings, ...} -> the model's features."""
     text = import_tensorflow_text()
     features = dict(features)
-    segments = []
+    segments, word_counts = [], []
     for column in self.text_columns:
       words = tf.strings.split(tf.reshape(features.pop(column), [-1]))
+      word_counts.append(tf.cast(words.row_lengths(), INT))
       pieces = self.vocabulary.tokenize(words.flat_values)
       segments.append(tf.RaggedTensor.from_row_splits(pieces, words.row_splits))
     budget = self.max_seq_length - 1 - len(segments)
@@ -196,6 +198,7 @@ class BertTokenization:
     features.update(input_ids=tf.cast(input_ids, INT), input_mask=tf.cast(input_mask, INT),
                     segment_ids=tf.cast(segment_ids, INT))
     features.update(self._word_positions(segments[0], trimmed[0].row_lengths()))
+    features["word_count"] = word_counts[0]  # all words, cut off or not: a tagging label's length
     return features
 
   def _word_positions(self, pieces, kept_lengths):

@@ -44,6 +44,10 @@ def _bad_label(message, model_dir):
   if "Labels must be >= 0" in message:
     return (f"A label is negative (labels seen: {_values(message)}); class labels must be "
             "0..n_classes-1.")
+  if "a label's tag count differs from the word count" in message:
+    return ("A row's label has a different number of tags than its text has words; "
+            "token_tagging_head takes one tag per whitespace-separated word of the first "
+            "text column. Fix the label column.")
   if "A tag is not in token_tagging_head.tags" in message:
     return ("A tag in the label column is not in token_tagging_head.tags; add it to the tags, "
             "or fix the label column (one tag per whitespace-separated word).")
@@ -94,7 +98,7 @@ _RECOGNIZERS = (_non_finite_loss, _disk_full, _bad_label, _bad_csv, _other_check
 
 # Failures of the input pipeline or the label checks: the data can name the record.
 _DATA_ERRORS = re.compile(
-    r"Labels must be|A tag is not in|StringToNumberOp|Expect \d+ fields|Field \d+ in record|"
+    r"Labels must be|A tag is not in|tag count differs|StringToNumberOp|Expect \d+ fields|Field \d+ in record|"
     r"is required but missing|is required but could not be found|corrupted record|"
     r"truncated record|DataLossError|Key: .* Can't parse|Name: <unknown>, Feature")
 

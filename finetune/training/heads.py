@@ -175,13 +175,20 @@ def split_vocabulary(head):
   return head.without_vocabulary(), to_ids
 
 
-def label_problem(head, text):
+def label_problem(head, text, words=None):
   """What is wrong with one label as read from the data (a string), or None: to name the
-  row when the graph's label check failed on a batch."""
+  row when the graph's label check failed on a batch. `words`: the record's text, for a
+  tagging head (one tag per word)."""
   text = str(text)
   if isinstance(head, TokenTaggingHead):
-    unknown = [t for t in text.split() if t not in head.tags]
-    return f"tag '{unknown[0]}' is not in token_tagging_head.tags" if unknown else None
+    tags = text.split()
+    unknown = [t for t in tags if t not in head.tags]
+    if unknown:
+      return f"tag '{unknown[0]}' is not in token_tagging_head.tags"
+    if words is not None and len(tags) != len(str(words).split()):
+      return (f"the label has {len(tags)} tags for the {len(str(words).split())} words of "
+              f"'{_shortened(str(words))}' (one tag per whitespace-separated word)")
+    return None
   if isinstance(head, RegressionHead):
     return None if _number(text, float) is not None else f"label '{text}' is not a number"
   parts = text.split(head.label_delimiter) if isinstance(head, MultiLabelHead) else [text]
@@ -190,6 +197,10 @@ def label_problem(head, text):
     if problem:
       return problem
   return None
+
+
+def _shortened(text, limit=60):
+  return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _class_problem(head, text):

@@ -58,14 +58,24 @@ class TokenTaggingHead(tf.estimator.Head):
 
   def _ids_and_weights(self, labels, features):
     ids = self.ids_from_labels_fn()(labels) if self.vocabulary else tf.cast(labels, tf.int32)
+    checks = [self._same_count_check(ids, features)] if "word_count" in features else []
     words = tf.shape(features["word_starts"])[1]
     ids = tf.pad(ids, [[0, 0], [0, tf.maximum(words - tf.shape(ids)[1], 0)]],
                  constant_values=-1)[:, :words]
-    check = tf.debugging.assert_greater_equal(
-        ids, -1, message="A tag is not in token_tagging_head.tags")
-    with tf.control_dependencies([check]):
+    checks.append(tf.debugging.assert_greater_equal(
+        ids, -1, message="A tag is not in token_tagging_head.tags"))
+    with tf.control_dependencies(checks):
       weights = tf.cast((ids >= 0) & (tf.cast(features["word_mask"], tf.int32) > 0), tf.float32)
     return tf.maximum(ids, 0), weights
+
+  @staticmethod
+  def _same_count_check(ids, features):
+    """One tag per word: a label of another length would tag the words shifted, silently."""
+    tags = tf.reduce_sum(tf.cast(tf.not_equal(ids, -1), tf.int32), axis=1)
+    words = tf.cast(tf.reshape(features["word_count"], [-1]), tf.int32)
+    return tf.debugging.assert_equal(
+        tags, words, message="token_tagging_head: a label's tag count differs from the "
+        "word count of its text (tags, then words, per row)", summarize=8)
 
   def loss(self, labels, logits, features=None, mode=None, regularization_losses=None):
     ids, weights = self._ids_and_weights(labels, features)
