@@ -105,7 +105,7 @@ def _guarded(model_dir, schedule, command_line, trained, existed, locate):
     except Exception as e:
       if snapshot and not trained.trained:
         snapshot.restore()  # before the explanation, which may name the latest checkpoint
-      if isinstance(e, (tf.errors.OpError, ValueError)):
+      if isinstance(e, (tf.errors.OpError, ValueError, OSError)):  # OSError: a full disk
         raise diagnosis.explain(e, model_dir, locate) or e
       raise
     finally:

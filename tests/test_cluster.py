@@ -3,6 +3,7 @@ running `python -m finetune.train` with the same config, fine-tuning a real modu
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -16,13 +17,27 @@ UNBOUNDED = 10**9  # until the test has seen what it waits for, then SIGTERM and
 
 
 def free_ports(n):
-  sockets = [socket.socket() for _ in range(n)]
-  for s in sockets:
-    s.bind(("127.0.0.1", 0))
-  ports = [s.getsockname()[1] for s in sockets]
-  for s in sockets:
-    s.close()
-  return ports
+  """Ports free now, below the kernel's ephemeral range: between this check and the servers'
+  start (seconds later, after TensorFlow loads) no outgoing connection or `bind(0)`, such as
+  the tasks' own gRPC clients, can take one; an ephemeral port could be."""
+  try:
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+      ephemeral = int(f.read().split()[0])
+  except (OSError, ValueError, IndexError):
+    ephemeral = 32768
+  candidates = list(range(max(1024, ephemeral - 12000), ephemeral))
+  random.SystemRandom().shuffle(candidates)
+  ports = []
+  for port in candidates:
+    with socket.socket() as s:
+      try:
+        s.bind(("127.0.0.1", port))
+      except OSError:
+        continue
+    ports.append(port)
+    if len(ports) == n:
+      return ports
+  raise RuntimeError(f"no {n} free ports below {ephemeral}")
 
 
 class Cluster:

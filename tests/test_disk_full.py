@@ -23,6 +23,14 @@ def test_disk_full_is_explained_with_the_file_and_the_kept_checkpoint(tmp_path):
   assert "The last complete checkpoint is kept (none yet)" in explained
 
 
+def test_a_full_disk_met_by_python_code_is_explained_too(tmp_path):
+  """metrics.json and the other small files are written by Python, whose error differs."""
+  error = OSError(28, "No space left on device", "/data/m/metrics.json")
+  explained = str(diagnosis.explain(error, str(tmp_path)))
+  assert explained.startswith("The disk is full: writing '/data/m/metrics.json' failed")
+  assert diagnosis.explain(OSError(13, "Permission denied", "/data/m/x"), str(tmp_path)) is None
+
+
 @pytest.fixture
 def small_disk(tmp_path):
   """A 3 MB tmpfs (needs the right to mount, as root in CI's container has)."""

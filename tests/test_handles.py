@@ -2,6 +2,7 @@
 tensorflow-hub does (TFHUB_CACHE_DIR), tested against a real HTTP server on 127.0.0.1."""
 
 import os
+import socket
 import subprocess
 import sys
 import tarfile
@@ -96,10 +97,11 @@ def test_file_url_handle(digits_module):
 
 
 def test_unreachable_url_names_the_handle(cache_dir):
-  with helpers.serve(__file__) as (url, _):
-    pass  # the server is stopped: the port refuses connections
-  with pytest.raises(FinetuneError, match=f"Could not load module '{url}/gone.tar.gz'"):
-    _ = HubModule(handle=f"{url}/gone.tar.gz").spec
+  with socket.socket() as bound:  # bound, never listening: refuses connections, and no other
+    bound.bind(("127.0.0.1", 0))  # process can take the port meanwhile
+    url = f"http://127.0.0.1:{bound.getsockname()[1]}"
+    with pytest.raises(FinetuneError, match=f"Could not load module '{url}/gone.tar.gz'"):
+      _ = HubModule(handle=f"{url}/gone.tar.gz").spec
 
 
 def copy_tree_with_gfile(src, dst):

@@ -122,6 +122,7 @@ def test_adamw_and_early_stopping_work_with_replicas(tmp_path, digits_module):
   helpers.run(tmp_path / "early", digits_module, [
       "run_config.num_replicas = 2", "optimization.optimizer = @tf.train.GradientDescentOptimizer",
       "learning_rate_schedule.base_learning_rate = 1e-12", "run_config.save_checkpoints_steps = 10",
+      "hub_module.train_tags = []",  # no batch-norm statistics that drift: accuracy is constant
       "training.early_stopping = @early_stopping()", "early_stopping.metric = 'accuracy'",
       "early_stopping.patience_steps = 20", "early_stopping.check_every_steps = 10"
   ], train_steps=2000)

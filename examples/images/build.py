@@ -50,8 +50,9 @@ def write_image_folders(root, pixels, labels):
   return len(images)
 
 
-def build(output_dir, steps=1000, force=False, **module_kwargs):
-  """Writes the image folders and modules; returns {name: path}."""
+def build(output_dir, steps=1000, force=False, learning_rate=0.01, **module_kwargs):
+  """Writes the image folders and modules (pretrained `steps` at `learning_rate` with Adam);
+  returns {name: path}."""
   paths = {
       "pretrain": os.path.join(output_dir, "pretrain"),
       "parity_train": os.path.join(output_dir, "parity", "train"),
@@ -78,7 +79,7 @@ def build(output_dir, steps=1000, force=False, **module_kwargs):
         labels,
         "pretraining_logits",
         steps=steps,
-        learning_rate=0.01,
+        learning_rate=learning_rate,
         also_export={
             tmp["image_feature_vector"]: image_module.make_spec("feature_vector", **module_kwargs)
         })

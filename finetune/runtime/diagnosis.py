@@ -85,7 +85,8 @@ def _other_checkpoint(message, model_dir):
 def _disk_full(message, model_dir):
   if "No space left on device" not in message:
     return None
-  found = re.search(r"(\S+); No space left on device", message)
+  found = (re.search(r"(\S+); No space left on device", message) or  # TensorFlow's file ops
+           re.search(r"No space left on device: '([^']+)'", message))  # Python's open()
   where = f"writing '{found.group(1)}' failed" if found else "a write failed"
   latest = tf.train.latest_checkpoint(model_dir) if model_dir else None
   return (f"The disk is full: {where} (No space left on device). The last complete "
