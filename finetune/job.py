@@ -134,12 +134,11 @@ class Job:
                                      self.evaluation.exports_to_keep)
 
   def exporters(self):
-    """After each evaluation. In a TF_CONFIG cluster only metrics: the chief exports once
-    training is done, so no two tasks write the same export."""
-    if cluster.task_type() is not None:
-      return [exporters.MetricsReporter(self.model_dir)]
-    return exporters.default_exporters(self.model_dir, self.runtime, self.module,
-                                       self.serving_fn(), self.evaluation)
+    """After each evaluation. In a TF_CONFIG cluster, metrics and the best module (by the
+    evaluator): the chief exports hub/ and serving/ once training is done."""
+    make = (exporters.evaluator_exporters if cluster.task_type() is not None else
+            exporters.default_exporters)
+    return make(self.model_dir, self.runtime, self.module, self.serving_fn(), self.evaluation)
 
   def global_step(self):
     return int(self.estimator.get_variable_value("global_step"))

@@ -4,6 +4,7 @@ running `python -m finetune.train` with the same config, fine-tuning a real modu
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -138,8 +139,15 @@ def check_finished(cluster):
   hub_exports = os.listdir(cluster.model_dir / "export" / "hub")
   assert len(hub_exports) == 1  # written once, by the chief, after training
   assert "Fine-tuned module (hub) exported" in cluster.log("chief")
-  for task in ("worker", "evaluator"):
-    assert "exported to" not in cluster.log(task)
+  assert "exported to" not in cluster.log("worker")
+  # The evaluator alone runs exporters after its evaluations: the best module (the config's
+  # evaluation.best_export_metric = "accuracy") is its, and nothing else.
+  exported_by_evaluator = re.findall(r"\((\w+)\) exported to", cluster.log("evaluator"))
+  assert set(exported_by_evaluator) == {"best_hub"}, cluster.log("evaluator")[-3000:]
+  best = helpers.latest_subdir(str(cluster.model_dir / "export" / "best_hub"))
+  with open(os.path.join(best, "eval_result.json")) as f:
+    assert "accuracy" in json.load(f)
+  assert os.path.exists(os.path.join(best, "digits", "tfhub_module.pb"))
 
 
 def test_chief_worker_ps_and_evaluator_fine_tune_together_and_the_ps_stops_on_sigterm(cluster):

@@ -157,11 +157,21 @@ def default_exporters(model_dir, runtime, module, serving_fn, evaluation):
   """Exporters run after each evaluation: metrics.json, the module, serving, best module."""
   exporters = [MetricsReporter(model_dir)]
   exporters += final_exporters(runtime, module, serving_fn, evaluation.exports_to_keep)
-  if evaluation.best_export_metric:
-    best = runtime.hub_exporter("best_hub", module, serving_fn, evaluation.exports_to_keep)
-    exporters.append(
-        BestOnly(best, evaluation.best_export_metric, evaluation.best_export_higher_is_better))
-  return exporters
+  return exporters + _best_exporters(runtime, module, serving_fn, evaluation)
+
+
+def evaluator_exporters(model_dir, runtime, module, serving_fn, evaluation):
+  """In a TF_CONFIG cluster, where the evaluator task alone runs exporters: metrics.json and
+  the best module. The chief writes hub/ and serving/ once training is done, so no two
+  tasks write one folder."""
+  return [MetricsReporter(model_dir)] + _best_exporters(runtime, module, serving_fn, evaluation)
+
+
+def _best_exporters(runtime, module, serving_fn, evaluation):
+  if not evaluation.best_export_metric:
+    return []
+  best = runtime.hub_exporter("best_hub", module, serving_fn, evaluation.exports_to_keep)
+  return [BestOnly(best, evaluation.best_export_metric, evaluation.best_export_higher_is_better)]
 
 
 def export_all(estimator, model_dir, exporters, checkpoint):
