@@ -92,22 +92,28 @@ def _guarded(model_dir, schedule, command_line, trained, existed, locate):
   there was a model_dir before the run's checks)."""
   chief = cluster.is_chief()
   writes = schedule in ("train_and_evaluate", "train", "export") and chief
-  with ModelDirLock(model_dir, command_line) if writes else contextlib.nullcontext():
-    # Only under the lock, where no other run writes: the rest could be its work.
-    undoable = writes and not cluster.task_type()
-    snapshot = rollback.Snapshot(model_dir, existed) if undoable else None
-    try:
-      if command_line and chief:
-        record_command_line(model_dir, command_line)
-      if writes:  # only under the lock: a running training's exports are never touched
-        preflight.remove_partial_exports(model_dir)
-      yield
-    except Exception as e:
-      if snapshot and not trained.trained:
-        snapshot.restore()  # before the explanation, which may name the latest checkpoint
-      if isinstance(e, (tf.errors.OpError, ValueError, OSError)):  # OSError: a full disk
-        raise diagnosis.explain(e, model_dir, locate) or e
-      raise
-    finally:
-      # The Estimator's event writers stay cached and open: complete the files now.
-      tf.compat.v1.summary.FileWriterCache.clear()
+  restored = None
+  try:
+    with ModelDirLock(model_dir, command_line) if writes else contextlib.nullcontext():
+      # Only under the lock, where no other run writes: the rest could be its work.
+      undoable = writes and not cluster.task_type()
+      snapshot = rollback.Snapshot(model_dir, existed) if undoable else None
+      try:
+        if command_line and chief:
+          record_command_line(model_dir, command_line)
+        if writes:  # only under the lock: a running training's exports are never touched
+          preflight.remove_partial_exports(model_dir, keep_best=bool(cluster.task_type()))
+        yield
+      except Exception as e:
+        if snapshot and not trained.trained:
+          snapshot.restore()  # before the explanation, which may name the latest checkpoint
+          restored = snapshot
+        if isinstance(e, (tf.errors.OpError, ValueError, OSError)):  # OSError: a full disk
+          raise diagnosis.explain(e, model_dir, locate) or e
+        raise
+      finally:
+        # The Estimator's event writers stay cached and open: complete the files now.
+        tf.compat.v1.summary.FileWriterCache.clear()
+  finally:
+    if restored:
+      restored.remove_if_empty()  # a model_dir this run created, once its lock is gone

@@ -6,6 +6,7 @@
       [--parallel=2] [--dry_run] [--collect] [--metric=accuracy] [--lower_is_better]
 """
 
+import contextlib
 import os
 import shlex
 import sys
@@ -49,8 +50,10 @@ def main(argv):
   from finetune.runtime import signals  # pylint: disable=g-import-not-at-top
   # Ctrl-C and a scheduler's SIGTERM unwind the sweep, which stops each running trial with one
   # SIGTERM (a checkpoint at its current step), instead of dying and leaving them running.
+  running = not (FLAGS.collect or FLAGS.dry_run)
   try:
-    with signals.StopSignal(), signals.phase("running the sweep", _RESUME):
+    with signals.StopSignal(), (signals.phase("running the sweep", _RESUME)
+                                if running else contextlib.nullcontext()):
       return _sweep()
   except Interrupted as e:
     print(f"finetune: {e}", file=sys.stderr)

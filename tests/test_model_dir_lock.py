@@ -96,3 +96,73 @@ def test_remote_model_dirs_fall_back_to_the_file_and_its_pid(tmp_path, monkeypat
     with pytest.raises(FinetuneError, match="in use by another training"):
       lock.ModelDirLock(str(tmp_path)).__enter__()
   assert not (tmp_path / lock.LOCK_FILE).exists()
+
+
+def test_without_flock_the_file_is_the_lock_and_a_refusal_says_how_to_clear_it(tmp_path,
+                                                                               monkeypatch):
+  """Lustre with noflock, NFSv3 without lockd: flock fails with ENOLCK or ENOSYS."""
+  import errno  # pylint: disable=g-import-not-at-top
+
+  def no_flock(fd, operation):
+    raise OSError(errno.ENOLCK, "No locks available")
+
+  monkeypatch.setattr(lock.fcntl, "flock", no_flock)
+  with lock.ModelDirLock(str(tmp_path), ["first"]):
+    assert lock.holder(str(tmp_path))["command"] == "first"
+    with pytest.raises(FinetuneError, match=f"If that process no longer runs .*, delete "
+                       f"{tmp_path / lock.LOCK_FILE}"):
+      lock.ModelDirLock(str(tmp_path)).__enter__()
+  assert not (tmp_path / lock.LOCK_FILE).exists()
+
+
+def test_remote_lock_file_left_empty_for_a_minute_is_taken_over(tmp_path, monkeypatch):
+  monkeypatch.setattr(lock, "_local", lambda path: None)
+  (tmp_path / lock.LOCK_FILE).write_text("")  # its writer died before writing its record
+  with pytest.raises(FinetuneError, match="in use by another training"):
+    lock.ModelDirLock(str(tmp_path)).__enter__()  # just created, perhaps being written
+  old = os.path.getmtime(tmp_path / lock.LOCK_FILE) - 2 * lock.STALE_EMPTY_SECS
+  os.utime(tmp_path / lock.LOCK_FILE, (old, old))
+  with lock.ModelDirLock(str(tmp_path), ["rerun"]):
+    assert json.loads((tmp_path / lock.LOCK_FILE).read_text())["command"] == "rerun"
+
+
+def test_the_lock_file_is_only_removed_while_it_is_the_locked_one(tmp_path):
+  """Should the locked file be replaced (it must not be, see rollback.py), exit leaves the
+  replacement alone."""
+  held = lock.ModelDirLock(str(tmp_path), ["first"]).__enter__()
+  os.unlink(tmp_path / lock.LOCK_FILE)
+  (tmp_path / lock.LOCK_FILE).write_text(json.dumps({"pid": 1, "host": "elsewhere"}))
+  held.__exit__(None, None, None)
+  assert json.loads((tmp_path / lock.LOCK_FILE).read_text())["host"] == "elsewhere"
+
+
+def test_a_rollback_keeps_the_lock_file_it_holds_and_removes_its_new_dir_after(tmp_path):
+  """A run that fails before its first step in a model_dir it created undoes everything,
+  but the locked file stays until the lock goes: removed earlier, a second run could lock a
+  new file while the first still held the old one."""
+  from finetune.runtime import rollback  # pylint: disable=g-import-not-at-top
+  model_dir = tmp_path / "new"
+  model_dir.mkdir()  # as the run's checks do
+  held = lock.ModelDirLock(str(model_dir), ["failing"]).__enter__()
+  snapshot = rollback.Snapshot(str(model_dir), existed=False)
+  (model_dir / "model.ckpt-0.index").write_bytes(b"x")
+  (model_dir / "events").mkdir()
+  snapshot.restore()
+  assert os.listdir(model_dir) == [lock.LOCK_FILE]
+  assert lock.holder(str(model_dir))["command"] == "failing"
+  with pytest.raises(FinetuneError, match="in use by another training"):
+    lock.ModelDirLock(str(model_dir)).__enter__()
+  held.__exit__(None, None, None)
+  snapshot.remove_if_empty()
+  assert not model_dir.exists()
+
+
+def test_a_rollback_leaves_a_dir_another_run_has_written_to_since(tmp_path):
+  from finetune.runtime import rollback  # pylint: disable=g-import-not-at-top
+  model_dir = tmp_path / "new"
+  model_dir.mkdir()
+  snapshot = rollback.Snapshot(str(model_dir), existed=False)
+  snapshot.restore()
+  (model_dir / "theirs.txt").write_text("another run's")
+  snapshot.remove_if_empty()
+  assert (model_dir / "theirs.txt").exists()

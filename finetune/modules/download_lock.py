@@ -102,7 +102,8 @@ def _gone(owner, lock_file):
     written = tf.io.gfile.stat(lock_file).mtime_nsec / 1e9
   except tf.errors.NotFoundError:
     return None
-  if processes.started_after(pid, written):
+  # A minute of slack: the cache may be on a shared file system whose clock differs a little.
+  if processes.started_after(pid, written, slack_secs=60):
     return "is gone (its pid now belongs to a process started after the lock was written)"
   return None
 

@@ -5,12 +5,14 @@ which the kernel drops when its process dies however it dies. No pid is trusted,
 left by a killed run never blocks a rerun, even when its pid now belongs to another process
 (a restarted container often gets the same pid). The file also names its owner (pid, host,
 start, command) for the message that refuses a second run and for sweeps (`holder`).
-On remote file systems (gs://) there is neither flock nor atomic create: there the file alone
-is the lock, taken over when it names a dead pid on this host (best effort).
+On remote file systems (gs://), and file systems without flock, the file alone is the lock
+(best effort: gs:// has no atomic create), taken over when it names a dead pid on this host or
+was left empty for a minute; a refusal there says to delete it if its owner is gone.
 """
 
 import errno
 import json
+import logging
 import os
 import socket
 import time
@@ -25,8 +27,12 @@ try:
 except ImportError:  # not POSIX
   fcntl = None
 
+log = logging.getLogger("finetune")
 LOCK_FILE = ".finetune.lock"
 _BUSY = (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK)
+# A file system without flock (Lustre with noflock, NFSv3 without lockd): the file is the lock.
+_UNSUPPORTED = (errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL)
+STALE_EMPTY_SECS = 60  # a lock file still empty after this: its writer died writing it
 
 
 def _local(path):
@@ -44,16 +50,22 @@ def _read(path):
     return {}
 
 
+def _pid_holder(path):
+  """The file-only rule: the owner the file names, if it is a live pid on this host."""
+  owner = _read(path)
+  pid = owner.get("pid")
+  same_host = owner.get("host") == socket.gethostname()
+  return owner if same_host and isinstance(pid, int) and alive(pid) else None
+
+
 def holder(model_dir):
   """The owner ({"pid", "host", "started", "command"}) of the run that holds `model_dir`'s
-  lock now, or None. Remote model_dirs: the owner if the file names a live pid on this host."""
+  lock now, or None. Where there is no flock (gs://, a file system without it): the owner
+  if the file names a live pid on this host."""
   path = os.path.join(model_dir, LOCK_FILE)
   local = _local(path)
   if local is None or fcntl is None:
-    owner = _read(path)
-    pid = owner.get("pid")
-    same_host = owner.get("host") == socket.gethostname()
-    return owner if same_host and isinstance(pid, int) and alive(pid) else None
+    return _pid_holder(path)
   try:
     fd = os.open(local, os.O_RDONLY)
   except OSError:
@@ -61,9 +73,11 @@ def holder(model_dir):
   try:
     fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # a probe of a moment: see _try_flock
   except OSError as e:
+    if e.errno in _UNSUPPORTED:
+      return _pid_holder(path)
     if e.errno not in _BUSY:
       raise
-    return _read(path) or {"pid": None}
+    return _read(path) or {"pid": None, "started": "just now (its record is being written)"}
   finally:
     os.close(fd)  # also drops the probe's shared lock
   return None
@@ -88,65 +102,101 @@ class ModelDirLock:
 
   def __enter__(self):
     local = _local(self.path)
-    acquired = (self._try_flock(local) if local is not None and fcntl is not None else
-                self._try_file())
+    acquired = None
+    if local is not None and fcntl is not None:
+      acquired = self._try_flock(local)  # None: no flock on this file system
+    file_only = acquired is None
+    if file_only:
+      acquired = self._try_file()
     if not acquired:
-      holder_ = _read(self.path)
+      owner = _read(self.path)
+      # A kernel lock is never stale; a file naming a process elsewhere may be.
+      advice = (f" If that process no longer runs (e.g. it ran on another host), delete "
+                f"{self.path}." if file_only else "")
       raise FinetuneError(
           f"model_dir '{os.path.dirname(self.path)}' is in use by another training (pid "
-          f"{holder_.get('pid')} on {holder_.get('host')}, started {holder_.get('started')}). "
-          "Wait for it to finish or use another --model_dir.")
+          f"{owner.get('pid', '?')} on {owner.get('host', '?')}, started "
+          f"{owner.get('started', 'just now')}). Wait for it to finish or use another "
+          f"--model_dir.{advice}")
     self.held = True
     return self
 
   def _try_flock(self, local):
+    """True (locked), False (another run holds it), None (flock unsupported here)."""
     payload = json.dumps(self.owner).encode()
     for _ in range(self.ATTEMPTS):
       fd = os.open(local, os.O_RDWR | os.O_CREAT, 0o644)
       try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
       except OSError as e:
+        empty = os.fstat(fd).st_size == 0
         os.close(fd)
+        if e.errno in _UNSUPPORTED:
+          if empty:  # created by the open above: the file lock below creates its own
+            os.unlink(local)
+          log.info("No flock on the file system of %s (%s): the lock file alone is the lock.",
+                   local, os.strerror(e.errno))
+          return None
         if e.errno not in _BUSY:
           raise
         time.sleep(self.PAUSE_SECS)
         continue
-      try:  # the file may have been removed by the run we waited for: lock the path's file
-        current = os.stat(local)
-        same = (current.st_dev, current.st_ino) == (os.fstat(fd).st_dev, os.fstat(fd).st_ino)
-      except FileNotFoundError:
-        same = False
-      if not same:
+      try:
+        if not _same_file(fd, local):  # removed by the run we waited for: lock the path's
+          os.close(fd)
+          continue
+        os.ftruncate(fd, 0)
+        os.write(fd, payload)
+      except BaseException:  # a full disk, a signal: never leave the lock held by a lost fd
         os.close(fd)
-        continue
-      os.ftruncate(fd, 0)
-      os.write(fd, payload)
+        raise
       self._fd = fd
       return True
     return False
 
   def _try_file(self):
-    """gs:// and the like: the file is the lock; a dead owner's on this host is taken over."""
+    """gs:// and file systems without flock: the file is the lock; a dead owner's on this
+    host, or one left empty by a writer that died, is taken over."""
     for _ in range(2):
       if not tf.io.gfile.exists(self.path):
         with tf.io.gfile.GFile(self.path, "w") as f:
           f.write(json.dumps(self.owner))
         return True
       owner = _read(self.path)
-      if owner.get("host") == self.owner["host"] and owner.get("pid") and not alive(owner["pid"]):
+      dead = (owner.get("host") == self.owner["host"] and owner.get("pid") and
+              not alive(owner["pid"]))
+      if dead or (not owner and self._age() > STALE_EMPTY_SECS):
         tf.io.gfile.remove(self.path)  # stale: its process is gone
         continue
       return False
     return False
 
+  def _age(self):
+    try:
+      return time.time() - tf.io.gfile.stat(self.path).mtime_nsec / 1e9
+    except tf.errors.OpError:
+      return 0.0
+
   def __exit__(self, *exc):
     if self._fd is not None:
+      fd, self._fd = self._fd, None
       try:
-        os.unlink(_local(self.path))  # while still locked: a waiter then sees another file
-      except FileNotFoundError:
-        pass
-      os.close(self._fd)
-      self._fd = None
+        if _same_file(fd, _local(self.path)):
+          os.unlink(_local(self.path))  # while still locked: a waiter then sees another file
+      except OSError as e:
+        log.warning("Could not remove the lock file %s: %s", self.path, e)
+      finally:
+        os.close(fd)
     elif self.held and _read(self.path).get("pid") == self.owner["pid"]:
       tf.io.gfile.remove(self.path)
     self.held = False
+
+
+def _same_file(fd, path):
+  """Whether `path` is still the file open as `fd`."""
+  try:
+    current = os.stat(path)
+  except FileNotFoundError:
+    return False
+  opened = os.fstat(fd)
+  return (current.st_dev, current.st_ino) == (opened.st_dev, opened.st_ino)

@@ -27,9 +27,11 @@ def check_writable(model_dir):
                         f"{str(e).splitlines()[0]}). Choose a writable --model_dir.") from e
 
 
-def remove_partial_exports(model_dir):
+def remove_partial_exports(model_dir, keep_best=False):
   """Deletes export/*/temp-* directories and model.ckpt-N_temp* folders: the half-written
-  exports and checkpoints of a killed run (called under the model_dir lock only)."""
+  exports and checkpoints of a killed run (called under the model_dir lock only). With
+  `keep_best` (a TF_CONFIG cluster's chief), export/best_hub/ is left alone: the evaluator
+  writes there, without the lock, and may be doing so right now."""
   removed = []
   if tf.io.gfile.isdir(model_dir):
     for entry in tf.io.gfile.listdir(model_dir):
@@ -43,7 +45,7 @@ def remove_partial_exports(model_dir):
     return removed
   for kind in tf.io.gfile.listdir(root):
     kind_dir = os.path.join(root, kind.rstrip("/"))
-    if not tf.io.gfile.isdir(kind_dir):
+    if not tf.io.gfile.isdir(kind_dir) or (keep_best and kind.rstrip("/") == "best_hub"):
       continue
     for entry in tf.io.gfile.listdir(kind_dir):
       if entry.startswith("temp-"):

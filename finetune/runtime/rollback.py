@@ -7,7 +7,10 @@ before it completed a training step puts the model_dir back as it found it: what
 is removed, and the small files at the top that it rewrote (the `checkpoint` index, the
 operative config, the command record) get their old bytes back. A checkpoint the run saved
 again at its starting step has the same bytes. The snapshot is taken while the run holds
-the model_dir lock, so nothing another run wrote is touched; the lock file is the lock's.
+the model_dir lock, so nothing another run wrote is touched. The lock file is the lock's:
+never removed or rewritten here (the kernel's lock is on that very file), and a model_dir the
+run created is removed only once the lock is released, if nothing else is in it by then
+(`remove_if_empty`).
 """
 
 import logging
@@ -40,7 +43,9 @@ class Snapshot:
       self.paths.update(os.path.join(directory, n) for n in list(dirs) + list(names))
     for name in tf.io.gfile.listdir(model_dir):
       path = os.path.join(model_dir, name)
-      if not tf.io.gfile.isdir(path) and tf.io.gfile.stat(path).length <= SMALL_FILE_BYTES:
+      if name == LOCK_FILE or tf.io.gfile.isdir(path):
+        continue
+      if tf.io.gfile.stat(path).length <= SMALL_FILE_BYTES:
         self.top[path] = _read(path)
 
   def restore(self):
@@ -54,10 +59,6 @@ class Snapshot:
       log.warning("Could not put %s back as it was: %s", self.model_dir, e)
 
   def _restore(self):
-    if not self.existed:
-      if tf.io.gfile.isdir(self.model_dir):
-        tf.io.gfile.rmtree(self.model_dir)
-      return
     new = []
     for directory, dirs, names in tf.io.gfile.walk(self.model_dir):
       new += [os.path.join(directory, n) for n in list(dirs) + list(names)
@@ -72,6 +73,17 @@ class Snapshot:
     for path, content in self.top.items():
       if tf.io.gfile.exists(path) and _read(path) != content:
         _write_atomically(path, content)
+
+  def remove_if_empty(self):
+    """After a restore and the lock's release: a model_dir this run created goes too, unless
+    another run has put something in it since."""
+    try:
+      if not self.existed and tf.io.gfile.isdir(self.model_dir) and not tf.io.gfile.listdir(
+          self.model_dir):
+        tf.io.gfile.remove(self.model_dir) if "://" in self.model_dir else os.rmdir(
+            self.model_dir)
+    except (tf.errors.OpError, OSError) as e:
+      log.warning("Could not remove %s: %s", self.model_dir, e)
 
 
 class TrainedMarker(tf.compat.v1.train.SessionRunHook):

@@ -3,8 +3,10 @@ code 128 + the signal's number (143, 130), no traceback.
 
 Once training steps run, the first signal asks for a clean stop after the current step (the
 Estimator saves a checkpoint there; `preemption.StopHook`); at any other moment (a download,
-building the graph, an export, a parameter server waiting) it raises `Interrupted` at once,
-and a second signal during a clean stop does too. TensorFlow's C++ calls hold Python signal
+building the graph, an export, a parameter server waiting) it raises `Interrupted` at once.
+During a clean stop, Ctrl-C (SIGINT) again raises `Interrupted` at once, while a further
+SIGTERM is ignored: schedulers signal every process of a job (Slurm, systemd) and a sweep
+forwards its own stop, so one stop often arrives twice; SIGKILL remains the hard stop. TensorFlow's C++ calls hold Python signal
 handlers back until they return, so a signal lands between two session runs or ops at most.
 
 This module does not import TensorFlow: the command enters `StopSignal` before TensorFlow
@@ -12,6 +14,7 @@ loads, so a signal during the seconds of that import is handled too.
 """
 
 import contextlib
+import logging
 import signal
 import threading
 
@@ -71,6 +74,11 @@ class StopSignal:
     if self.training and not self.requested.is_set():
       self.received = signum
       self.requested.set()
+      return
+    if self.requested.is_set() and signum == signal.SIGTERM:
+      logging.getLogger("finetune").warning(
+          "Already stopping after the current step (a checkpoint is saved there); SIGTERM "
+          "again is ignored. Ctrl-C (SIGINT) stops at once, without that checkpoint.")
       return
     raise Interrupted(signum, *current_phase())
 

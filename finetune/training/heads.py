@@ -6,6 +6,8 @@ and, for multi-label CSVs, the delimiter. This file turns labels as read from th
 strings from a CSV) into what the chosen head takes.
 """
 
+import re
+
 import gin
 import tensorflow as tf
 
@@ -181,13 +183,13 @@ def label_problem(head, text, words=None):
   tagging head (one tag per word)."""
   text = str(text)
   if isinstance(head, TokenTaggingHead):
-    tags = text.split()
+    tags = _ascii_words(text)
     unknown = [t for t in tags if t not in head.tags]
     if unknown:
       return f"tag '{unknown[0]}' is not in token_tagging_head.tags"
-    if words is not None and len(tags) != len(str(words).split()):
-      return (f"the label has {len(tags)} tags for the {len(str(words).split())} words of "
-              f"'{_shortened(str(words))}' (one tag per whitespace-separated word)")
+    if words is not None and len(tags) != len(_ascii_words(str(words))):
+      return (f"the label has {len(tags)} tags for the {len(_ascii_words(str(words)))} words "
+              f"of '{_shortened(str(words))}' (one tag per whitespace-separated word)")
     return None
   if isinstance(head, RegressionHead):
     return None if _number(text, float) is not None else f"label '{text}' is not a number"
@@ -197,6 +199,12 @@ def label_problem(head, text, words=None):
     if problem:
       return problem
   return None
+
+
+def _ascii_words(text):
+  """Words as tf.strings.split cuts them: at ASCII whitespace only (str.split also cuts at
+  Unicode spaces such as a no-break space, which the graph keeps inside a word)."""
+  return [w for w in re.split(r"[ \t\n\v\f\r]+", text) if w]
 
 
 def _shortened(text, limit=60):

@@ -47,8 +47,11 @@ class _Started:
       self.log_file.close()
     return code
 
-  def stop(self):
-    self.proc.terminate()
+  def terminate(self):
+    if self.proc.poll() is None:
+      self.proc.terminate()
+
+  def wait(self):
     self.proc.wait()
     self.log_file.close()
 
@@ -64,8 +67,11 @@ class _Adopted:
   def poll(self):
     return None if state.holder(self.trial_dir) else 0
 
-  def stop(self):
+  def terminate(self):
     pass  # not this sweep's process
+
+  def wait(self):
+    pass
 
 
 class Sweep:
@@ -133,9 +139,11 @@ class Sweep:
           if isinstance(child, _Started):
             durations.append(time.time() - child.started)
           self._progress(states, len(running), len(pending), durations)
-    finally:
-      for _, child in running.values():  # interrupted: stop children, keep state
-        child.stop()
+    finally:  # interrupted: stop the children (all at once: each stops after its step), keep state
+      for _, child in running.values():
+        child.terminate()
+      for _, child in running.values():
+        child.wait()
     return states
 
   def _record(self, name, values):

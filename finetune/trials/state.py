@@ -64,7 +64,7 @@ def finished(trial_dir):
 
 
 def state(trial_dir, status=None):
-  """done, running (a live process on this host holds the model_dir), failed (the sweep's
+  """done, running (a live run holds the model_dir's lock), failed (the sweep's
   status file says so), unfinished, or not started."""
   if not tf.io.gfile.isdir(trial_dir):
     return NOT_STARTED
