@@ -77,8 +77,9 @@ def signal_then(real):
     return real(*args, **kwargs)
   return call
 
-if "{at}" == "graph":
-  tf.estimator.Estimator._call_model_fn = signal_then(tf.estimator.Estimator._call_model_fn)
+if "{at}" == "graph":  # inside finetune's model_fn, as the module and head are being built
+  from finetune.training import model
+  model.Model._model_fn = signal_then(model.Model._model_fn)
 else:  # finetune's exporters use tf.io.gfile.rename, hub's LatestModuleExporter Rename
   def signal_before_the_export_completes(real):
     return lambda src, *a, **k: (signal_then(real) if "temp-" in tf.compat.as_str_any(src)
@@ -101,7 +102,8 @@ def command_signalling_itself(at, signum, model_dir, handle, schedule):
 
 def test_signal_while_building_the_graph_or_exporting_ends_the_command(tmp_path, digits_module):
   model_dir = tmp_path / "model"
-  runs = [("graph", signal.SIGTERM, "train", 143), ("export", signal.SIGINT, "export", 130)]
+  runs = [("graph", signal.SIGTERM, "train", 143, "building the graph"),
+          ("export", signal.SIGINT, "export", 130, "exporting the fine-tuned module (hub)")]
   trained = helpers.python_module("finetune.train", "--gin_file=digits/finetune.gin",
                                   f"--model_dir={model_dir}",
                                   f"--gin_bindings=MODULE_HANDLE = '{digits_module}'",
@@ -110,14 +112,15 @@ def test_signal_while_building_the_graph_or_exporting_ends_the_command(tmp_path,
   assert trained.returncode == 0, trained.stderr
   exports_before = sorted(os.listdir(model_dir / "export" / "hub")) if (
       model_dir / "export" / "hub").exists() else []
-  for at, signum, schedule, code in runs:
+  for at, signum, schedule, code, phase in runs:
     result = subprocess.run(command_signalling_itself(at, signum, model_dir, digits_module,
                                                       schedule),
                             cwd=helpers.REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == code, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"finetune: Stopped by {signum.name}. Run the same command"), last
+    assert last.startswith(f"finetune: Stopped by {signum.name} while {phase}. Run the same "
+                           "command"), last
     assert not (model_dir / ".finetune.lock").exists()
   assert helpers.checkpoint_step(model_dir) == 2  # the checkpoint is as it was
   finished = [e for e in os.listdir(model_dir / "export" / "hub") if not e.startswith("temp-")]

@@ -23,6 +23,7 @@ from finetune.errors import FinetuneError
 from finetune.formatting import to_text
 from finetune.outputs import metrics
 from finetune.outputs import tf2_export
+from finetune.runtime import signals
 
 log = logging.getLogger("finetune")
 EVAL_RESULT_FILE = "eval_result.json"
@@ -33,7 +34,9 @@ class HubModuleExporter(hub.LatestModuleExporter):
 
   def export(self, estimator, export_path, checkpoint_path=None, eval_result=None,
              is_the_final_export=None):
-    path = super().export(estimator, export_path, checkpoint_path, eval_result, is_the_final_export)
+    with signals.phase(f"exporting the fine-tuned module ({self.name})"):
+      path = super().export(estimator, export_path, checkpoint_path, eval_result,
+                            is_the_final_export)
     if path:
       log.info("Fine-tuned module (%s) exported to %s", self.name, to_text(path))
     return path
@@ -55,7 +58,10 @@ class CheckpointModuleExporter(tf.estimator.Exporter):
 
   def export(self, estimator, export_path, checkpoint_path=None, eval_result=None,
              is_the_final_export=None):
-    export_path = to_text(export_path)
+    with signals.phase(f"exporting the fine-tuned module ({self.name})"):
+      return self._export(estimator, to_text(export_path), checkpoint_path)
+
+  def _export(self, estimator, export_path, checkpoint_path):
     checkpoint_path = checkpoint_path or estimator.latest_checkpoint()
     stamp = int(time.time())
     while tf.io.gfile.exists(os.path.join(export_path, str(stamp))):
@@ -126,7 +132,9 @@ class ServingExporter(tf.estimator.LatestExporter):
   """tf.estimator.LatestExporter that says where each SavedModel went."""
 
   def export(self, estimator, export_path, checkpoint_path, eval_result, is_the_final_export):
-    path = super().export(estimator, export_path, checkpoint_path, eval_result, is_the_final_export)
+    with signals.phase("exporting the serving SavedModel"):
+      path = super().export(estimator, export_path, checkpoint_path, eval_result,
+                            is_the_final_export)
     log.info("Serving SavedModel exported to %s", to_text(path))
     return path
 

@@ -11,6 +11,7 @@ TRAIN graph is the in-graph loop of train_loop.py, built from the same pieces.
 import tensorflow as tf
 
 from finetune.outputs.progress import ProgressHook
+from finetune.runtime import signals
 from finetune.training import heads as heads_lib
 from finetune.training import replicas
 from finetune.training import train_loop
@@ -41,6 +42,10 @@ class Model:
 
   def model_fn(self, features, labels, mode, params, config):
     del params, config  # batch sizes reach the input_fn, not the model
+    with signals.phase("building the graph"):  # an interruption's line says so
+      return self._model_fn(features, labels, mode)
+
+  def _model_fn(self, features, labels, mode):
     if mode == TRAIN and self.training.steps_per_run > 1:
       spec = train_loop.train_spec(self)
     else:
