@@ -117,6 +117,13 @@ def test_long_download_logs_bytes_and_rate(tmp_path, cache_dir, tarball, finetun
   assert any(line.startswith(f"Downloaded {url}/digits.tar.gz: ") for line in finetune_log)
 
 
+def write_lock(cache_dir, lock, pid, uid="0123abcd"):
+  """hub's download lock as a download by `pid` on this host writes it."""
+  os.makedirs(cache_dir, exist_ok=True)
+  with open(lock, "w") as f:
+    f.write(f"{socket.gethostname()}.{pid}.{uid}")
+
+
 def module_dir(handle):
   return compressed_module_resolver._module_dir(handle)  # pylint: disable=protected-access
 
@@ -146,9 +153,7 @@ def test_wait_for_a_live_download_says_for_whom(cache_dir, tarball, finetune_log
     lock = module_dir(handle) + ".lock"
     owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     try:
-      os.makedirs(cache_dir, exist_ok=True)
-      with open(lock, "w") as f:
-        f.write(f"{socket.gethostname()}.{owner.pid}.0123abcd")
+      write_lock(cache_dir, lock, owner.pid)
       resolved = []
       waiter = threading.Thread(target=lambda: resolved.append(HubModule(handle=handle).spec))
       waiter.start()
@@ -168,9 +173,7 @@ def _dead_owner_lock(cache_dir, handle):
   dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                         capture_output=True, text=True, check=True).stdout.strip()
   lock = module_dir(handle) + ".lock"
-  os.makedirs(cache_dir, exist_ok=True)
-  with open(lock, "w") as f:
-    f.write(f"{socket.gethostname()}.{dead}.deadbeef")
+  write_lock(cache_dir, lock, dead, uid="deadbeef")
   return lock, (socket.gethostname(), int(dead), "deadbeef")
 
 
@@ -193,9 +196,7 @@ def test_a_lock_whose_pid_was_reused_after_it_was_written_is_taken_over(cache_di
   lock = module_dir(handle) + ".lock"
   reused = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
   try:
-    os.makedirs(cache_dir, exist_ok=True)
-    with open(lock, "w") as f:
-      f.write(f"{socket.gethostname()}.{reused.pid}.0123abcd")
+    write_lock(cache_dir, lock, reused.pid)
     an_hour_ago = time.time() - 3600  # written long before that process started
     os.utime(lock, (an_hour_ago, an_hour_ago))
     download_lock.wait_for_owner(handle, module_dir(handle), lock_timeout_secs=600)
