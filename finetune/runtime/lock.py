@@ -158,9 +158,7 @@ class ModelDirLock:
     """gs:// and file systems without flock: the file is the lock; a dead owner's on this
     host, or one left empty by a writer that died, is taken over."""
     for _ in range(2):
-      if not tf.io.gfile.exists(self.path):
-        with tf.io.gfile.GFile(self.path, "w") as f:
-          f.write(json.dumps(self.owner))
+      if self._create():
         return True
       owner = _read(self.path)
       dead = (owner.get("host") == self.owner["host"] and owner.get("pid") and
@@ -170,6 +168,24 @@ class ModelDirLock:
         continue
       return False
     return False
+
+  def _create(self):
+    """Creates the lock file with the owner's record; False if it exists. Atomic on a local
+    file system (O_EXCL); gs:// has no atomic create."""
+    local = _local(self.path)
+    if local is not None:
+      try:
+        fd = os.open(local, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+      except FileExistsError:
+        return False
+      with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(self.owner))
+      return True
+    if tf.io.gfile.exists(self.path):
+      return False
+    with tf.io.gfile.GFile(self.path, "w") as f:
+      f.write(json.dumps(self.owner))
+    return True
 
   def _age(self):
     try:
