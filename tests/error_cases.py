@@ -125,6 +125,8 @@ CASES = [
      "base_learning_rate must be > 0, got 'fast'"),
     ("evaluate_without_checkpoint", lambda t, m, b: ["--schedule=evaluate"],
      "No checkpoint in"),
+    ("predict_without_checkpoint", lambda t, m, b: ["--schedule=predict"],
+     "to predict; train first"),
     ("csv_duplicate_columns", lambda t, m, b: [
         f"--gin_bindings=csv_data.eval_files = '{write(t / 'd.csv', 'pixel_0,pixel_0' + chr(10) + '1,2' + chr(10))}'",
         f"--gin_bindings=csv_data.train_files = '{t / 'd.csv'}'"
