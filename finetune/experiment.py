@@ -103,6 +103,8 @@ def _guarded(model_dir, schedule, command_line, trained, existed, locate):
           record_command_line(model_dir, command_line)
         if writes:  # only under the lock: a running training's exports are never touched
           preflight.remove_partial_exports(model_dir, keep_best=bool(cluster.task_type()))
+        elif cluster.task_type() == "evaluator" and schedule == "train_and_evaluate":
+          preflight.remove_partial_best_exports(model_dir)
         yield
       except Exception as e:
         if snapshot and not trained.trained:

@@ -151,12 +151,16 @@ def check_finished(cluster):
 
 
 def test_chief_worker_ps_and_evaluator_fine_tune_together_and_the_ps_stops_on_sigterm(cluster):
+  killed_evaluators_export = cluster.model_dir / "export" / "best_hub" / "temp-1234567890"
+  killed_evaluators_export.mkdir(parents=True)  # the chief leaves it to the evaluator
   for task in ("ps", "chief", "worker"):
     cluster.start(task)
   wait_for_progress(cluster, "chief")
   wait_for_progress(cluster, "worker")  # both replicas train the shared variables
+  assert killed_evaluators_export.exists()
   preempt_then_finish(cluster)
   check_finished(cluster)
+  assert not killed_evaluators_export.exists()  # cleared by the evaluator at its start
   stop_parameter_server(cluster)
 
 

@@ -27,6 +27,9 @@ def check_writable(model_dir):
                         f"{str(e).splitlines()[0]}). Choose a writable --model_dir.") from e
 
 
+BEST = "best_hub"  # the exporter's name (outputs/exporters.py)
+
+
 def remove_partial_exports(model_dir, keep_best=False):
   """Deletes export/*/temp-* directories and model.ckpt-N_temp* folders: the half-written
   exports and checkpoints of a killed run (called under the model_dir lock only). With
@@ -44,9 +47,20 @@ def remove_partial_exports(model_dir, keep_best=False):
   if not tf.io.gfile.isdir(root):
     return removed
   for kind in tf.io.gfile.listdir(root):
-    kind_dir = os.path.join(root, kind.rstrip("/"))
-    if not tf.io.gfile.isdir(kind_dir) or (keep_best and kind.rstrip("/") == "best_hub"):
-      continue
+    if not (keep_best and kind.rstrip("/") == BEST):
+      removed += _remove_temp_exports(os.path.join(root, kind.rstrip("/")))
+  return removed
+
+
+def remove_partial_best_exports(model_dir):
+  """A TF_CONFIG cluster's evaluator, the one writer of export/best_hub/, clears the
+  half-written ones a killed evaluator left there."""
+  return _remove_temp_exports(os.path.join(model_dir, "export", BEST))
+
+
+def _remove_temp_exports(kind_dir):
+  removed = []
+  if tf.io.gfile.isdir(kind_dir):
     for entry in tf.io.gfile.listdir(kind_dir):
       if entry.startswith("temp-"):
         path = os.path.join(kind_dir, entry.rstrip("/"))
