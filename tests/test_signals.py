@@ -56,6 +56,18 @@ def test_during_a_clean_stop_ctrl_c_interrupts_at_once():
   assert caught.value.exit_code == 130
 
 
+def test_a_signal_during_a_held_block_acts_when_the_block_ends():
+  done = []
+  with pytest.raises(Interrupted) as caught:
+    with signals.StopSignal():
+      with signals.held():
+        send(signal.SIGTERM)
+        assert not helpers.wait_for(lambda: False, timeout=0.3)  # no handler raises here
+        done.append("registered")
+      helpers.wait_for(lambda: False, timeout=10)  # raised here, sent again
+  assert done == ["registered"] and caught.value.exit_code == 143
+
+
 def test_previous_handlers_come_back():
   before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
   with signals.StopSignal():

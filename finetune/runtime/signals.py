@@ -15,6 +15,7 @@ loads, so a signal during the seconds of that import is handled too.
 
 import contextlib
 import logging
+import os
 import signal
 import threading
 
@@ -24,6 +25,7 @@ from finetune.errors import Preempted
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 _phase = []  # what the process is doing, innermost last, for the one line of an interruption
+_holding = []  # the signals held back by each `held()` block, innermost last
 
 
 @contextlib.contextmanager
@@ -35,6 +37,20 @@ def phase(description, advice=None):
     yield
   finally:
     _phase.pop()
+
+
+@contextlib.contextmanager
+def held():
+  """Holds SIGTERM and SIGINT back during a few statements that must not be cut apart (a sweep
+  starting a trial and registering it, so that its stop reaches that trial too): a signal
+  that arrives meanwhile is sent again once the block ends, to the handler then in force."""
+  _holding.append([])
+  try:
+    yield
+  finally:
+    pending = _holding.pop()
+  if pending:
+    os.kill(os.getpid(), pending[0])
 
 
 def current_phase():
@@ -71,6 +87,9 @@ class StopSignal:
     self._previous = {}
 
   def _handle(self, signum, frame):  # pylint: disable=unused-argument
+    if _holding:
+      _holding[-1].append(signum)
+      return
     if self.training and not self.requested.is_set():
       self.received = signum
       self.requested.set()

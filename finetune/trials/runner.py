@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from finetune import files
 from finetune.formatting import format_duration
+from finetune.runtime import signals
 from finetune.trials import children
 from finetune.trials import state
 from finetune.trials.grid import trial_command
@@ -124,7 +125,8 @@ class Sweep:
       while pending or running:
         while pending and len(running) < self.parallel:
           name, values = pending.pop(0)
-          running[name] = (values, self._adopt(name, values) or self._start(name, values, env))
+          with signals.held():  # a stop now must find the new trial registered, to stop it
+            running[name] = (values, self._adopt(name, values) or self._start(name, values, env))
         time.sleep(0.2)
         for name, (values, child) in list(running.items()):
           code = child.poll()
