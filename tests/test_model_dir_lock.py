@@ -85,7 +85,7 @@ def test_a_holder_probe_does_not_make_a_starting_run_fail(tmp_path, monkeypatch)
 
 
 def test_remote_model_dirs_fall_back_to_the_file_and_its_pid(tmp_path, monkeypatch):
-  monkeypatch.setattr(lock, "_local", lambda path: None)
+  monkeypatch.setattr(lock, "local_path", lambda path: None)
   dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                         capture_output=True, text=True, check=True).stdout.strip()
   (tmp_path / lock.LOCK_FILE).write_text(
@@ -116,7 +116,7 @@ def test_without_flock_the_file_is_the_lock_and_a_refusal_says_how_to_clear_it(t
 
 
 def test_remote_lock_file_left_empty_for_a_minute_is_taken_over(tmp_path, monkeypatch):
-  monkeypatch.setattr(lock, "_local", lambda path: None)
+  monkeypatch.setattr(lock, "local_path", lambda path: None)
   (tmp_path / lock.LOCK_FILE).write_text("")  # its writer died before writing its record
   with pytest.raises(FinetuneError, match="in use by another training"):
     lock.ModelDirLock(str(tmp_path)).__enter__()  # just created, perhaps being written
@@ -166,3 +166,46 @@ def test_a_rollback_leaves_a_dir_another_run_has_written_to_since(tmp_path):
   (model_dir / "theirs.txt").write_text("another run's")
   snapshot.remove_if_empty()
   assert (model_dir / "theirs.txt").exists()
+
+
+def test_a_rollback_keeps_what_another_run_wrote_before_this_one_took_the_lock(tmp_path):
+  """`existed` is judged before the lock; whatever is there once the lock is held stays."""
+  from finetune.runtime import rollback  # pylint: disable=g-import-not-at-top
+  model_dir = tmp_path / "new"
+  model_dir.mkdir()
+  (model_dir / "theirs.txt").write_text("written and released by another run")
+  with lock.ModelDirLock(str(model_dir), ["failing"]):
+    snapshot = rollback.Snapshot(str(model_dir), existed=False)
+    (model_dir / "mine.txt").write_text("this run's")
+    snapshot.restore()
+  snapshot.remove_if_empty()
+  assert sorted(os.listdir(model_dir)) == ["theirs.txt"]
+
+
+def test_a_file_url_model_dir_created_by_a_failed_run_is_removed(tmp_path):
+  from finetune.runtime import rollback  # pylint: disable=g-import-not-at-top
+  model_dir = tmp_path / "new"
+  model_dir.mkdir()
+  snapshot = rollback.Snapshot(f"file://{model_dir}", existed=False)
+  snapshot.restore()
+  snapshot.remove_if_empty()
+  assert not model_dir.exists()
+
+
+def test_a_signal_right_after_the_lock_is_taken_leaves_no_lock_behind(tmp_path, monkeypatch):
+  class Signal(BaseException):
+    pass
+
+  real_same_file = lock._same_file  # pylint: disable=protected-access
+
+  def then_a_signal(fd, path):
+    real_same_file(fd, path)
+    raise Signal()
+
+  monkeypatch.setattr(lock, "_same_file", then_a_signal)
+  with pytest.raises(Signal):
+    lock.ModelDirLock(str(tmp_path), ["interrupted"]).__enter__()
+  monkeypatch.setattr(lock, "_same_file", real_same_file)
+  assert lock.holder(str(tmp_path)) is None
+  with lock.ModelDirLock(str(tmp_path), ["next"]):
+    assert lock.holder(str(tmp_path))["command"] == "next"

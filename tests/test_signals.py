@@ -68,6 +68,15 @@ def test_a_signal_during_a_held_block_acts_when_the_block_ends():
   assert done == ["registered"] and caught.value.exit_code == 143
 
 
+def test_a_signal_held_during_a_block_that_fails_still_stops():
+  with pytest.raises(Interrupted) as caught:
+    with signals.StopSignal():
+      with signals.held():
+        send(signal.SIGINT)
+        raise OSError("the trial could not start")
+  assert caught.value.exit_code == 130
+
+
 def test_previous_handlers_come_back():
   before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
   with signals.StopSignal():
@@ -115,7 +124,9 @@ def command_signalling_itself(at, signum, model_dir, handle, schedule):
 def test_signal_while_building_the_graph_or_exporting_ends_the_command(tmp_path, digits_module):
   model_dir = tmp_path / "model"
   runs = [("graph", signal.SIGTERM, "train", 143, "building the graph"),
-          ("export", signal.SIGINT, "export", 130, "exporting the fine-tuned module (hub)")]
+          ("export", signal.SIGINT, "export", 130, "exporting the fine-tuned module (hub)"),
+          # an export builds its graph through the model_fn: the export's phase is named
+          ("graph", signal.SIGTERM, "export", 143, "exporting the fine-tuned module (hub)")]
   trained = helpers.python_module("finetune.train", "--gin_file=digits/finetune.gin",
                                   f"--model_dir={model_dir}",
                                   f"--gin_bindings=MODULE_HANDLE = '{digits_module}'",

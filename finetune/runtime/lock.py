@@ -35,7 +35,7 @@ _UNSUPPORTED = (errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL)
 STALE_EMPTY_SECS = 60  # a lock file still empty after this: its writer died writing it
 
 
-def _local(path):
+def local_path(path):
   """The OS path of a local (or file://) path, or None for a remote one."""
   if path.startswith("file://"):
     return path[len("file://"):]
@@ -63,7 +63,7 @@ def holder(model_dir):
   lock now, or None. Where there is no flock (gs://, a file system without it): the owner
   if the file names a live pid on this host."""
   path = os.path.join(model_dir, LOCK_FILE)
-  local = _local(path)
+  local = local_path(path)
   if local is None or fcntl is None:
     return _pid_holder(path)
   try:
@@ -98,16 +98,27 @@ class ModelDirLock:
         "command": " ".join(command or [])
     }
     self.held = False
-    self._fd = None
+    self._fd = None  # the locked file (flock)
+    self._file_held = False  # the file lock (no flock)
 
   def __enter__(self):
-    local = _local(self.path)
+    try:
+      self._acquire()
+    except BaseException:  # a refusal, or a signal right after the lock was taken
+      self.__exit__()
+      raise
+    self.held = True
+    return self
+
+  def _acquire(self):
+    local = local_path(self.path)
     acquired = None
     if local is not None and fcntl is not None:
       acquired = self._try_flock(local)  # None: no flock on this file system
     file_only = acquired is None
     if file_only:
       acquired = self._try_file()
+      self._file_held = acquired
     if not acquired:
       owner = _read(self.path)
       # A kernel lock is never stale; a file naming a process elsewhere may be.
@@ -118,41 +129,42 @@ class ModelDirLock:
           f"{owner.get('pid', '?')} on {owner.get('host', '?')}, started "
           f"{owner.get('started', 'just now')}). Wait for it to finish or use another "
           f"--model_dir.{advice}")
-    self.held = True
-    return self
 
   def _try_flock(self, local):
     """True (locked), False (another run holds it), None (flock unsupported here)."""
-    payload = json.dumps(self.owner).encode()
     for _ in range(self.ATTEMPTS):
-      fd = os.open(local, os.O_RDWR | os.O_CREAT, 0o644)
+      fd, created = _open_or_create(local)
       try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-      except OSError as e:
-        empty = os.fstat(fd).st_size == 0
-        os.close(fd)
-        if e.errno in _UNSUPPORTED:
-          if empty:  # created by the open above: the file lock below creates its own
-            os.unlink(local)
-          log.info("No flock on the file system of %s (%s): the lock file alone is the lock.",
-                   local, os.strerror(e.errno))
-          return None
-        if e.errno not in _BUSY:
-          raise
-        time.sleep(self.PAUSE_SECS)
-        continue
-      try:
-        if not _same_file(fd, local):  # removed by the run we waited for: lock the path's
+        outcome = self._lock(fd, created, local)  # sets self._fd when locked
+      finally:
+        if self._fd != fd:  # whatever happened, even a signal: no fd keeps a lock
           os.close(fd)
-          continue
-        os.ftruncate(fd, 0)
-        os.write(fd, payload)
-      except BaseException:  # a full disk, a signal: never leave the lock held by a lost fd
-        os.close(fd)
-        raise
-      self._fd = fd
-      return True
+      if outcome in (True, None):
+        return outcome
+      if outcome == "busy":
+        time.sleep(self.PAUSE_SECS)
     return False
+
+  def _lock(self, fd, created, local):
+    """Locks `fd`: True, "busy", "replaced" (the path is another file by now) or None."""
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+      if e.errno in _UNSUPPORTED:
+        if created:  # the file lock below creates its own
+          os.unlink(local)
+        log.info("No flock on the file system of %s (%s): the lock file alone is the lock.",
+                 local, os.strerror(e.errno))
+        return None
+      if e.errno not in _BUSY:
+        raise
+      return "busy"
+    if not _same_file(fd, local):  # removed by the run we waited for: lock the path's
+      return "replaced"
+    os.ftruncate(fd, 0)
+    os.write(fd, json.dumps(self.owner).encode())
+    self._fd = fd
+    return True
 
   def _try_file(self):
     """gs:// and file systems without flock: the file is the lock; a dead owner's on this
@@ -172,7 +184,7 @@ class ModelDirLock:
   def _create(self):
     """Creates the lock file with the owner's record; False if it exists. Atomic on a local
     file system (O_EXCL); gs:// has no atomic create."""
-    local = _local(self.path)
+    local = local_path(self.path)
     if local is not None:
       try:
         fd = os.open(local, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -193,19 +205,38 @@ class ModelDirLock:
     except tf.errors.OpError:
       return 0.0
 
-  def __exit__(self, *exc):
+  def __exit__(self, *exc):  # pylint: disable=unused-argument
     if self._fd is not None:
       fd, self._fd = self._fd, None
       try:
-        if _same_file(fd, _local(self.path)):
-          os.unlink(_local(self.path))  # while still locked: a waiter then sees another file
+        if _same_file(fd, local_path(self.path)):
+          os.unlink(local_path(self.path))  # while still locked: a waiter then sees another file
       except OSError as e:
         log.warning("Could not remove the lock file %s: %s", self.path, e)
       finally:
         os.close(fd)
-    elif self.held and _read(self.path).get("pid") == self.owner["pid"]:
-      tf.io.gfile.remove(self.path)
+    elif self._file_held:
+      self._file_held = False
+      owner = _read(self.path)
+      if (owner.get("pid"), owner.get("host")) == (self.owner["pid"], self.owner["host"]):
+        try:
+          tf.io.gfile.remove(self.path)
+        except tf.errors.OpError as e:
+          log.warning("Could not remove the lock file %s: %s", self.path, e)
     self.held = False
+
+
+def _open_or_create(local):
+  """(fd, whether this call created the file) of the lock file, opened for writing."""
+  while True:
+    try:
+      return os.open(local, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644), True
+    except FileExistsError:
+      pass
+    try:
+      return os.open(local, os.O_RDWR), False
+    except FileNotFoundError:
+      continue  # removed in between by the run that held it: create it
 
 
 def _same_file(fd, path):

@@ -19,6 +19,7 @@ import os
 import tensorflow as tf
 
 from finetune.runtime.lock import LOCK_FILE
+from finetune.runtime.lock import local_path
 
 SMALL_FILE_BYTES = 1 << 20
 log = logging.getLogger("finetune")
@@ -30,14 +31,16 @@ class Snapshot:
   Args:
     model_dir: the directory.
     existed: whether it existed before the run started (the run's checks may have created
-      it since); if not, a restore removes it whole.
+      it since); if not, it is removed after the restore if nothing else is in it
+      (`remove_if_empty`). What is in it when the snapshot is taken stays either way:
+      another run may have written it between the checks and this run's lock.
   """
 
   def __init__(self, model_dir, existed=True):
     self.model_dir = model_dir
     self.existed = existed and tf.io.gfile.isdir(model_dir)
     self.paths, self.top = set(), {}
-    if not self.existed:
+    if not tf.io.gfile.isdir(model_dir):
       return
     for directory, dirs, names in tf.io.gfile.walk(model_dir):
       self.paths.update(os.path.join(directory, n) for n in list(dirs) + list(names))
@@ -77,11 +80,14 @@ class Snapshot:
   def remove_if_empty(self):
     """After a restore and the lock's release: a model_dir this run created goes too, unless
     another run has put something in it since."""
+    if self.existed:
+      return
     try:
-      if not self.existed and tf.io.gfile.isdir(self.model_dir) and not tf.io.gfile.listdir(
-          self.model_dir):
-        tf.io.gfile.remove(self.model_dir) if "://" in self.model_dir else os.rmdir(
-            self.model_dir)
+      if tf.io.gfile.isdir(self.model_dir) and not tf.io.gfile.listdir(self.model_dir):
+        local = local_path(self.model_dir)
+        os.rmdir(local) if local is not None else tf.io.gfile.rmtree(self.model_dir)
+    except tf.errors.NotFoundError:
+      pass
     except (tf.errors.OpError, OSError) as e:
       log.warning("Could not remove %s: %s", self.model_dir, e)
 

@@ -49,8 +49,8 @@ def held():
     yield
   finally:
     pending = _holding.pop()
-  if pending:
-    os.kill(os.getpid(), pending[0])
+    if pending:  # also when the block failed: the stop still comes first
+      os.kill(os.getpid(), pending[0])
 
 
 def current_phase():
@@ -95,9 +95,12 @@ class StopSignal:
       self.requested.set()
       return
     if self.requested.is_set() and signum == signal.SIGTERM:
-      logging.getLogger("finetune").warning(
-          "Already stopping after the current step (a checkpoint is saved there); SIGTERM "
-          "again is ignored. Ctrl-C (SIGINT) stops at once, without that checkpoint.")
+      try:
+        logging.getLogger("finetune").warning(
+            "Already stopping after the current step (a checkpoint is saved there); SIGTERM "
+            "again is ignored. Ctrl-C (SIGINT) stops at once, without that checkpoint.")
+      except RuntimeError:  # the signal cut into a write to the same stream: skip the line
+        pass
       return
     raise Interrupted(signum, *current_phase())
 

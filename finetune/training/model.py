@@ -42,7 +42,9 @@ class Model:
 
   def model_fn(self, features, labels, mode, params, config):
     del params, config  # batch sizes reach the input_fn, not the model
-    with signals.phase("building the graph"):  # an interruption's line says so
+    # An interruption's line says so; an export's own phase (it builds a graph too) wins.
+    outer, _ = signals.current_phase()
+    with signals.phase(outer or "building the graph"):
       return self._model_fn(features, labels, mode)
 
   def _model_fn(self, features, labels, mode):
