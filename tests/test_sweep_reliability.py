@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from finetune.runtime import lock
 from finetune.runtime import processes
 from finetune.trials import state
 from tests import helpers
@@ -67,7 +68,7 @@ def test_dry_run_lines_run_by_a_shell_in_parallel_are_collected(tmp_path, digits
 
 def _lock_owner(trial_dir):
   try:
-    return json.loads((trial_dir / state.LOCK_FILE).read_text())
+    return json.loads((trial_dir / lock.LOCK_FILE).read_text())
   except (OSError, ValueError):
     return None
 

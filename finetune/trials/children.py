@@ -9,8 +9,8 @@ the sweep resumes the trial.
 
 Trials run in sessions of their own, so Ctrl-C in a terminal (SIGINT to the foreground process
 group) or a scheduler's signal to the sweep's group reaches the sweep alone, which stops each
-trial with one SIGTERM. A trial that got the group's signal and then the sweep's would stop at
-once on the second, without the checkpoint at its current step.
+trial with one SIGTERM: a trial that got SIGINT from the group would take the sweep's SIGTERM
+after it too. (A trial ignores a further SIGTERM during its clean stop anyway: signals.py.)
 """
 
 import ctypes

@@ -14,7 +14,6 @@ import tensorflow as tf
 
 from finetune import files
 from finetune.runtime import lock
-from finetune.runtime.lock import LOCK_FILE  # noqa: F401  (tests read the owner from it)
 
 DONE, FAILED, RUNNING = "done", "failed", "running"
 UNFINISHED, NOT_STARTED = "unfinished", "not started"
