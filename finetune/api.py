@@ -121,6 +121,32 @@ def inspect(handle, verbose=False):
   return inspection.describe(handle)
 
 
+def export_embedding(embedding_file, export_path, vocabulary_file=None, input_format="auto",
+                     num_oov_buckets=1, num_lines_to_ignore=0, num_lines_to_use=None,
+                     lowercase=True, punctuation="space", l2_regularization=0.0, l2_rows="used",
+                     dropout=0.0, module_format="tf1", verbose=False):
+  """Writes a file of word vectors as a text-embedding module, as `python -m
+  finetune.export_embedding` does (its flags are these arguments; embeddings/ explains them).
+
+  Returns:
+    embeddings.publish.Published: the path, the format, the vocabulary size and dim.
+
+  Raises:
+    FinetuneError: a bad file, option or path; nothing is written then.
+  """
+  logs.configure(verbose)
+  from finetune.embeddings import module_options  # pylint: disable=g-import-not-at-top
+  from finetune.embeddings import publish  # pylint: disable=g-import-not-at-top
+  options = module_options.ModuleOptions(num_oov_buckets=num_oov_buckets,
+                                         lowercase=lowercase,
+                                         punctuation=punctuation,
+                                         l2_regularization=l2_regularization,
+                                         l2_rows=l2_rows,
+                                         dropout=dropout)
+  return publish.publish(embedding_file, export_path, vocabulary_file, input_format,
+                         num_lines_to_ignore, num_lines_to_use, options, module_format)
+
+
 def sweep(gin_files, sweep_dir, grid, bindings=(), zipped=False, parallel=1, metric="accuracy",
           higher_is_better=True, dry_run=False, verbose=False):
   """Runs a sweep (each trial a `finetune.train` process) and collects its results.

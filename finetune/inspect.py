@@ -6,7 +6,7 @@
 import json
 import sys
 
-from finetune import formatting
+from finetune import command
 from finetune import logs
 
 logs.quiet_tensorflow_before_import("--verbose" in sys.argv)
@@ -22,27 +22,14 @@ FLAGS = flags.FLAGS
 def main(argv):
   if len(argv) != 2:
     raise app.UsageError("Usage: python -m finetune.inspect HANDLE [--format=text|json]")
-  from finetune.errors import Interrupted  # pylint: disable=g-import-not-at-top
-  from finetune.runtime.signals import StopSignal  # pylint: disable=g-import-not-at-top
-  try:
-    with StopSignal():  # SIGTERM/SIGINT (a download, loading the graph): one line, 143/130
-      return _inspect(argv[1])
-  except Interrupted as e:
-    print(f"finetune: {e}", file=sys.stderr)
-    return e.exit_code
+  # A signal while downloading or loading the graph: one line, 143/130.
+  return command.run(lambda: _inspect(argv[1]), FLAGS.verbose)
 
 
 def _inspect(handle):
   from finetune import api  # pylint: disable=g-import-not-at-top
-  from finetune.errors import FinetuneError  # pylint: disable=g-import-not-at-top
   from finetune.modules import inspection  # pylint: disable=g-import-not-at-top
-  try:
-    description = api.inspect(handle, verbose=FLAGS.verbose)
-  except FinetuneError as e:
-    if FLAGS.verbose:
-      raise
-    print(f"finetune: error: {formatting.one_line(e)}", file=sys.stderr)
-    return 2
+  description = api.inspect(handle, verbose=FLAGS.verbose)
   if FLAGS.format == "json":
     print(json.dumps(description, indent=2))
   else:

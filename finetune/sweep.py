@@ -6,12 +6,11 @@
       [--parallel=2] [--dry_run] [--collect] [--metric=accuracy] [--lower_is_better]
 """
 
-import contextlib
 import os
 import shlex
 import sys
 
-from finetune import formatting
+from finetune import command
 from finetune import logs
 
 logs.quiet_tensorflow_before_import("--verbose" in sys.argv)
@@ -46,18 +45,11 @@ def _grids():
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  from finetune.errors import Interrupted  # pylint: disable=g-import-not-at-top
-  from finetune.runtime import signals  # pylint: disable=g-import-not-at-top
   # Ctrl-C and a scheduler's SIGTERM unwind the sweep, which stops each running trial with one
   # SIGTERM (a checkpoint at its current step), instead of dying and leaving them running.
   running = not (FLAGS.collect or FLAGS.dry_run)
-  try:
-    with signals.StopSignal(), (signals.phase("running the sweep", _RESUME)
-                                if running else contextlib.nullcontext()):
-      return _sweep()
-  except Interrupted as e:
-    print(f"finetune: {e}", file=sys.stderr)
-    return e.exit_code
+  return command.run(_sweep, FLAGS.verbose, phase=("running the sweep", _RESUME) if running
+                     else None)
 
 
 _RESUME = ("Its running trials were stopped (in training, with a checkpoint at their current "
@@ -68,28 +60,22 @@ def _sweep():
   from finetune import api  # pylint: disable=g-import-not-at-top
   from finetune.errors import FinetuneError  # pylint: disable=g-import-not-at-top
   higher = not FLAGS.lower_is_better
-  try:
-    if not FLAGS.sweep_dir:
-      raise FinetuneError("Pass --sweep_dir=DIR.")
-    if FLAGS.parallel < 1:
-      raise FinetuneError(f"--parallel is the number of trials run at once: 1 or more, got "
-                          f"{FLAGS.parallel}.")
-    if FLAGS.collect:  # the grid flags, if given, name the planned trials
-      grids, zipped = _grids() if FLAGS.grid or FLAGS.sweep_file else (None, False)
-      rows = api.collect(FLAGS.sweep_dir, FLAGS.metric, higher, grids, zipped)
-    else:
-      grids, zipped = _grids()
-      rows = api.sweep(FLAGS.gin_file, FLAGS.sweep_dir, grids, FLAGS.gin_bindings, zipped,
-                       FLAGS.parallel, FLAGS.metric, higher, dry_run=FLAGS.dry_run,
-                       verbose=FLAGS.verbose)
-      if FLAGS.dry_run:
-        print("\n".join(shlex.join(command) for command in rows))
-        return 0
-  except FinetuneError as e:
-    if FLAGS.verbose:
-      raise
-    print(f"finetune: error: {formatting.one_line(e)}", file=sys.stderr)
-    return 2
+  if not FLAGS.sweep_dir:
+    raise FinetuneError("Pass --sweep_dir=DIR.")
+  if FLAGS.parallel < 1:
+    raise FinetuneError(f"--parallel is the number of trials run at once: 1 or more, got "
+                        f"{FLAGS.parallel}.")
+  if FLAGS.collect:  # the grid flags, if given, name the planned trials
+    grids, zipped = _grids() if FLAGS.grid or FLAGS.sweep_file else (None, False)
+    rows = api.collect(FLAGS.sweep_dir, FLAGS.metric, higher, grids, zipped)
+  else:
+    grids, zipped = _grids()
+    rows = api.sweep(FLAGS.gin_file, FLAGS.sweep_dir, grids, FLAGS.gin_bindings, zipped,
+                     FLAGS.parallel, FLAGS.metric, higher, dry_run=FLAGS.dry_run,
+                     verbose=FLAGS.verbose)
+    if FLAGS.dry_run:
+      print("\n".join(shlex.join(line) for line in rows))
+      return 0
   import tensorflow as tf  # pylint: disable=g-import-not-at-top  (loaded by api already)
   paths = [os.path.join(FLAGS.sweep_dir, f"results.{kind}") for kind in ("csv", "md", "png")]
   paths.append(os.path.join(FLAGS.sweep_dir, "tensorboard"))

@@ -7,7 +7,7 @@
 
 import sys
 
-from finetune import formatting
+from finetune import command
 from finetune import logs
 
 logs.quiet_tensorflow_before_import("--verbose" in sys.argv)
@@ -30,37 +30,20 @@ FLAGS = flags.FLAGS
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  from finetune.errors import Interrupted  # pylint: disable=g-import-not-at-top
-  from finetune.runtime.signals import StopSignal  # pylint: disable=g-import-not-at-top
   from finetune.trials import children  # pylint: disable=g-import-not-at-top
-  try:
-    with StopSignal():  # SIGTERM/SIGINT before or after training: one line, 143/130
-      children.die_with_parent()  # a sweep's trial: SIGTERM when the sweep dies
-      return _train()
-  except Interrupted as e:
-    print(f"finetune: {e}", file=sys.stderr)
-    return e.exit_code
+  # A sweep's trial dies with its sweep (SIGTERM when the sweep dies).
+  return command.run(_train, FLAGS.verbose, before=children.die_with_parent)
 
 
 def _train():
   from finetune import api  # pylint: disable=g-import-not-at-top
-  from finetune.errors import FinetuneError, Preempted  # pylint: disable=g-import-not-at-top
-  try:
-    result = api.train(FLAGS.gin_file,
-                       FLAGS.gin_bindings,
-                       model_dir=FLAGS.model_dir,
-                       schedule=FLAGS.schedule,
-                       command_line=["python", "-m", "finetune.train"] + sys.argv[1:],
-                       verbose=FLAGS.verbose)
-  except Preempted as e:
-    print(f"finetune: {e}", file=sys.stderr)
-    return e.exit_code
-  except FinetuneError as e:
-    if FLAGS.verbose:
-      raise
-    print(f"finetune: error: {formatting.one_line(e)}", file=sys.stderr)
-    return 2
   from finetune.outputs import summary  # pylint: disable=g-import-not-at-top
+  result = api.train(FLAGS.gin_file,
+                     FLAGS.gin_bindings,
+                     model_dir=FLAGS.model_dir,
+                     schedule=FLAGS.schedule,
+                     command_line=["python", "-m", "finetune.train"] + sys.argv[1:],
+                     verbose=FLAGS.verbose)
   summary.print_summary(result)
   return 0
 

@@ -105,13 +105,48 @@ def _called_functions(node, functions):
 
 
 def _asset_nodes(meta_graph):
-  assets = set()
+  """Nodes that hold the path of one of the module's assets: TF1's saved_model_assets, TF2's
+  asset_file_def, and what carries them on (Identity, a variable assigned from one and its
+  reads: how a TF2 SavedModel hands the path to its initializer function)."""
+  assets = {_name(a.tensor_info.name) for a in meta_graph.asset_file_def}
   if "saved_model_assets" in meta_graph.collection_def:
     for any_proto in meta_graph.collection_def["saved_model_assets"].any_list.value:
       asset = meta_graph_pb2.AssetFileDef()
       any_proto.Unpack(asset)
       assets.add(_name(asset.tensor_info.name))
-  return assets
+  nodes = meta_graph.graph_def.node
+  while True:
+    carried = {n.name for n in nodes if n.op in ("Identity", "ReadVariableOp") and n.input and
+               _name(n.input[0]) in assets}
+    carried |= {_name(n.input[0]) for n in nodes if n.op == "AssignVariableOp" and
+                len(n.input) > 1 and _name(n.input[1]) in assets}
+    if carried <= assets:
+      return assets
+    assets |= carried
+
+
+def _asset_arguments(graph, functions, assets):
+  """{function name: indices of its arguments that every caller fills with an asset path}."""
+  positions = {}
+  for node in graph.node:
+    callee = node.attr["f"].func.name if "f" in node.attr else None
+    if callee not in functions:
+      continue
+    data = [_name(i) for i in node.input if not i.startswith("^")]
+    given = {i for i, name in enumerate(data) if name in assets}
+    positions[callee] = positions.get(callee, given) & given
+  return positions
+
+
+def _reads_own_asset_argument(node, function, asset_positions):
+  """A file read inside a TF2 function whose file name is an argument that every caller
+  fills with one of the module's assets."""
+  if node.op not in FILE_READS:
+    return False
+  name = _name(node.input[1] if node.op.startswith("InitializeTable") else node.input[0])
+  arguments = [a.name for a in function.signature.input_arg]
+  return name in arguments and arguments.index(name) in asset_positions.get(
+      function.signature.name, set())
 
 
 def _reads_own_asset(node, nodes, assets):
@@ -176,12 +211,13 @@ def _scan_meta_graph(meta_graph):
       signatures = tuple(sorted(s for s, (reached, _) in reach.items() if node.name in reached))
       findings.append(Finding(tags, signatures, node.op, node.name, why))
   own_saver = _saver_functions(meta_graph, nodes, functions)
+  asset_positions = _asset_arguments(graph, functions, assets)
   for fname, function in functions.items():
     if fname in own_saver:
       continue
     for node in function.node_def:
       why = _why(node.op, functions, node)
-      if why:
+      if why and not _reads_own_asset_argument(node, function, asset_positions):
         signatures = tuple(sorted(s for s, (_, called) in reach.items() if fname in called))
         findings.append(Finding(tags, signatures, node.op, f"{fname}/{node.name}", why))
   return findings

@@ -28,6 +28,11 @@ from finetune.modules import tokenization_info
 from finetune.modules.handles import load_spec
 
 TRAIN_TAG = "train"
+# A scalar signature output under this name is a penalty that depends on the inputs (e.g. L2
+# on the embedding rows a batch looks up): TF1 Hub format imports REGULARIZATION_LOSSES only
+# from the input-independent state graph, so such a penalty can only travel as an output.
+# A trainable module's is added to REGULARIZATION_LOSSES at every application.
+REGULARIZATION_OUTPUT = "regularization_loss"
 
 
 @gin.configurable("hub_module")
@@ -270,6 +275,9 @@ class HubModule:
                                 training=mode == tf.estimator.ModeKeys.TRAIN)
     else:
       outputs = module(inputs, signature=self.signature, as_dict=True)
+      if self.trainable and REGULARIZATION_OUTPUT in outputs:
+        tf.compat.v1.add_to_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES,
+                                       outputs[REGULARIZATION_OUTPUT])
     tensors = [tf.cast(outputs[key], tf.float32) for key in self.output_keys()]
     output = tensors[0] if len(tensors) == 1 else tf.concat(tensors, axis=-1)
     if self.pooling:
