@@ -90,15 +90,24 @@ def compare(runs_dir, modules_dir, sizes, repeats, keep_runs=False, extra_bindin
 
 
 def markdown(results, sizes):
-  header = "| training rows | " + " | ".join(label for label, _ in SETTINGS) + " |"
-  lines = [header, "|---" * (len(SETTINGS) + 1) + "|"]
+  """Mean (min-max) per setting and size, and the paired gain of fine-tuned GloVe over the
+  same run from scratch (same subset, same seed)."""
+  finetuned, scratch = SETTINGS[0][0], SETTINGS[2][0]
+  header = ("| training rows | " + " | ".join(label for label, _ in SETTINGS) +
+            " | fine-tuned minus scratch, per seed |")
+  lines = [header, "|---" * (len(SETTINGS) + 2) + "|"]
   for size in sizes:
-    cells = []
-    for label, _ in SETTINGS:
-      values = results[label][size]
-      cells.append(f"{statistics.mean(values):.3f} ({min(values):.3f}-{max(values):.3f})")
+    cells = [_spread(results[label][size]) for label, _ in SETTINGS]
+    gains = [a - b for a, b in zip(results[finetuned][size], results[scratch][size])]
+    cells.append(_spread(gains, signed=True))
     lines.append(f"| {size} | " + " | ".join(cells) + " |")
   return "\n".join(lines)
+
+
+def _spread(values, signed=False):
+  form = "{:+.3f}" if signed else "{:.3f}"
+  mean, low, high = (form.format(v) for v in (statistics.mean(values), min(values), max(values)))
+  return f"{mean} ({low} to {high})"
 
 
 def plot(results, sizes, path, repeats):

@@ -1,0 +1,121 @@
+"""The GloVe example at scale: the exporter's time and memory, and training at sparse speed.
+
+  .venv/bin/python bench/glove.py [--work_dir=build/bench_glove] [--steps=600] [--repeats=2]
+
+1. Exporter: `python -m finetune.export_embedding` on the 400,000 x 50 GloVe vectors (80 MB
+   of float32) from the package's .npy + parquet, and from the same vectors written as a
+   GloVe text file (170 MB), each in a fresh process; wall time and peak memory, beside the
+   same command on the first 1,000 words only (the process's own floor: Python, TensorFlow,
+   the word list).
+2. Training examples/s of configs/glove/finetune.gin with the 400k-row module, from the
+   difference of two runs (STEPS and STEPS/6 steps, so start-up and exports cancel out),
+   alternated, for: the frozen module (the floor); lazy Adam with the row penalty (the
+   example); lazy Adam with a whole-table penalty (--l2_rows=all: a dense gradient); dense
+   Adam with the row penalty.
+"""
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from absl import app
+from absl import flags
+
+flags.DEFINE_string("work_dir", "build/bench_glove", "Modules, text file and runs go here.")
+flags.DEFINE_integer("steps", 600, "Training steps of the long run of each way.")
+flags.DEFINE_integer("repeats", 2, "Measurements per way (alternated).")
+FLAGS = flags.FLAGS
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def measured(args):
+  """Wall time and the child's own peak RSS (through GNU time, which reports per process)."""
+  start = time.time()
+  done = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m"] + args, cwd=REPO,
+                        capture_output=True, text=True)
+  seconds = time.time() - start
+  if done.returncode:
+    raise SystemExit(f"{args} failed:\n{done.stderr[-2000:]}")
+  return seconds, int(done.stderr.strip().splitlines()[-1]) / 1024
+
+
+def write_text(table, path):
+  if not os.path.exists(path):
+    with open(path, "w", encoding="utf-8") as f:
+      for word, row in zip(table.words, table.vectors):
+        f.write(word + " " + " ".join(f"{x:.5f}" for x in row) + "\n")
+  return path
+
+
+def exporter(work_dir):
+  from examples.glove import build  # pylint: disable=g-import-not-at-top
+  from finetune.embeddings import vector_files  # pylint: disable=g-import-not-at-top
+  vectors, words = build.glove_files()
+  text = write_text(vector_files.read(vectors, words), os.path.join(work_dir, "glove.6B.50d.txt"))
+  print("## Exporter (400,000 x 50, 80 MB table)\n")
+  print("| input | seconds | peak memory (MB) | over the 1,000-word floor (MB) |\n|---|---|---|---|")
+  for label, flags_ in (("npy + parquet", [f"--embedding_file={vectors}",
+                                            f"--vocabulary_file={words}"]),
+                        ("GloVe text", [f"--embedding_file={text}"])):
+    figures = {}
+    for name, extra in (("floor", ["--num_lines_to_use=1000"]), ("all", [])):
+      out = os.path.join(work_dir, f"module_{label.split()[0]}_{name}")
+      subprocess.run(["rm", "-rf", out], check=True)
+      figures[name] = measured(["finetune.export_embedding", f"--export_path={out}"] + flags_ +
+                               extra)
+    (seconds, peak), (_, floor) = figures["all"], figures["floor"]
+    print(f"| {label} | {seconds:.1f} | {peak:.0f} | {peak - floor:.0f} |")
+
+
+def training(work_dir, steps, repeats):
+  modules = {}
+  from examples.glove import build  # pylint: disable=g-import-not-at-top
+  vectors, words = build.glove_files()
+  for rows in ("used", "all"):
+    path = os.path.join(work_dir, f"glove_l2_{rows}")
+    if not os.path.exists(path):
+      measured(["finetune.export_embedding", f"--embedding_file={vectors}",
+                f"--vocabulary_file={words}", f"--export_path={path}",
+                "--l2_regularization=1e-5", f"--l2_rows={rows}"])
+    modules[rows] = path
+  ways = {
+      "frozen module (floor)": (modules["used"], ["hub_module.trainable = False"]),
+      "lazy Adam, row penalty (the example)": (modules["used"], []),
+      "lazy Adam, whole-table penalty": (modules["all"], []),
+      "dense Adam, row penalty": (modules["used"],
+                                  ["optimization.optimizer = @tf.train.AdamOptimizer"]),
+  }
+  short = max(steps // 6, 1)
+  rates = {label: [] for label in ways}
+  for repeat in range(repeats):
+    for label, (handle, bindings) in ways.items():
+      times = []
+      for n in (short, steps):
+        model_dir = os.path.join(work_dir, "runs", f"{len(times)}")
+        subprocess.run(["rm", "-rf", model_dir], check=True)
+        args = ["finetune.train", "--gin_file=glove/finetune.gin", "--schedule=train",
+                f"--model_dir={model_dir}", f"--gin_bindings=MODULE_HANDLE = '{handle}'",
+                f"--gin_bindings=TRAIN_STEPS = {n}", "--gin_bindings=learning_rate_schedule."
+                "warmup_steps = 0", f"--gin_bindings=run_config.save_checkpoints_steps = {n}"]
+        times.append(measured(args + [f"--gin_bindings={b}" for b in bindings])[0])
+      rates[label].append((steps - short) * 32 / max(times[1] - times[0], 1e-9))
+      print(f"  {label}, repeat {repeat}: {rates[label][-1]:,.0f} examples/s", flush=True)
+  floor = statistics.median(rates["frozen module (floor)"])
+  print(f"\n## Training (batch 32, {steps} against {short} steps, median of {repeats})\n")
+  print("| way | examples/s | time per example vs frozen |\n|---|---|---|")
+  for label, values in rates.items():
+    rate = statistics.median(values)
+    print(f"| {label} | {rate:,.0f} | {floor / rate:.2f}x |")
+
+
+def main(argv):
+  del argv
+  os.makedirs(FLAGS.work_dir, exist_ok=True)
+  exporter(FLAGS.work_dir)
+  training(FLAGS.work_dir, FLAGS.steps, FLAGS.repeats)
+
+
+if __name__ == "__main__":
+  app.run(main)
