@@ -28,6 +28,7 @@ flags.DEFINE_integer("steps", 600, "Training steps of the long run of each way."
 flags.DEFINE_integer("repeats", 2, "Measurements per way (alternated).")
 FLAGS = flags.FLAGS
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)  # examples/ and finetune/ from the checkout
 
 
 def measured(args):

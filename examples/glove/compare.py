@@ -1,12 +1,12 @@
 """Fine-tuned GloVe vs frozen GloVe vs the same module from scratch, at several training-set
 sizes and seeds: the learning curve in the README.
 
-  python -m examples.glove.compare [--runs_dir=runs/glove_compare] [--sizes=40,160,1020]
+  python -m examples.glove.compare [--runs_dir=runs/glove_compare] [--sizes=40,160,1019]
       [--repeats=3] [--plot=docs/glove_learning_curve.png] [--keep_runs]
 
 Each seed draws its own training subset of each size (stratified by label, from
-examples/text/data/task_train.csv, 1,020 rows) and trains configs/glove/{finetune,frozen,
-scratch}.gin on it with that seed; every run is evaluated on the same 328 held-out lines.
+examples/text/data/task_train.csv, 1,019 rows) and trains configs/glove/{finetune,frozen,
+scratch}.gin on it with that seed; every run is evaluated on the same 327 held-out lines.
 Prints a Markdown table (mean and range of eval accuracy over the seeds) and writes the
 figures to RUNS_DIR/results.json and the plot. A run's model_dir (checkpoints of 240 MB) is
 removed once its metrics are read, unless --keep_runs.
@@ -32,7 +32,7 @@ from finetune import api  # noqa: E402
 
 flags.DEFINE_string("runs_dir", "runs/glove_compare", "Where runs, subsets and results go.")
 flags.DEFINE_string("modules_dir", "build/glove", "Where the GloVe modules are (built if not).")
-flags.DEFINE_list("sizes", ["40", "160", "1020"], "Training-set sizes (rows).")
+flags.DEFINE_list("sizes", ["40", "160", "1019"], "Training-set sizes (rows; 1019 is all).")
 flags.DEFINE_integer("repeats", 3, "Seeds per setting and size.")
 flags.DEFINE_string("plot", None, "Where the learning-curve PNG goes (default: RUNS_DIR).")
 flags.DEFINE_bool("keep_runs", False, "Keep every run's model_dir.")
@@ -124,7 +124,7 @@ def plot(results, sizes, path, repeats):
   ax.set_xticks(sizes)
   ax.set_xticklabels([str(s) for s in sizes])
   ax.set_xlabel("training rows (log scale)")
-  ax.set_ylabel("eval accuracy (328 lines)")
+  ax.set_ylabel("eval accuracy (327 held-out lines)")
   ax.set_title(f"Docstring areas, GloVe 6B 50d: mean and range over {repeats} seeds",
                fontsize=10)
   ax.grid(alpha=0.3)
