@@ -101,7 +101,10 @@ def training(work_dir, steps, repeats):
                 f"--gin_bindings=TRAIN_STEPS = {n}", "--gin_bindings=learning_rate_schedule."
                 "warmup_steps = 0", f"--gin_bindings=run_config.save_checkpoints_steps = {n}"]
         times.append(measured(args + [f"--gin_bindings={b}" for b in bindings])[0])
-      rates[label].append((steps - short) * 32 / max(times[1] - times[0], 1e-9))
+      if times[1] <= times[0]:  # start-up noise swamped the difference: no figure
+        print(f"  {label}, repeat {repeat}: no figure (the short run took as long)")
+        continue
+      rates[label].append((steps - short) * 32 / (times[1] - times[0]))
       print(f"  {label}, repeat {repeat}: {rates[label][-1]:,.0f} examples/s", flush=True)
   floor = statistics.median(rates["frozen module (floor)"])
   print(f"\n## Training (batch 32, {steps} against {short} steps, median of {repeats})\n")

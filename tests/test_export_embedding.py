@@ -91,6 +91,8 @@ def test_every_format_reads_the_same_table(formats, name):
 
 
 def test_lines_to_ignore_and_use(formats):
+  table = vector_files.read(formats["glove.txt.gz"][0], num_lines_to_use=100)  # fewer there
+  assert table.words == WORDS and table.vectors.shape == (len(WORDS), DIM)
   for name in ("glove.txt", "word2vec.bin", "npy+parquet"):
     path, vocabulary = formats[name]
     table = vector_files.read(path, vocabulary, num_lines_to_ignore=2, num_lines_to_use=3)
@@ -118,6 +120,7 @@ def test_case_punctuation_empty_and_unknown_words(module_dir):
   np.testing.assert_array_equal(out[5], np.zeros(DIM))  # unknown: a bucket row, zero at first
   np.testing.assert_allclose(out[6], vector("python") / np.sqrt(2), rtol=1e-6)  # counted
   np.testing.assert_array_equal(out[7], np.zeros(DIM))  # "apple" is not "Apple"
+  np.testing.assert_array_equal(embed(module_dir, ["", "  "]), np.zeros((2, DIM)))  # all empty
 
 
 def test_cased_vectors_and_punctuation_as_words(formats, tmp_path):

@@ -66,6 +66,7 @@ def write_module(words, vectors, export_path, options, module_format="tf1", expo
     raise FinetuneError(f"{len(words)} words need a [{len(words)}, dim] matrix; got "
                         f"{list(vectors.shape)}.")
   remote = "://" in export_path
+  export_path = export_path if remote else export_path.rstrip("/") or "/"
   target = export_path if remote else f"{export_path}.partial-{os.getpid()}"
   scratch = tempfile.mkdtemp(prefix="finetune-vocabulary-")
   complete = False

@@ -155,9 +155,9 @@ def _read_text(path, ignore, use, progress):
         raise FinetuneError(f"Line {line_number} of {path} has no numbers after its word "
                             f"'{_text(first).strip()}': expected `word v1 ... vd` per line.")
       total = None
-  if total is None:
+  if total is None and use is None:  # a counting pass, so the matrix is allocated once
     total = _count_lines(path) - line_number + 1
-  capacity = total if use is None else min(total, use)
+  capacity = use if total is None else (total if use is None else min(total, use))
   vectors = np.empty((capacity, dim), np.float32)
   words, lines = [], np.empty(capacity, np.int64)
   with _open(path) as f:
@@ -224,7 +224,7 @@ def _parse_text_line(raw, dim, number, path):
     raise FinetuneError(f"Line {number} of {path} has {found} numbers after its word where "
                         f"the file's vectors have {dim}: a ragged row. Fix or drop that line.")
   word = parts[0]
-  if not word.strip():
+  if not word or (word.isascii() and word.isspace()):
     raise FinetuneError(f"Line {number} of {path} has an empty word; every vector needs one.")
   try:
     return word, np.asarray(parts[1:], dtype=np.float32)
@@ -415,7 +415,9 @@ def _check_table(table):
                         "NaN or infinity; fix or drop it.")
   seen = {}
   for row, word in enumerate(table.words):
-    if not word.strip() or "\n" in word:
+    # Empty or ASCII-blank words are a malformed file; a word of Unicode spaces (GloVe 840B
+    # has a few) can never be looked up but harms nothing, so it stays.
+    if not word or (word.isascii() and word.isspace()) or "\n" in word:
       raise FinetuneError(f"The word at {table.place_of_row(row)} is {word!r}: a word must be "
                           "non-empty and on one line.")
     first = seen.setdefault(word, row)
