@@ -261,17 +261,19 @@ def test_two_replicas_train_it(tmp_path, tf2_handle):
 
 
 def test_regularization_acts_inside_the_training_loop(tmp_path):
-  """steps_per_run > 1 copies the SavedModel's L2 into the loop: a huge L2 shrinks the kernel
-  that the same training without it leaves near its start."""
-  norms = {}
-  for l2 in (0.0, 5.0):
-    handle = tf2_builders.build_tf2_module(tmp_path / f"l2_{l2}", l2=l2)
+  """steps_per_run > 1 copies the SavedModel's L2 into the loop: a huge L2 (each SGD step
+  alone would scale the kernel by 0.2) shrinks the kernel that the same training without it
+  leaves near its start. The module has no batch norm: after batch norm the task gradient
+  grows as the kernel shrinks, and where the two balance depends on the batches."""
+  ratios = {}
+  for l2 in (0.0, 8.0):
+    handle = tf2_builders.build_tf2_module(tmp_path / f"l2_{l2}", l2=l2, with_batch_norm=False)
     helpers.run(tmp_path / f"run_{l2}", handle, SGD + ["training.steps_per_run = 5"],
                 train_steps=10, schedule="train")
     kernel = helpers.checkpoint_values(str(tmp_path / f"run_{l2}"))["module/kernel"]
-    norms[l2] = np.linalg.norm(kernel)
-  start = np.linalg.norm(original_values(str(tmp_path / "l2_0.0"))["module/kernel"])
-  assert norms[5.0] < 0.5 * start and norms[0.0] > 0.9 * start, (norms, start)
+    start = original_values(handle)["module/kernel"]
+    ratios[l2] = np.linalg.norm(kernel) / np.linalg.norm(start)
+  assert ratios[8.0] < 0.3 and ratios[0.0] > 0.9, ratios
 
 
 def test_graph_scan_refuses_a_savedmodel_that_writes_files(tmp_path, tf2_handle):

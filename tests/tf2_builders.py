@@ -11,16 +11,19 @@ import threading
 import tensorflow as tf
 
 
-def _build(path, inputs, features, l2, seed, signatures, writes_file):
+def _build(path, inputs, features, l2, seed, signatures, writes_file, with_batch_norm):
   tf.random.set_seed(seed)
   dense = tf.keras.layers.Dense(features, activation="relu")
-  batch_norm = tf.keras.layers.BatchNormalization()
   dense.build([None, inputs])
-  batch_norm.build([None, features])
   obj = tf.train.Checkpoint()
-  obj.dense, obj.batch_norm = dense, batch_norm
-  obj.variables = list(dense.variables) + list(batch_norm.variables)
-  obj.trainable_variables = list(dense.trainable_variables) + list(batch_norm.trainable_variables)
+  obj.dense = dense
+  layers = [dense]
+  if with_batch_norm:
+    obj.batch_norm = tf.keras.layers.BatchNormalization()
+    obj.batch_norm.build([None, features])
+    layers.append(obj.batch_norm)
+  obj.variables = [v for layer in layers for v in layer.variables]
+  obj.trainable_variables = [v for layer in layers for v in layer.trainable_variables]
   obj.regularization_losses = [
       tf.function(lambda: l2 * tf.reduce_sum(tf.square(dense.kernel)), input_signature=[])
   ]
@@ -29,7 +32,8 @@ def _build(path, inputs, features, l2, seed, signatures, writes_file):
   def call(pixels, training=False):
     if writes_file:  # what the graph scan must catch
       tf.io.write_file(writes_file, tf.strings.as_string(tf.reduce_sum(pixels)))
-    return batch_norm(dense(pixels), training=training)
+    features = dense(pixels)
+    return obj.batch_norm(features, training=training) if with_batch_norm else features
 
   spec = tf.TensorSpec([None, inputs], tf.float32, name="pixels")
   for training in (True, False):
@@ -43,14 +47,15 @@ def _build(path, inputs, features, l2, seed, signatures, writes_file):
 
 
 def build_tf2_module(path, inputs=64, features=8, l2=0.01, seed=0, signatures=False,
-                     writes_file=None):
+                     writes_file=None, with_batch_norm=True):
   """Writes the SavedModel to `path` and returns `path`; `writes_file`: a path its __call__
-  writes to."""
+  writes to. Without batch norm the kernel's scale matters to the output, so an L2 penalty
+  shrinks it steadily (after batch norm the task gradient grows as the kernel shrinks)."""
   errors = []
 
   def run():
     try:
-      _build(str(path), inputs, features, l2, seed, signatures, writes_file)
+      _build(str(path), inputs, features, l2, seed, signatures, writes_file, with_batch_norm)
     except Exception as e:  # pylint: disable=broad-except  (re-raised below)
       errors.append(e)
 

@@ -22,11 +22,6 @@ logs.quiet_tensorflow_before_import(False)
 from examples.digits import build_modules  # noqa: E402
 from finetune import api  # noqa: E402
 
-flags.DEFINE_string("runs_dir", "runs/compare", "Where the runs' model_dirs go.")
-flags.DEFINE_string("modules_dir", "build/modules", "Where the digits modules are.")
-flags.DEFINE_integer("repeats", 3, "Seeds per setting.")
-flags.DEFINE_integer("train_steps", None, "Override TRAIN_STEPS (for a quick check).")
-flags.DEFINE_multi_string("bindings", [], "Extra gin bindings for every run.")
 FLAGS = flags.FLAGS
 
 SETTINGS = (("fine-tuned (trainable=True)", "digits/finetune.gin"),
@@ -65,4 +60,10 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  # Defined here, not on import: examples import each other's helpers in one process.
+  flags.DEFINE_string("runs_dir", "runs/compare", "Where the runs' model_dirs go.")
+  flags.DEFINE_string("modules_dir", "build/modules", "Where the digits modules are.")
+  flags.DEFINE_integer("repeats", 3, "Seeds per setting.")
+  flags.DEFINE_integer("train_steps", None, "Override TRAIN_STEPS (for a quick check).")
+  flags.DEFINE_multi_string("bindings", [], "Extra gin bindings for every run.")
   sys.exit(app.run(main))

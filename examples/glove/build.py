@@ -21,8 +21,6 @@ logs.quiet_tensorflow_before_import(False)
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
-flags.DEFINE_string("output_dir", "build/glove", "Where the modules go.")
-flags.DEFINE_integer("num_words", None, "Use the most frequent N words only (default: all).")
 FLAGS = flags.FLAGS
 
 MODULES = ("glove_6b_50d", "random_6b_50d")
@@ -71,4 +69,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  # Defined here, not on import: examples import each other's helpers in one process.
+  flags.DEFINE_string("output_dir", "build/glove", "Where the modules go.")
+  flags.DEFINE_integer("num_words", None, "Use the most frequent N words only (default: all).")
   app.run(main)

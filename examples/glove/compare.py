@@ -30,13 +30,6 @@ logs.quiet_tensorflow_before_import(False)
 from examples.glove import build as build_lib  # noqa: E402
 from finetune import api  # noqa: E402
 
-flags.DEFINE_string("runs_dir", "runs/glove_compare", "Where runs, subsets and results go.")
-flags.DEFINE_string("modules_dir", "build/glove", "Where the GloVe modules are (built if not).")
-flags.DEFINE_list("sizes", ["40", "160", "1019"], "Training-set sizes (rows; 1019 is all).")
-flags.DEFINE_integer("repeats", 3, "Seeds per setting and size.")
-flags.DEFINE_string("plot", None, "Where the learning-curve PNG goes (default: RUNS_DIR).")
-flags.DEFINE_bool("keep_runs", False, "Keep every run's model_dir.")
-flags.DEFINE_multi_string("bindings", [], "Extra gin bindings for every run.")
 FLAGS = flags.FLAGS
 
 TRAIN_FILE = "examples/text/data/task_train.csv"
@@ -149,4 +142,12 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  # Defined here, not on import: examples import each other's helpers in one process.
+  flags.DEFINE_string("runs_dir", "runs/glove_compare", "Where runs, subsets and results go.")
+  flags.DEFINE_string("modules_dir", "build/glove", "Where the GloVe modules are (built if not).")
+  flags.DEFINE_list("sizes", ["40", "160", "1019"], "Training-set sizes (rows; 1019 is all).")
+  flags.DEFINE_integer("repeats", 3, "Seeds per setting and size.")
+  flags.DEFINE_string("plot", None, "Where the learning-curve PNG goes (default: RUNS_DIR).")
+  flags.DEFINE_bool("keep_runs", False, "Keep every run's model_dir.")
+  flags.DEFINE_multi_string("bindings", [], "Extra gin bindings for every run.")
   sys.exit(app.run(main))
