@@ -65,8 +65,11 @@ def _explained(error, model_dir):
 
 
 def train(gin_files=(), bindings=(), model_dir=None, schedule="train_and_evaluate", hooks=(),
-          command_line=None, verbose=False):
-  """Runs a schedule from gin configs, as `python -m finetune.train` does.
+          command_line=None, verbose=False, module=None, data=None, head=None,
+          head_network=None, training=None, evaluation=None, runtime=None):
+  """Runs a schedule from gin configs, as `python -m finetune.train` does; from Python, any
+  of the run's pieces can be passed as an object instead (numpy arrays as
+  `data=ArrayData(...)`, a head built in the notebook), with the same checks and errors.
 
   Args:
     gin_files: config files (short names of shipped configs, or paths); later ones override.
@@ -77,6 +80,9 @@ def train(gin_files=(), bindings=(), model_dir=None, schedule="train_and_evaluat
     hooks: extra SessionRunHooks for training.
     command_line: recorded in MODEL_DIR/command_lines.txt (the command passes its argv).
     verbose: keep TensorFlow's logs.
+    module, data, head, head_network, training, evaluation, runtime: the run's pieces as
+      objects (`HubModule`, a `DataSource` such as `ArrayData`, a head from
+      training/heads.py, ...); each one given replaces what the configs build for it.
 
   Returns:
     A RunResult.
@@ -96,7 +102,10 @@ def train(gin_files=(), bindings=(), model_dir=None, schedule="train_and_evaluat
     raise FinetuneError("Pass a model_dir (--model_dir=DIR), or a gin file to name a default.")
   try:
     config.parse(gin_files, bindings, model_dir)
-    result = experiment.run(model_dir, schedule, hooks=hooks, command_line=command_line)
+    pieces = dict(module=module, data=data, head=head, head_network=head_network,
+                  training=training, evaluation=evaluation, runtime=runtime)
+    result = experiment.run(model_dir, schedule, hooks=hooks, command_line=command_line,
+                            **{name: piece for name, piece in pieces.items() if piece is not None})
   except FinetuneError as e:
     raise _clean(e) from None
   except Exception as e:  # pylint: disable=broad-except

@@ -1,7 +1,7 @@
 """The skeleton every command shares: signals, the one-line error, the exit code.
 
 A command's `main` parses its flags and hands `run` the work as a function returning the exit
-code. `run` installs the SIGTERM/SIGINT handling (runtime/signals.py) and turns what a user
+code. `run` installs the SIGTERM/SIGINT handling (process/signals.py) and turns what a user
 can fix into one line on stderr: a `FinetuneError` -> `finetune: error: ...`, exit 2 (with
 --verbose it is raised, for the traceback); a stop during training -> its line, 143/130; a
 stop anywhere else -> its line, 143/130. No TensorFlow is imported here, so a command can
@@ -26,7 +26,7 @@ def run(work, verbose=False, phase=None, before=None):
   from finetune.errors import FinetuneError  # pylint: disable=g-import-not-at-top
   from finetune.errors import Interrupted  # pylint: disable=g-import-not-at-top
   from finetune.errors import Preempted  # pylint: disable=g-import-not-at-top
-  from finetune.runtime import signals  # pylint: disable=g-import-not-at-top
+  from finetune.process import signals  # pylint: disable=g-import-not-at-top
   try:
     with signals.StopSignal(), (signals.phase(*phase) if phase else contextlib.nullcontext()):
       if before:

@@ -21,12 +21,11 @@ import tensorflow as tf
 from finetune import schedules
 from finetune.job import Job
 from finetune.outputs.run_record import record_command_line
-from finetune.runtime import cluster
 from finetune.runtime import diagnosis
 from finetune.runtime import preflight
 from finetune.runtime import rollback
-from finetune.runtime.lock import ModelDirLock
-from finetune.runtime.preemption import StopSignal
+from finetune.process.lock import ModelDirLock
+from finetune.process.signals import StopSignal
 
 WRITING_SCHEDULES = ("train_and_evaluate", "train", "export", "predict")
 TRAINING_SCHEDULES = ("train_and_evaluate", "train")
@@ -73,7 +72,7 @@ def run(model_dir,
     preflight.check_checkpoint_matches(model_dir, job.model.model_fn,
                                        data.feature_specs(), job.estimator.config)
   with StopSignal() as stop, _guarded(model_dir, schedule, command_line, job.trained, existed,
-                                          job.find_data_problem):
+                                          job.find_data_problem, job.role):
     job.stop = stop
     result = schedules.RUNNERS[schedule](job, hooks)
   # A signal during the final evaluation or export of a finished training stopped nothing.
@@ -84,26 +83,25 @@ def run(model_dir,
 
 
 @contextlib.contextmanager
-def _guarded(model_dir, schedule, command_line, trained, existed, locate):
+def _guarded(model_dir, schedule, command_line, trained, existed, locate, role):
   """Around a run that passed every check: record the command, hold the model_dir lock,
   clear half-written exports of a killed run, and explain TensorFlow's runtime errors
   (`locate` names the bad record of a data error). A run that fails before a training step
   of its own (`trained`) leaves model_dir as it was when it took the lock (`existed`: whether
   there was a model_dir before the run's checks)."""
-  chief = cluster.is_chief()
-  writes = schedule in ("train_and_evaluate", "train", "export") and chief
+  writes = schedule in ("train_and_evaluate", "train", "export") and role.is_chief
   restored = None
   try:
     with ModelDirLock(model_dir, command_line) if writes else contextlib.nullcontext():
       # Only under the lock, where no other run writes: the rest could be its work.
-      undoable = writes and not cluster.task_type()
+      undoable = writes and not role.in_cluster
       snapshot = rollback.Snapshot(model_dir, existed) if undoable else None
       try:
-        if command_line and chief:
+        if command_line and role.is_chief:
           record_command_line(model_dir, command_line)
         if writes:  # only under the lock: a running training's exports are never touched
-          preflight.remove_partial_exports(model_dir, keep_best=bool(cluster.task_type()))
-        elif cluster.task_type() == "evaluator" and schedule == "train_and_evaluate":
+          preflight.remove_partial_exports(model_dir, keep_best=role.in_cluster)
+        elif role.is_evaluator and schedule == "train_and_evaluate":
           preflight.remove_partial_best_exports(model_dir)
         yield
       except Exception as e:

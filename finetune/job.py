@@ -13,13 +13,13 @@ from finetune.inputs.base import DataSource, TRAIN
 from finetune.outputs import config_history
 from finetune.outputs import exporters
 from finetune.runtime import cluster
+from finetune.runtime import preemption
 from finetune.runtime import rollback
-from finetune.runtime.tpu import TPURuntime
+from finetune.runtime.base import Runtime
 from finetune.training import heads
 from finetune.training import replicas
 from finetune.training import train_loop
 from finetune.training.model import Model
-from finetune.training.tagging_head import TokenTaggingHead
 
 SCHEDULES = ("train_and_evaluate", "train", "evaluate", "export", "predict")
 
@@ -37,7 +37,8 @@ class Job:
     self.training = training
     self.evaluation = evaluation
     self.runtime = runtime
-    self.stop = None  # the run's preemption.StopSignal, set by experiment.run
+    self.role = cluster.Role.from_environment()  # this process in a TF_CONFIG cluster
+    self.stop = None  # the run's process.signals.StopSignal, set by experiment.run
     self.trained = rollback.TrainedMarker()  # whether a training step of this run completed
     self._estimator = None
     self.model = None  # built by validate, once the pieces are known to fit
@@ -50,26 +51,17 @@ class Job:
       raise FinetuneError(f"experiment.data must be a data source such as @csv_data(), "
                           f"@tfrecord_data() or @image_folder_data(); got {self.data!r}.")
     heads.check_head(self.head)
+    if not isinstance(self.runtime, Runtime):
+      raise FinetuneError(f"experiment.runtime must be a runtime such as @estimator_runtime() "
+                          f"or @tpu_runtime(); got {self.runtime!r}.")
     self._check_metric_names()
-    if isinstance(self.head, TokenTaggingHead):
-      if isinstance(self.runtime, TPURuntime):
-        raise FinetuneError("token_tagging_head does not run on the TPU runtime; use "
-                            "experiment.runtime = @estimator_runtime().")
-      if self.module.pooling:
-        raise FinetuneError(f"hub_module.pooling = '{self.module.pooling}' gives one vector per "
-                            "example, but token_tagging_head needs one per position; set "
-                            "hub_module.pooling = None.")
     self.runtime.check(schedule, self.training)
-    replicas.check_batch(self.data.batch_size, getattr(self.runtime, "replicas", 1))
-    if hasattr(self.runtime, "check_paths"):
-      self.runtime.check_paths(self.model_dir, self.module)
+    replicas.check_batch(self.data.batch_size, self.runtime.replicas)
+    self.runtime.check_paths(self.model_dir, self.module)
     self.data.adapt_to_module(self.module)
-    self.module.validate(self.data.feature_specs(),
-                         per_position_head=isinstance(self.head, TokenTaggingHead))
+    self.head.check_setup(self.module, self.data, self.runtime)
+    self.module.validate(self.data.feature_specs(), per_position_head=self.head.per_position)
     self.runtime.check_module(self.module)
-    if isinstance(self.head, TokenTaggingHead) and not self.data.tokenization:
-      raise FinetuneError("token_tagging_head tags the words of a text column: set "
-                          "tokenization = @bert_tokenization() on the data source.")
     self.data.check_not_empty()
     self.model = Model(self.module, self.head, self.head_network, self.training, self.runtime,
                        self.data.batch_size)
@@ -77,7 +69,7 @@ class Job:
   def _check_metric_names(self):
     """Metric names in settings (best export, early stopping) exist: a typo would otherwise
     surface after training, or never."""
-    known = heads.metric_names(self.head)
+    known = self.head.metric_names()
     for setting, name in self.evaluation.watched_metrics(self.training.early_stopping).items():
       if name not in known:
         raise FinetuneError(f"{setting} = '{name}' is not an eval metric of this head; its "
@@ -105,8 +97,8 @@ class Job:
 
   def train_hooks(self, extra_hooks=()):
     """Pre-emption, the operative config (chief), early stopping, and the caller's hooks."""
-    hooks = [self.trained] + ([self.stop.hook()] if self.stop else [])
-    if cluster.is_chief():
+    hooks = [self.trained] + ([preemption.StopHook(self.stop)] if self.stop else [])
+    if self.role.is_chief:
       # After the graph is built, so it holds every value the run used; also in TensorBoard.
       hooks.append(config_history.ConfigHistoryHook(self.model_dir))
       hooks.append(gin.tf.GinConfigSaverHook(self.model_dir, include_step_in_filename=False))
@@ -123,8 +115,8 @@ class Job:
     """The first bad record of the data, described (after the graph failed on a batch)."""
     tokenization = self.data.tokenization
     text_column = tokenization.text_columns[0] if tokenization else None
-    return self.data.find_problem(lambda label, record: heads.label_problem(
-        self.head, label, record.get(text_column) if text_column else None))
+    return self.data.find_problem(lambda label, record: self.head.label_problem(
+        label, record.get(text_column) if text_column else None))
 
   def serving_fn(self):
     return self.data.serving_input_receiver_fn()
@@ -136,7 +128,7 @@ class Job:
   def exporters(self):
     """After each evaluation. In a TF_CONFIG cluster, metrics and the best module (by the
     evaluator): the chief exports hub/ and serving/ once training is done."""
-    make = (exporters.evaluator_exporters if cluster.task_type() is not None else
+    make = (exporters.evaluator_exporters if self.role.in_cluster else
             exporters.default_exporters)
     return make(self.model_dir, self.runtime, self.module, self.serving_fn(), self.evaluation)
 

@@ -61,20 +61,21 @@ def train_and_evaluate(job, hooks=()):
                                     exporters=job.exporters(),
                                     start_delay_secs=0,
                                     throttle_secs=job.evaluation.throttle_secs)
-  task = cluster.task_type()
-  if task == "ps":  # serves until stopped; in a thread, so that SIGTERM can stop it
+  role = job.role
+  if role.is_parameter_server:  # serves until stopped; in a thread, so that SIGTERM can stop it
     cluster.serve_until_stopped(
-        lambda: tf.estimator.train_and_evaluate(job.estimator, train_spec, eval_spec))
+        lambda: tf.estimator.train_and_evaluate(job.estimator, train_spec, eval_spec),
+        role.index)
     return None
   # Locally this returns (eval result, export results); in a cluster, None on most tasks.
   outcome = tf.estimator.train_and_evaluate(job.estimator, train_spec, eval_spec)
-  if task in ("chief", "master"):
+  if role.is_cluster_chief:
     if not job.preempted():
       export(job)
     return {"global_step": job.global_step()}
-  if task == "evaluator":  # its MetricsReporter wrote metrics.json after each evaluation
+  if role.is_evaluator:  # its MetricsReporter wrote metrics.json after each evaluation
     return metrics.read(job.model_dir)
-  if task is not None:  # workers and parameter servers report nothing
+  if role.in_cluster:  # workers and parameter servers report nothing
     return None
   if not outcome or outcome[0] is None:
     # Training was already complete (a rerun of a finished job): report its metrics anyway.

@@ -5,6 +5,8 @@ builders here shrink it further and shape the data the tests feed it.
 """
 
 import os
+import shutil
+import tarfile
 
 import numpy as np
 
@@ -75,3 +77,24 @@ def build_bert_module(path, lines, vocab_size=400, seed=0, **module_kwargs):
   kwargs = dict(hidden=16, layers=1, heads=2, intermediate=32, max_position=64)
   kwargs.update(module_kwargs)
   return bert_module.export_untrained(path, vocab, seed=seed, **kwargs)
+
+
+def make_tarball(module_dir, path):
+  """A .tar.gz of a module folder, its files at the top, as publishers serve them."""
+  with tarfile.open(path, "w:gz") as tar:
+    for name in sorted(os.listdir(module_dir)):
+      tar.add(os.path.join(module_dir, name), arcname=name)
+  return path
+
+
+def damaged_copy(module, path, damage):
+  """A copy of `module` without its variables/ folder, or with its data file cut in half."""
+  shutil.copytree(module, path)
+  variables = os.path.join(path, "variables")
+  if damage == "missing":
+    shutil.rmtree(variables)
+  else:
+    (data,) = [os.path.join(variables, f) for f in os.listdir(variables) if ".data-" in f]
+    with open(data, "r+b") as f:
+      f.truncate(os.path.getsize(data) // 2)
+  return str(path)

@@ -11,7 +11,7 @@ import tensorflow as tf
 from finetune import train
 from tests import builders
 from tests import tf2_builders
-from tests.test_inspect import damaged_copy
+
 
 DIGITS = builders.DIGITS_DATA
 TRAIN_CSV = os.path.join(DIGITS, "finetune_train.csv")
@@ -159,10 +159,10 @@ CASES = [
         f"--gin_bindings=csv_data.eval_files = '{write(t / 'h.csv', 'parity,' + header().rsplit(',', 1)[0] + chr(10))}'"
     ], "h.csv' differs from that of '"),
     ("module_variables_missing",
-     lambda t, m, b: [f"--gin_bindings=MODULE_HANDLE = '{damaged_copy(m, t / 'mod', 'missing')}'"],
+     lambda t, m, b: [f"--gin_bindings=MODULE_HANDLE = '{builders.damaged_copy(m, t / 'mod', 'missing')}'"],
      "has variables in its graph but no variables/variables.index"),
     ("module_variables_truncated",
-     lambda t, m, b: [f"--gin_bindings=MODULE_HANDLE = '{damaged_copy(m, t / 'mod', 'cut')}'"],
+     lambda t, m, b: [f"--gin_bindings=MODULE_HANDLE = '{builders.damaged_copy(m, t / 'mod', 'cut')}'"],
      "its variables data holds"),
     ("tfrecord_corrupt", lambda t, m, b: TFRECORD(corrupt(records(t / "c.tfrecord"))),
      "c.tfrecord is damaged after record"),

@@ -2,6 +2,7 @@
 checkpoints and exports, a local HTTP server for module archives, waiting for a condition."""
 
 import contextlib
+import csv
 import http.server
 import os
 import socket
@@ -206,3 +207,23 @@ def serve_slowly(tarball, chunk_bytes=2048, chunk_secs=0.05, hold=None):
       hold.set()
     server.shutdown()
     server.server_close()
+
+
+def run_sweep(*args, check=True):
+  """`python -m finetune.sweep ARGS`; by default it must succeed."""
+  result = python_module("finetune.sweep", *args)
+  if check:
+    assert result.returncode == 0, result.stdout + result.stderr
+  return result
+
+
+def sweep_results(sweep_dir):
+  """The rows of SWEEP_DIR/results.csv."""
+  with open(os.path.join(sweep_dir, "results.csv")) as f:
+    return list(csv.DictReader(f))
+
+
+def command_count(trial_dir):
+  """How many commands ran in a trial (its command_lines.txt)."""
+  path = os.path.join(trial_dir, "command_lines.txt")
+  return len(open(path).read().splitlines()) if os.path.exists(path) else 0

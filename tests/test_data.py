@@ -147,13 +147,13 @@ def test_tfrecord_source_fine_tunes(tmp_path, digits_module):
 ])
 def test_labels_are_adapted_to_the_head(head, labels, expected):
   with tf.Graph().as_default(), tf.compat.v1.Session() as session:
-    got = session.run(heads.adapt_labels(head(), tf.constant(labels)))
+    got = session.run(head().adapt_labels(tf.constant(labels)))
   assert list(got) == expected
 
 
 def test_multi_label_strings_become_sparse_ids():
   with tf.Graph().as_default(), tf.compat.v1.Session() as session:
-    sparse = session.run(heads.adapt_labels(heads.multi_label_head(4), tf.constant([b"1|3", b"0"])))
+    sparse = session.run(heads.multi_label_head(4).adapt_labels(tf.constant([b"1|3", b"0"])))
   assert sparse.indices.tolist() == [[0, 0], [0, 1], [1, 0]]
   assert sparse.values.tolist() == [1, 3, 0]
 

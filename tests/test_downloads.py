@@ -17,8 +17,9 @@ from tensorflow_hub import compressed_module_resolver
 
 from finetune.modules import download_lock
 from finetune.modules.hub_module import HubModule
+from tests import builders
 from tests import helpers
-from tests.test_handles import make_tarball
+
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def cache_dir(tmp_path, monkeypatch):
 
 @pytest.fixture
 def tarball(tmp_path, digits_module):
-  return make_tarball(digits_module, str(tmp_path / "digits.tar.gz"))
+  return builders.make_tarball(digits_module, str(tmp_path / "digits.tar.gz"))
 
 
 @pytest.fixture

@@ -5,27 +5,20 @@ import os
 import socket
 import subprocess
 import sys
-import tarfile
 
 import pytest
 import tensorflow as tf
 
 from finetune.errors import FinetuneError
 from finetune.modules.hub_module import HubModule
+from tests import builders
 from tests import helpers
 
 
 
-def make_tarball(module_dir, path):
-  with tarfile.open(path, "w:gz") as tar:
-    for name in sorted(os.listdir(module_dir)):
-      tar.add(os.path.join(module_dir, name), arcname=name)
-  return path
-
-
 @pytest.fixture
 def tarball(tmp_path, digits_module):
-  return make_tarball(digits_module, str(tmp_path / "digits.tar.gz"))
+  return builders.make_tarball(digits_module, str(tmp_path / "digits.tar.gz"))
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 
 from finetune.modules import inspection
 from finetune.modules.hub_module import HubModule
+from tests import builders
 from tests import helpers
 
 
@@ -64,27 +65,12 @@ def test_image_module_reports_expected_size_and_channels(image_example):
   assert "image_feature_vector" in serving["signatures"]
 
 
-def damaged_copy(module, path, damage):
-  """A copy of `module` without its variables/ folder, or with its data file cut in half."""
-  import os  # pylint: disable=g-import-not-at-top
-  import shutil  # pylint: disable=g-import-not-at-top
-  shutil.copytree(module, path)
-  variables = os.path.join(path, "variables")
-  if damage == "missing":
-    shutil.rmtree(variables)
-  else:
-    (data,) = [os.path.join(variables, f) for f in os.listdir(variables) if ".data-" in f]
-    with open(data, "r+b") as f:
-      f.truncate(os.path.getsize(data) // 2)
-  return str(path)
-
-
 @pytest.mark.parametrize("damage, message", [
     ("missing", "has variables in its graph but no variables/variables.index"),
     ("truncated", "the data file is truncated"),
 ])
 def test_damaged_variables_are_one_line(tmp_path, digits_module, damage, message):
-  handle = damaged_copy(digits_module, tmp_path / "module", damage)
+  handle = builders.damaged_copy(digits_module, tmp_path / "module", damage)
   result = subprocess.run([sys.executable, "-m", "finetune.inspect", handle],
                           cwd=helpers.REPO, capture_output=True, text=True, timeout=120)
   assert result.returncode == 2

@@ -199,7 +199,7 @@ def test_multi_label_head_end_to_end_with_delimited_string_labels(tmp_path, digi
   from finetune.training import heads
   head = heads.multi_label_head(n_classes=5)
   with tf.Graph().as_default(), tf.compat.v1.Session() as session:
-    adapted = heads.adapt_labels(head, tf.constant([["0|4"], ["3"], ["2|4"]]))
+    adapted = head.adapt_labels(tf.constant([["0|4"], ["3"], ["2|4"]]))
     multi_hot = session.run(tf.sparse.to_indicator(adapted, 5))
   np.testing.assert_array_equal(multi_hot, [[1, 0, 0, 0, 1], [0, 0, 0, 1, 0], [0, 0, 1, 0, 1]])
   (train_x, train_y), (eval_x, eval_y) = builders.finetune_arrays()

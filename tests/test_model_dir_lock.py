@@ -9,12 +9,12 @@ import sys
 import pytest
 
 from finetune.errors import FinetuneError
-from finetune.runtime import lock
+from finetune.process import lock
 from tests import helpers
 
 HOLDER = """
 import sys, time
-from finetune.runtime.lock import ModelDirLock
+from finetune.process.lock import ModelDirLock
 with ModelDirLock(sys.argv[1], ["holder"]):
   print("held", flush=True)
   time.sleep(600)

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from finetune.errors import Interrupted
-from finetune.runtime import signals
+from finetune.process import signals
 from tests import helpers
 
 

@@ -1,6 +1,5 @@
 """Sweeps over module handles and learning rates: ranking, resume, failures, dry run, collect."""
 
-import csv
 import json
 import os
 import signal
@@ -18,23 +17,6 @@ from finetune.errors import FinetuneError
 from tests import builders
 from tests import helpers
 
-
-
-def sweep(*args, check=True):
-  result = helpers.python_module("finetune.sweep", *args)
-  if check:
-    assert result.returncode == 0, result.stdout + result.stderr
-  return result
-
-
-def results(sweep_dir):
-  with open(os.path.join(sweep_dir, "results.csv")) as f:
-    return list(csv.DictReader(f))
-
-
-def command_count(trial_dir):
-  path = os.path.join(trial_dir, "command_lines.txt")
-  return len(open(path).read().splitlines()) if os.path.exists(path) else 0
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +50,10 @@ def test_sweep_over_handles_and_rates_ranks_trials(tmp_path, quality_modules):
   asserted: trials train multi-threaded, side by side, and their order is not the point."""
   handles = [quality_modules[k] for k in ("good", "random")]
   # Ten steps per session.run: two trials build their training loops side by side.
-  out = sweep(*BASE, "--gin_bindings=training.steps_per_run = 10", f"--sweep_dir={tmp_path}",
+  out = helpers.run_sweep(*BASE, "--gin_bindings=training.steps_per_run = 10", f"--sweep_dir={tmp_path}",
               f"--grid=MODULE_HANDLE={handles!r}", "--grid=LEARNING_RATE=[0.01, 0.03]",
               "--parallel=2").stdout
-  rows = results(tmp_path)
+  rows = helpers.sweep_results(tmp_path)
   assert len(rows) == 4 and all(r["state"] == "done" for r in rows)
   assert [r["rank"] for r in rows] == ["1", "2", "3", "4"]
   accuracies = [float(r["accuracy"]) for r in rows]
@@ -92,9 +74,9 @@ def test_sweep_over_handles_and_rates_ranks_trials(tmp_path, quality_modules):
 
 def test_failing_trial_is_reported_and_the_rest_finish(tmp_path, quality_modules):
   handles = [str(tmp_path / "missing_module"), quality_modules["good"]]
-  sweep(*BASE, f"--sweep_dir={tmp_path}", f"--grid=MODULE_HANDLE={handles!r}",
+  helpers.run_sweep(*BASE, f"--sweep_dir={tmp_path}", f"--grid=MODULE_HANDLE={handles!r}",
         "--grid=LEARNING_RATE=[0.01, 0.03]", "--zip")
-  rows = results(tmp_path)
+  rows = helpers.sweep_results(tmp_path)
   assert [r["state"] for r in rows] == ["done", "failed"]
   assert "missing_module' does not exist" in rows[1]["error"]
   assert rows[1]["rank"] == "" and rows[0]["rank"] == "1"
@@ -128,11 +110,11 @@ def test_interrupted_sweep_resumes_without_redoing_work(tmp_path, quality_module
   assert files_lib.read_json(str(trials / second / "status.json"))["state"] == "running"
   assert len(os.listdir(trials)) == 2  # the third never started
 
-  sweep(*args)
-  rows = {r["trial"]: r for r in results(tmp_path)}
+  helpers.run_sweep(*args)
+  rows = {r["trial"]: r for r in helpers.sweep_results(tmp_path)}
   assert len(rows) == 3 and all(r["state"] == "done" and r["steps"] == "400" for r in rows.values())
-  assert command_count(trials / first) == 1  # finished: not run again
-  assert command_count(trials / second) == 2  # resumed in its own model_dir
+  assert helpers.command_count(trials / first) == 1  # finished: not run again
+  assert helpers.command_count(trials / second) == 2  # resumed in its own model_dir
 
 
 def test_dry_run_prints_one_command_per_trial_and_runs_nothing(tmp_path):
@@ -153,17 +135,17 @@ def test_dry_run_prints_one_command_per_trial_and_runs_nothing(tmp_path):
 
 
 def test_collect_rebuilds_results_from_trial_directories(tmp_path, quality_modules):
-  sweep(*BASE, f"--sweep_dir={tmp_path}", "--grid=LEARNING_RATE=[0.01, 0.03]",
+  helpers.run_sweep(*BASE, f"--sweep_dir={tmp_path}", "--grid=LEARNING_RATE=[0.01, 0.03]",
         f"--gin_bindings=MODULE_HANDLE = '{quality_modules['random']}'")
-  before = results(tmp_path)
+  before = helpers.sweep_results(tmp_path)
   os.remove(tmp_path / "results.csv")
   os.remove(tmp_path / "results.md")
-  sweep(f"--sweep_dir={tmp_path}", "--collect")
-  after = results(tmp_path)
+  helpers.run_sweep(f"--sweep_dir={tmp_path}", "--collect")
+  after = helpers.sweep_results(tmp_path)
   assert [(r["trial"], r["accuracy"]) for r in after
          ] == [(r["trial"], r["accuracy"]) for r in before]
   trial_dirs = [tmp_path / "trials" / r["trial"] for r in after]
-  assert all(command_count(d) == 1 for d in trial_dirs)  # nothing ran again
+  assert all(helpers.command_count(d) == 1 for d in trial_dirs)  # nothing ran again
   # The same from a tf.io.gfile filesystem (ram:// here; gs:// on a cluster).
   remote = "ram://sweeps/collect_test"
   for root, _, files in os.walk(tmp_path / "trials"):
@@ -176,7 +158,7 @@ def test_collect_rebuilds_results_from_trial_directories(tmp_path, quality_modul
   assert [r["trial"] for r in rows] == [r["trial"] for r in after]
   results_lib.write_results(remote, rows, "accuracy")
   assert "Best trial by accuracy" in tf.io.gfile.GFile(remote + "/results.md").read()
-  result = sweep(f"--sweep_dir={tmp_path}", "--collect", "--metric=acuracy", check=False)
+  result = helpers.run_sweep(f"--sweep_dir={tmp_path}", "--collect", "--metric=acuracy", check=False)
   assert result.returncode == 2 and "Metric 'acuracy' is not in the trials' metrics" in (
       result.stderr)
 
@@ -281,14 +263,14 @@ def test_results_are_in_tensorboards_hparams_dashboard(tmp_path):
 def test_sweep_file_that_is_not_json_is_one_clear_error(tmp_path):
   bad = tmp_path / "grid.json"
   bad.write_text("{'grid': nope")
-  result = sweep("--gin_file=digits/finetune.gin", f"--sweep_dir={tmp_path}",
+  result = helpers.run_sweep("--gin_file=digits/finetune.gin", f"--sweep_dir={tmp_path}",
                  f"--sweep_file={bad}", check=False)
   assert result.returncode == 2 and "Traceback" not in result.stderr
   assert f"Sweep file '{bad}' is not a sweep: JSONDecodeError" in result.stderr
 
 
 def test_misspelled_grid_parameter_is_refused_before_any_trial_starts(tmp_path):
-  result = sweep("--gin_file=digits/finetune.gin", f"--sweep_dir={tmp_path}",
+  result = helpers.run_sweep("--gin_file=digits/finetune.gin", f"--sweep_dir={tmp_path}",
                  "--grid=learning_rate_schedule.base_learnig_rate=[0.1, 0.01]", check=False)
   assert result.returncode == 2 and "Traceback" not in result.stderr
   assert "Trial 0-base_learnig_rate=0.1 of the sweep cannot be configured" in result.stderr

@@ -11,11 +11,11 @@ import sys
 
 import pytest
 
-from finetune.runtime import lock
-from finetune.runtime import processes
+from finetune.process import lock
+from finetune.process import processes
 from finetune.trials import state
 from tests import helpers
-from tests.test_sweep import command_count, results, sweep
+
 
 
 def base(module, steps=20):
@@ -30,7 +30,7 @@ def test_dry_run_lines_run_by_a_shell_in_parallel_are_collected(tmp_path, digits
   flags = base(digits_module) + [
       f"--sweep_dir={tmp_path}", "--grid=LEARNING_RATE=[0.01, 0.03]", "--parallel=2"
   ]
-  lines = sweep(*flags, "--dry_run").stdout.splitlines()
+  lines = helpers.run_sweep(*flags, "--dry_run").stdout.splitlines()
   assert len(lines) == 2 and all("finetune.train" in line for line in lines)
   shells = [  # as a scheduler runs task i: line i, through a shell, both at once
       subprocess.Popen(["bash", "-c", line], cwd=helpers.REPO, stdout=subprocess.PIPE,
@@ -44,8 +44,8 @@ def test_dry_run_lines_run_by_a_shell_in_parallel_are_collected(tmp_path, digits
   for trial_dir in trial_dirs:  # a plain model_dir: no sweep files
     assert (trial_dir / "metrics.json").exists() and not (trial_dir / "status.json").exists()
 
-  out = sweep(*flags, "--collect").stdout
-  rows = {r["trial"]: r for r in results(tmp_path)}
+  out = helpers.run_sweep(*flags, "--collect").stdout
+  rows = {r["trial"]: r for r in helpers.sweep_results(tmp_path)}
   assert set(rows) == {d.name for d in trial_dirs}
   for trial_dir in trial_dirs:
     row = rows[trial_dir.name]
@@ -57,13 +57,13 @@ def test_dry_run_lines_run_by_a_shell_in_parallel_are_collected(tmp_path, digits
   assert "Best trial by accuracy" in out and "No finished trial" not in out
 
   # Without the grid flags, the swept values come from the recorded command lines.
-  sweep(f"--sweep_dir={tmp_path}", "--collect")
-  assert {(r["trial"], r["LEARNING_RATE"], r["state"]) for r in results(tmp_path)} == {
+  helpers.run_sweep(f"--sweep_dir={tmp_path}", "--collect")
+  assert {(r["trial"], r["LEARNING_RATE"], r["state"]) for r in helpers.sweep_results(tmp_path)} == {
       (name, row["LEARNING_RATE"], "done") for name, row in rows.items()}
   # Running the sweep itself now finds both trials finished: nothing runs again.
-  sweep(*flags)
-  assert all(command_count(d) == 1 for d in trial_dirs)
-  assert {r["state"] for r in results(tmp_path)} == {"done"}
+  helpers.run_sweep(*flags)
+  assert all(helpers.command_count(d) == 1 for d in trial_dirs)
+  assert {r["state"] for r in helpers.sweep_results(tmp_path)} == {"done"}
 
 
 def _lock_owner(trial_dir):
@@ -108,7 +108,7 @@ def test_trials_die_with_a_killed_sweep_and_a_rerun_waits_for_them(tmp_path, dig
       if proc and proc.poll() is None:
         proc.kill()
         proc.wait()
-  (row,) = results(tmp_path)
+  (row,) = helpers.sweep_results(tmp_path)
   assert row["state"] == "done" and row["steps"] == "30", rerun_log.read_text()
   assert "in use by" not in rerun_log.read_text()
 
@@ -155,12 +155,12 @@ def test_ctrl_c_reaches_the_sweep_alone_which_stops_its_trial_once_with_a_checkp
 
 def test_grid_values_of_the_wrong_type_fail_their_trial_with_one_clean_line(tmp_path,
                                                                              digits_module):
-  result = sweep(*base(digits_module), f"--sweep_dir={tmp_path}", "--zip", "--parallel=2",
+  result = helpers.run_sweep(*base(digits_module), f"--sweep_dir={tmp_path}", "--zip", "--parallel=2",
                  "--grid=TRAIN_STEPS=['ten', 20]",
                  "--grid=learning_rate_schedule.base_learning_rate=[0.01, 'fast']",
                  check=False)
   assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
-  errors = {r["trial"]: r["error"] for r in results(tmp_path)}
+  errors = {r["trial"]: r["error"] for r in helpers.sweep_results(tmp_path)}
   assert errors == {
       "0-TRAIN_STEPS=ten-base_learning_rate=0.01":
           "training.train_steps must be a positive integer, got 'ten'.",
@@ -181,7 +181,7 @@ def test_grid_values_of_the_wrong_type_fail_their_trial_with_one_clean_line(tmp_
 ])
 def test_bad_sweep_input_is_one_line_and_exit_code_2(tmp_path, args, message):
   args = [a.format(tmp=tmp_path) for a in args]
-  result = sweep("--gin_file=digits/finetune.gin", *args, check=False)
+  result = helpers.run_sweep("--gin_file=digits/finetune.gin", *args, check=False)
   assert result.returncode == 2 and result.stdout == ""
   assert result.stderr.startswith("finetune: error: " + message.format(tmp=tmp_path))
   assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "trials").exists()

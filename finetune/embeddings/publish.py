@@ -18,7 +18,7 @@ from finetune.embeddings import tf1_module
 from finetune.embeddings import tf2_module
 from finetune.embeddings import vector_files
 from finetune.errors import FinetuneError
-from finetune.runtime import signals
+from finetune.process import signals
 
 MODULE_FORMATS = {"tf1": tf1_module, "tf2": tf2_module}
 VOCABULARY_FILE = "tokens.txt"

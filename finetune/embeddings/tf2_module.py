@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from finetune.embeddings import sentence_tokens
 from finetune.errors import FinetuneError
-from finetune.runtime import signals
+from finetune.process import signals
 
 
 class TextEmbedding(tf.train.Checkpoint):

@@ -18,9 +18,9 @@ import time
 
 import tensorflow as tf
 
-from finetune.runtime import processes
-from finetune.runtime.processes import alive
-from finetune.runtime.signals import phase
+from finetune.process import processes
+from finetune.process.processes import alive
+from finetune.process.signals import phase
 
 try:
   import fcntl  # pylint: disable=g-import-not-at-top

@@ -14,7 +14,6 @@ What the scan cannot see: a module that computes wrong answers with ordinary ops
 """
 
 import dataclasses
-import os
 
 import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2

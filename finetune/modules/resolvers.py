@@ -19,7 +19,7 @@ from tensorflow_hub import resolver
 from finetune.errors import FinetuneError
 from finetune.modules import download_lock
 from finetune.modules import downloads
-from finetune.runtime.signals import phase
+from finetune.process.signals import phase
 
 
 class UnsafeArchive(FinetuneError):

@@ -23,11 +23,11 @@ from finetune.errors import FinetuneError
 from finetune.formatting import to_text
 from finetune.outputs import metrics
 from finetune.outputs import tf2_export
-from finetune.runtime import preflight
-from finetune.runtime import signals
+from finetune.process import signals
 
 log = logging.getLogger("finetune")
 EVAL_RESULT_FILE = "eval_result.json"
+BEST = "best_hub"  # the best module's exporter, and so its folder under export/
 
 
 class HubModuleExporter(hub.LatestModuleExporter):
@@ -179,7 +179,7 @@ def evaluator_exporters(model_dir, runtime, module, serving_fn, evaluation):
 def _best_exporters(runtime, module, serving_fn, evaluation):
   if not evaluation.best_export_metric:
     return []
-  best = runtime.hub_exporter(preflight.BEST, module, serving_fn, evaluation.exports_to_keep)
+  best = runtime.hub_exporter(BEST, module, serving_fn, evaluation.exports_to_keep)
   return [BestOnly(best, evaluation.best_export_metric, evaluation.best_export_higher_is_better)]
 
 

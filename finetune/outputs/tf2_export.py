@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from finetune.errors import FinetuneError
 from finetune.modules import tf2_module
-from finetune.runtime import signals
+from finetune.process import signals
 
 
 def fine_tuned_values(module, checkpoint_path):

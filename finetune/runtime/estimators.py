@@ -1,20 +1,18 @@
 """The runtime of CPU and GPU hosts and TF_CONFIG clusters: a plain tf.estimator.Estimator.
 
-A runtime is what differs between the places a run can go; the model_fn, the schedules and
-the exports are the same everywhere. It builds the Estimator, adapts input_fns and the
-EstimatorSpec, and names what it cannot honour. `tpu.py` holds the other runtime, TPUEstimator,
-with the same methods. Configured as `experiment.runtime = @estimator_runtime()` (the
-default, in configs/base/plumbing.gin) or `@tpu_runtime()`.
+Configured as `experiment.runtime = @estimator_runtime()` (the default, in
+configs/base/plumbing.gin); `tpu.py` holds the other runtime, and base.py what both offer.
 """
 
 import gin
 import tensorflow as tf
 
 from finetune.outputs import exporters
+from finetune.runtime.base import Runtime
 
 
 @gin.configurable("estimator_runtime")
-class EstimatorRuntime:
+class EstimatorRuntime(Runtime):
   """tf.estimator.Estimator on this host's devices, or a TF_CONFIG cluster.
 
   Args:
@@ -22,21 +20,9 @@ class EstimatorRuntime:
   """
 
   name = "estimator_runtime"
-  host_hooks = True  # training hooks run on this host between steps
 
   def __init__(self, run_config=gin.REQUIRED):
-    self.run_config = run_config
-
-  @property
-  def replicas(self):
-    """How many in-graph replicas train (run_config.num_replicas)."""
-    return self.run_config.num_replicas
-
-  def check(self, schedule, training):
-    """Refuses, by name, a setting this runtime cannot honour. Nothing here."""
-
-  def check_module(self, module):
-    """Refuses, by name, a module this runtime cannot run. Nothing here."""
+    super().__init__(run_config)
 
   def make_estimator(self, model_dir, model_fn, data, warm_start=None, sparse_lookups=False):
     config = self.run_config.estimator_config(model_dir, sparse_lookups)
@@ -50,13 +36,6 @@ class EstimatorRuntime:
 
   def create_spec(self, head, **kwargs):
     return head.create_estimator_spec(**kwargs)
-
-  def build_head(self, build, inputs):
-    """Calls build(inputs) -> logits; the TPU runtime may do it in bfloat16."""
-    return build(inputs)
-
-  def wrap_optimizer(self, optimizer):
-    return optimizer
 
   def hub_exporter(self, name, module, serving_fn, exports_to_keep):
     """hub.LatestModuleExporter: rebuilds the PREDICT graph and exports the registered module;

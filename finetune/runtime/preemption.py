@@ -1,11 +1,10 @@
 """Pre-emption turned into a clean stop: SIGTERM (or Ctrl-C) while training steps run ends
 training after the current step, and the Estimator saves a checkpoint at that step on the way
-out. The signal handling itself, and what a signal does outside training, is in signals.py.
+out. The signal handling itself, and what a signal does outside training, is in
+process/signals.py.
 """
 
 import tensorflow as tf
-
-from finetune.runtime.signals import StopSignal  # noqa: F401  (experiment.run enters it)
 
 
 class StopHook(tf.compat.v1.train.SessionRunHook):

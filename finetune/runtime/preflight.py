@@ -12,6 +12,7 @@ import socket
 import tensorflow as tf
 
 from finetune.errors import FinetuneError
+from finetune.outputs import exporters
 from finetune.runtime.diagnosis import different_model
 
 
@@ -25,9 +26,6 @@ def check_writable(model_dir):
   except (tf.errors.OpError, OSError) as e:
     raise FinetuneError(f"model_dir '{model_dir}' cannot be written ({type(e).__name__}: "
                         f"{str(e).splitlines()[0]}). Choose a writable --model_dir.") from e
-
-
-BEST = "best_hub"  # the exporter's name (outputs/exporters.py)
 
 
 def remove_partial_exports(model_dir, keep_best=False):
@@ -47,7 +45,7 @@ def remove_partial_exports(model_dir, keep_best=False):
   if not tf.io.gfile.isdir(root):
     return removed
   for kind in tf.io.gfile.listdir(root):
-    if not (keep_best and kind.rstrip("/") == BEST):
+    if not (keep_best and kind.rstrip("/") == exporters.BEST):
       removed += _remove_temp_exports(os.path.join(root, kind.rstrip("/")))
   return removed
 
@@ -55,7 +53,7 @@ def remove_partial_exports(model_dir, keep_best=False):
 def remove_partial_best_exports(model_dir):
   """A TF_CONFIG cluster's evaluator, the one writer of export/best_hub/, clears the
   half-written ones a killed evaluator left there."""
-  return _remove_temp_exports(os.path.join(model_dir, "export", BEST))
+  return _remove_temp_exports(os.path.join(model_dir, "export", exporters.BEST))
 
 
 def _remove_temp_exports(kind_dir):

@@ -18,8 +18,8 @@ import os
 
 import tensorflow as tf
 
-from finetune.runtime.lock import LOCK_FILE
-from finetune.runtime.lock import local_path
+from finetune.process.lock import LOCK_FILE
+from finetune.process.lock import local_path
 
 SMALL_FILE_BYTES = 1 << 20
 log = logging.getLogger("finetune")

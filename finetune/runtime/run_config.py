@@ -110,15 +110,19 @@ class RunSettings:
           rewriter_config_pb2.RewriterConfig.ON)
     return config
 
-  def estimator_config(self, model_dir, sparse_lookups=False):
-    """The tf.estimator.RunConfig for `model_dir` (`sparse_lookups`: see session_config)."""
-    return tf.estimator.RunConfig(model_dir=model_dir,
-                                  tf_random_seed=self.random_seed,
-                                  save_checkpoints_steps=self.save_checkpoints_steps,
-                                  save_checkpoints_secs=(None if self.save_checkpoints_steps else
-                                                         self.save_checkpoints_secs),
-                                  keep_checkpoint_max=self.keep_checkpoint_max,
-                                  save_summary_steps=self.save_summary_steps,
-                                  session_config=self.session_config(sparse_lookups),
-                                  log_step_count_steps=None,
-                                  checkpoint_save_graph_def=self.save_graph_def)
+  def estimator_config(self, model_dir, sparse_lookups=False, config_class=None, **extra):
+    """The RunConfig for `model_dir` (`sparse_lookups`: see session_config): a
+    tf.estimator.RunConfig, or `config_class` (TPUEstimator's RunConfig) with its `extra`
+    arguments (cluster, tpu_config) beside the same settings."""
+    config_class = config_class or tf.estimator.RunConfig
+    return config_class(model_dir=model_dir,
+                        tf_random_seed=self.random_seed,
+                        save_checkpoints_steps=self.save_checkpoints_steps,
+                        save_checkpoints_secs=(None if self.save_checkpoints_steps else
+                                               self.save_checkpoints_secs),
+                        keep_checkpoint_max=self.keep_checkpoint_max,
+                        save_summary_steps=self.save_summary_steps,
+                        session_config=self.session_config(sparse_lookups),
+                        log_step_count_steps=None,
+                        checkpoint_save_graph_def=self.save_graph_def,
+                        **extra)

@@ -19,11 +19,11 @@ from tensorflow_hub import resolver
 
 from finetune.errors import FinetuneError
 from finetune.outputs import exporters
-from finetune.runtime.estimators import EstimatorRuntime
+from finetune.runtime.base import Runtime
 
 
 @gin.configurable("tpu_runtime")
-class TPURuntime(EstimatorRuntime):
+class TPURuntime(Runtime):
   """TPUEstimator.
 
   Args:
@@ -36,6 +36,7 @@ class TPURuntime(EstimatorRuntime):
   """
 
   name = "tpu_runtime"
+  per_position_heads = False  # token_tagging_head was not adapted to TPUEstimatorSpec
 
   def __init__(self,
                run_config=gin.REQUIRED,
@@ -94,23 +95,16 @@ class TPURuntime(EstimatorRuntime):
           "Set TFHUB_CACHE_DIR=gs://BUCKET/tfhub_cache, or give a gs:// module handle.")
 
   def make_estimator(self, model_dir, model_fn, data, warm_start=None, sparse_lookups=False):
-    base = self.run_config
     cluster = None
     if self.use_tpu:
       cluster = tf.distribute.cluster_resolver.TPUClusterResolver(self.tpu,
                                                                   zone=self.zone,
                                                                   project=self.project)
-    config = tf.compat.v1.estimator.tpu.RunConfig(
+    config = self.run_config.estimator_config(
+        model_dir,
+        sparse_lookups,
+        config_class=tf.compat.v1.estimator.tpu.RunConfig,
         cluster=cluster,
-        model_dir=model_dir,
-        tf_random_seed=base.random_seed,
-        save_checkpoints_steps=base.save_checkpoints_steps,
-        save_checkpoints_secs=None if base.save_checkpoints_steps else base.save_checkpoints_secs,
-        keep_checkpoint_max=base.keep_checkpoint_max,
-        save_summary_steps=base.save_summary_steps,
-        session_config=base.session_config(sparse_lookups),
-        log_step_count_steps=None,
-        checkpoint_save_graph_def=base.save_graph_def,
         tpu_config=tf.compat.v1.estimator.tpu.TPUConfig(
             iterations_per_loop=self.iterations_per_loop, num_shards=self.num_shards))
     return tf.compat.v1.estimator.tpu.TPUEstimator(model_fn=model_fn,

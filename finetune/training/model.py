@@ -11,8 +11,7 @@ TRAIN graph is the in-graph loop of train_loop.py, built from the same pieces.
 import tensorflow as tf
 
 from finetune.outputs.progress import ProgressHook
-from finetune.runtime import signals
-from finetune.training import heads as heads_lib
+from finetune.process import signals
 from finetune.training import replicas
 from finetune.training import train_loop
 from finetune.training.loss_check import loss_check
@@ -107,7 +106,7 @@ class Model:
         features=features,
         mode=mode,
         logits=logits,
-        labels=heads_lib.adapt_labels(self.head, labels),
+        labels=self.head.adapt_labels(labels),
         train_op_fn=lambda loss: self.train_op(loss, global_step),
         update_ops=tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS),
         regularization_losses=regularization or None)

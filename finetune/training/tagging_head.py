@@ -7,10 +7,13 @@ one per whitespace-separated word ("O B-PER I-PER"). Loss, metrics and predictio
 word: `accuracy` is the share of scored words tagged right, predictions hold a tag per word.
 """
 
+import re
+
 import gin
 import tensorflow as tf
 
 from finetune.errors import FinetuneError
+from finetune.training.head_base import FinetuneHead
 
 TRAIN, EVAL, PREDICT = (tf.estimator.ModeKeys.TRAIN, tf.estimator.ModeKeys.EVAL,
                         tf.estimator.ModeKeys.PREDICT)
@@ -20,12 +23,52 @@ def _word_logits(logits, features):
   return tf.gather(logits, tf.cast(features["word_starts"], tf.int32), batch_dims=1)
 
 
-class TokenTaggingHead(tf.estimator.Head):
+def _ascii_words(text):
+  """Words as tf.strings.split cuts them: at ASCII whitespace only (str.split also cuts at
+  Unicode spaces such as a no-break space, which the graph keeps inside a word)."""
+  return [w for w in re.split(r"[ \t\n\v\f\r]+", text) if w]
+
+
+def _shortened(text, limit=60):
+  return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+class TokenTaggingHead(FinetuneHead, tf.estimator.Head):
   """Per-word softmax over `tags`; takes tag strings, or tag ids when `vocabulary` is None."""
+
+  per_position = True
 
   def __init__(self, tags, takes_ids=False):
     self.tags = list(tags)
     self.vocabulary = None if takes_ids else self.tags
+
+  def check_setup(self, module, data, runtime):
+    if not runtime.per_position_heads:
+      raise FinetuneError(f"token_tagging_head does not run on the {runtime.name}; use "
+                          "experiment.runtime = @estimator_runtime().")
+    if module.pooling:
+      raise FinetuneError(f"hub_module.pooling = '{module.pooling}' gives one vector per "
+                          "example, but token_tagging_head needs one per position; set "
+                          "hub_module.pooling = None.")
+    if not data.tokenization:
+      raise FinetuneError("token_tagging_head tags the words of a text column: set "
+                          "tokenization = @bert_tokenization() on the data source.")
+
+  def adapt_labels(self, labels):
+    return labels  # the tag strings; loss() looks them up itself
+
+  def metric_names(self):
+    return {"accuracy", "loss", "global_step"}
+
+  def label_problem(self, text, words=None):
+    tags = _ascii_words(str(text))
+    unknown = [t for t in tags if t not in self.tags]
+    if unknown:
+      return f"tag '{unknown[0]}' is not in token_tagging_head.tags"
+    if words is not None and len(tags) != len(_ascii_words(str(words))):
+      return (f"the label has {len(tags)} tags for the {len(_ascii_words(str(words)))} words "
+              f"of '{_shortened(str(words))}' (one tag per whitespace-separated word)")
+    return None
 
   @property
   def name(self):

@@ -21,7 +21,6 @@ import contextlib
 
 import tensorflow as tf
 
-from finetune.training import heads as heads_lib
 
 TRAIN = tf.estimator.ModeKeys.TRAIN
 _VARIABLE_OPS = ("VarHandleOp", "VariableV2", "Variable")
@@ -101,7 +100,7 @@ def _step_fn(model, iterator, steps, global_step):
   """The loop body: one whole training step on the iterator's next batch."""
   head, train_steps = model.head, model.training.train_steps
   hub_module = model.instantiate(TRAIN)
-  loop_head, to_ids = heads_lib.split_vocabulary(head)
+  loop_head, to_ids = head.split_vocabulary()
   module_losses = rebuilder(
       tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES))
 
@@ -112,7 +111,7 @@ def _step_fn(model, iterator, steps, global_step):
     logits = model.forward(hub_module, batch, TRAIN)
     head_losses = tf.compat.v1.get_collection(
         tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES)[losses_before:]
-    task_loss = loop_head.loss(labels=to_ids(heads_lib.adapt_labels(head, labels)),
+    task_loss = loop_head.loss(labels=to_ids(head.adapt_labels(labels)),
                                logits=logits,
                                features=batch,
                                mode=TRAIN)

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from finetune import files
 from finetune.formatting import format_duration
-from finetune.runtime import signals
+from finetune.process import signals
 from finetune.trials import children
 from finetune.trials import state
 from finetune.trials.grid import trial_command

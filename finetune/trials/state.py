@@ -13,7 +13,7 @@ import re
 import tensorflow as tf
 
 from finetune import files
-from finetune.runtime import lock
+from finetune.process import lock
 
 DONE, FAILED, RUNNING = "done", "failed", "running"
 UNFINISHED, NOT_STARTED = "unfinished", "not started"
@@ -21,7 +21,7 @@ UNFINISHED, NOT_STARTED = "unfinished", "not started"
 
 def holder(trial_dir):
   """The lock's owner ({"pid", "host", "started", ...}) if a live run holds the model_dir
-  (the kernel's lock says so: runtime/lock.py), else None."""
+  (the kernel's lock says so: process/lock.py), else None."""
   return lock.holder(trial_dir)
 
 

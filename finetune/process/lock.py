@@ -20,7 +20,7 @@ import time
 import tensorflow as tf
 
 from finetune.errors import FinetuneError
-from finetune.runtime.processes import alive
+from finetune.process.processes import alive
 
 try:
   import fcntl  # pylint: disable=g-import-not-at-top

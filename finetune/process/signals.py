@@ -2,12 +2,13 @@
 code 128 + the signal's number (143, 130), no traceback.
 
 Once training steps run, the first signal asks for a clean stop after the current step (the
-Estimator saves a checkpoint there; `preemption.StopHook`); at any other moment (a download,
-building the graph, an export, a parameter server waiting) it raises `Interrupted` at once.
-During a clean stop, Ctrl-C (SIGINT) again raises `Interrupted` at once, while a further
-SIGTERM is ignored: schedulers signal every process of a job (Slurm, systemd) and a sweep
-forwards its own stop, so one stop often arrives twice; SIGKILL remains the hard stop. TensorFlow's C++ calls hold Python signal
-handlers back until they return, so a signal lands between two session runs or ops at most.
+Estimator saves a checkpoint there; `runtime/preemption.StopHook`); at any other moment (a
+download, building the graph, an export, a parameter server waiting) it raises `Interrupted`
+at once. During a clean stop, Ctrl-C (SIGINT) again raises `Interrupted` at once, while a
+further SIGTERM is ignored: schedulers signal every process of a job (Slurm, systemd) and a
+sweep forwards its own stop, so one stop often arrives twice; SIGKILL remains the hard stop.
+TensorFlow's C++ calls hold Python signal handlers back until they return, so a signal lands
+between two session runs or ops at most.
 
 This module does not import TensorFlow: the command enters `StopSignal` before TensorFlow
 loads, so a signal during the seconds of that import is handled too.
@@ -24,19 +25,30 @@ from finetune.errors import Preempted
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
-_phase = []  # what the process is doing, innermost last, for the one line of an interruption
-_holding = []  # the signals held back by each `held()` block, innermost last
+
+def active():
+  """The StopSignal whose handler is installed for SIGTERM, or None. Its state (the phase
+  stack, held signals) lives in that object: the process's signal table, which Python keeps
+  anyway, says which one is in force; finetune keeps no list of its own beside it."""
+  handler = signal.getsignal(signal.SIGTERM)
+  owner = getattr(handler, "__self__", None)
+  return owner if isinstance(owner, StopSignal) else None
 
 
 @contextlib.contextmanager
 def phase(description, advice=None):
   """Names what happens inside the block ("downloading URL") in an interruption's line, and
-  what to do then (default: run the same command again)."""
-  _phase.append((description, advice))
+  what to do then (default: run the same command again). Outside a StopSignal it names
+  nothing: no handler would report it."""
+  stop = active()
+  if stop is None:
+    yield
+    return
+  stop.phases.append((description, advice))
   try:
     yield
   finally:
-    _phase.pop()
+    stop.phases.pop()
 
 
 @contextlib.contextmanager
@@ -44,28 +56,35 @@ def held():
   """Holds SIGTERM and SIGINT back during a few statements that must not be cut apart (a sweep
   starting a trial and registering it, so that its stop reaches that trial too): a signal
   that arrives meanwhile is sent again once the block ends, to the handler then in force."""
-  _holding.append([])
+  stop = active()
+  if stop is None:
+    yield
+    return
+  stop.holding.append([])
   try:
     yield
   finally:
-    pending = _holding.pop()
+    pending = stop.holding.pop()
     if pending:  # also when the block failed: the stop still comes first
       os.kill(os.getpid(), pending[0])
 
 
 def current_phase():
   """(description, advice) of the innermost phase, or (None, None)."""
-  return _phase[-1] if _phase else (None, None)
+  stop = active()
+  return stop.current_phase() if stop else (None, None)
 
 
 class StopSignal:
   """Within `with StopSignal() as stop:`, SIGTERM and SIGINT either request a clean stop
-  (while training steps run: `stop.requested`, `stop.hook()`) or raise `Interrupted`.
+  (while training steps run: `stop.requested`; runtime/preemption.StopHook) or raise
+  `Interrupted`.
 
   Handlers are installed on entry and the previous ones restored on exit, so a Python
   caller's own handlers survive and a second run in the same process starts with no stop
-  pending. Python accepts signal handlers only in the main thread; elsewhere (a notebook's
-  worker thread) the block changes nothing.
+  pending. A StopSignal entered inside another (a command's, then experiment.run's) names the
+  outer one's phases too. Python accepts signal handlers only in the main thread; elsewhere
+  (a notebook's worker thread) the block changes nothing.
   """
 
   def __init__(self, signums=SIGNALS):
@@ -73,10 +92,14 @@ class StopSignal:
     self.requested = threading.Event()
     self.received = None  # the signal that requested the stop
     self.training = False  # set by the StopHook once the training session exists
+    self.phases = []  # what the process is doing, innermost last
+    self.holding = []  # the signals held back by each `held()` block, innermost last
+    self._outer = None
     self._previous = {}
 
   def __enter__(self):
     if threading.current_thread() is threading.main_thread():
+      self._outer = active()
       for signum in self.signums:
         self._previous[signum] = signal.signal(signum, self._handle)
     return self
@@ -85,10 +108,16 @@ class StopSignal:
     for signum, previous in self._previous.items():
       signal.signal(signum, previous)
     self._previous = {}
+    self._outer = None
+
+  def current_phase(self):
+    if self.phases:
+      return self.phases[-1]
+    return self._outer.current_phase() if self._outer else (None, None)
 
   def _handle(self, signum, frame):  # pylint: disable=unused-argument
-    if _holding:
-      _holding[-1].append(signum)
+    if self.holding:
+      self.holding[-1].append(signum)
       return
     if self.training and not self.requested.is_set():
       self.received = signum
@@ -102,11 +131,7 @@ class StopSignal:
       except RuntimeError:  # the signal cut into a write to the same stream: skip the line
         pass
       return
-    raise Interrupted(signum, *current_phase())
-
-  def hook(self):
-    from finetune.runtime import preemption  # pylint: disable=g-import-not-at-top
-    return preemption.StopHook(self)
+    raise Interrupted(signum, *self.current_phase())
 
   def preempted(self, step, checkpoint):
     """The error that ends a run stopped cleanly at `step`."""
