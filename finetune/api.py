@@ -104,8 +104,10 @@ def train(gin_files=(), bindings=(), model_dir=None, schedule="train_and_evaluat
     config.parse(gin_files, bindings, model_dir)
     pieces = dict(module=module, data=data, head=head, head_network=head_network,
                   training=training, evaluation=evaluation, runtime=runtime)
+    given = {name: piece for name, piece in pieces.items() if piece is not None}
+    config.replace_pieces(given)
     result = experiment.run(model_dir, schedule, hooks=hooks, command_line=command_line,
-                            **{name: piece for name, piece in pieces.items() if piece is not None})
+                            **given)
   except FinetuneError as e:
     raise _clean(e) from None
   except Exception as e:  # pylint: disable=broad-except

@@ -74,6 +74,20 @@ def parse(gin_files, gin_bindings, model_dir=None):
       logging.disable(logging.NOTSET)
 
 
+def replace_pieces(pieces):
+  """Binds each of experiment's pieces given as a Python object (`api.train(data=...)`) to
+  None in gin, so the config's reference for it (`experiment.data = @csv_data()`) is not
+  built: gin builds the references it holds even for a parameter the caller passes. The
+  operative config then records None there: the object cannot be written as gin.
+
+  Args:
+    pieces: {experiment's parameter name: the object passed for it}.
+  """
+  with gin.unlock_config():
+    for name in pieces:
+      gin.bind_parameter(f"experiment.{name}", None)
+
+
 def _add_search_path():
   # gin keeps search paths process-wide (clear_config keeps them): add ours once.
   if CONFIG_DIR not in gin.config._LOCATION_PREFIXES:  # pylint: disable=protected-access

@@ -30,18 +30,21 @@ class Job:
   def __init__(self, model_dir, module, data, head, head_network, training, evaluation,
                runtime):
     self.model_dir = model_dir
-    self.module = module
     self.data = data
-    self.head = head
-    self.head_network = head_network
-    self.training = training
     self.evaluation = evaluation
-    self.runtime = runtime
+    # The model's pieces live in the Model (it builds the spec from them); the job reads them
+    # there. Its batch size, for the progress line, is known once the data source is checked.
+    self.model = Model(module, head, head_network, training, runtime, batch_size=None)
     self.role = cluster.Role.from_environment()  # this process in a TF_CONFIG cluster
     self.stop = None  # the run's process.signals.StopSignal, set by experiment.run
     self.trained = rollback.TrainedMarker()  # whether a training step of this run completed
     self._estimator = None
-    self.model = None  # built by validate, once the pieces are known to fit
+
+  module = property(lambda self: self.model.module)
+  head = property(lambda self: self.model.head)
+  head_network = property(lambda self: self.model.head_network)
+  training = property(lambda self: self.model.training)
+  runtime = property(lambda self: self.model.runtime)
 
   def validate(self, schedule):
     """Raises FinetuneError for the first thing that cannot work; writes nothing."""
@@ -63,8 +66,7 @@ class Job:
     self.module.validate(self.data.feature_specs(), per_position_head=self.head.per_position)
     self.runtime.check_module(self.module)
     self.data.check_not_empty()
-    self.model = Model(self.module, self.head, self.head_network, self.training, self.runtime,
-                       self.data.batch_size)
+    self.model.batch_size = self.data.batch_size
 
   def _check_metric_names(self):
     """Metric names in settings (best export, early stopping) exist: a typo would otherwise

@@ -57,3 +57,20 @@ def test_sweep_dry_run_returns_the_trial_commands(tmp_path):
   assert len(commands) == 2 and all("finetune.train" in " ".join(c) for c in commands)
   assert any("--gin_bindings=LEARNING_RATE = 0.1" in c for c in commands[1])
   assert not (tmp_path / "trials").exists()
+
+
+def test_pieces_passed_as_objects_replace_the_configs_and_are_checked_alike(tmp_path,
+                                                                           digits_module):
+  """A head object replaces the config's head; a wrong object is one FinetuneError naming
+  the piece, as from gin, and nothing is written."""
+  from finetune.training import heads  # pylint: disable=g-import-not-at-top
+  with pytest.raises(FinetuneError, match="experiment.head must be one of finetune's heads"):
+    api.train([DIGITS], bindings(digits_module, 2), model_dir=str(tmp_path / "wrong"),
+              head="binary")
+  assert not (tmp_path / "wrong").exists()
+  result = api.train([DIGITS], bindings(digits_module, 2), model_dir=str(tmp_path / "head"),
+                     head=heads.binary_class_head(label_vocabulary=["odd", "even"]))
+  assert result.metrics["global_step"] == 2
+  operative = (tmp_path / "head" / "operative_config.gin").read_text()
+  # The object was used: the config's head was never built, so gin recorded none of it.
+  assert "experiment.head =" not in operative and "binary_class_head." not in operative

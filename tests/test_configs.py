@@ -16,24 +16,39 @@ TASK_CONFIGS = sorted(
     if f.endswith(".gin") and "base" not in os.path.relpath(d, config.CONFIG_DIR).split(os.sep))
 
 
-def test_there_are_task_configs():
-  assert "digits/finetune.gin" in TASK_CONFIGS
+def _image_inputs(gin_file, request):
+  images = request.getfixturevalue("image_example")
+  kind = "image_classification" if "classification" in gin_file else "image_feature_vector"
+  return [
+      f"MODULE_HANDLE = '{images[kind]}'", f"TRAIN_DIR = '{images['parity_train']}'",
+      f"EVAL_DIR = '{images['parity_eval']}'"
+  ]
+
+
+def _text_inputs(gin_file, request):
+  if os.path.basename(gin_file).startswith("bert"):
+    return [f"MODULE_HANDLE = '{request.getfixturevalue('bert_module')}'", "MAX_SEQ_LENGTH = 16"]
+  return [f"MODULE_HANDLE = '{request.getfixturevalue('text_module')}'"]  # text embedding
+
+
+# Per config folder: bindings that point its configs at tiny modules and data from fixtures.
+TINY_INPUTS = {
+    "digits": lambda gin_file, request: [
+        f"MODULE_HANDLE = '{request.getfixturevalue('digits_module')}'"],
+    "glove": lambda gin_file, request: [  # the text-embedding signature, as GloVe's module
+        f"MODULE_HANDLE = '{request.getfixturevalue('text_module')}'"],
+    "images": _image_inputs,
+    "text": _text_inputs,
+}
+
+
+def test_every_config_folder_has_tiny_inputs():
+  """A new folder of configs needs its tiny module and data here before its configs run."""
+  assert {c.split(os.sep)[0] for c in TASK_CONFIGS} == set(TINY_INPUTS)
 
 
 def tiny_inputs(gin_file, request):
-  """Bindings that point a task config at tiny modules and data built by the fixtures."""
-  if gin_file.startswith("images/"):
-    images = request.getfixturevalue("image_example")
-    kind = "image_classification" if "classification" in gin_file else "image_feature_vector"
-    return [
-        f"MODULE_HANDLE = '{images[kind]}'", f"TRAIN_DIR = '{images['parity_train']}'",
-        f"EVAL_DIR = '{images['parity_eval']}'"
-    ]
-  if gin_file.startswith("text/bert"):
-    return [f"MODULE_HANDLE = '{request.getfixturevalue('bert_module')}'", "MAX_SEQ_LENGTH = 16"]
-  if gin_file.startswith(("text/", "glove/")):  # the text-embedding common signature
-    return [f"MODULE_HANDLE = '{request.getfixturevalue('text_module')}'"]
-  return [f"MODULE_HANDLE = '{request.getfixturevalue('digits_module')}'"]
+  return TINY_INPUTS[gin_file.split(os.sep)[0]](gin_file, request)
 
 
 @pytest.mark.parametrize("gin_file", TASK_CONFIGS)

@@ -65,5 +65,11 @@ def test_bert_example_builds_pretrains_and_compares_three_settings(tmp_path):
                                  "text/bert_classifier.gin", repeats=1, train_steps=5,
                                  extra_bindings=["MAX_SEQ_LENGTH = 16"])
   assert [label.split()[0] for label, _ in results] == ["fine-tuned", "frozen", "from"]
-  assert all(0.0 < accuracies[0] for _, accuracies in results)
+  for module, trainable in (("bert_pretrained", True), ("bert_pretrained", False),
+                            ("bert_untrained", True)):
+    run = tmp_path / "runs" / "bert_classifier" / f"{module}-{trainable}" / "0"
+    assert helpers.checkpoint_values(str(run))["global_step"] == 5
+    operative = (run / "operative_config.gin").read_text()
+    assert f"hub_module.trainable = {trainable}" in operative and module in operative
+  assert all(0.0 <= accuracies[0] <= 1.0 for _, accuracies in results)
   assert "| frozen (pretrained, trainable=False) |" in bert_compare.markdown(results)

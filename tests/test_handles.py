@@ -62,8 +62,9 @@ def test_fine_tune_from_http_handle(tmp_path, tarball, cache_dir):
 
 
 def test_two_processes_resolving_at_once_share_one_complete_copy(tarball, cache_dir):
-  code = ("import sys, tensorflow_hub as hub; "
-          "print(hub.resolve(sys.argv[1]))")
+  # finetune's resolvers (its download lock and checks), as load_spec installs them.
+  code = ("import sys, tensorflow_hub as hub; from finetune.modules import resolvers; "
+          "resolvers.install(); print(hub.resolve(sys.argv[1]))")
   with helpers.serve(tarball, delay_secs=1.0) as (url, requests):
     handle = f"{url}/digits.tar.gz"
     procs = [

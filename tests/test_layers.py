@@ -25,7 +25,7 @@ LAYERS = (
     ("registry",),
     ("config",),
     ("api", "command"),
-    ("train", "inspect", "sweep", "export_embedding"),
+    ("train", "inspect", "sweep", "export_embedding", "parameters"),
 )
 ROOT = os.path.dirname(finetune.__file__)
 

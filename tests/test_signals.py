@@ -1,9 +1,11 @@
 """What SIGTERM and SIGINT do inside a StopSignal: outside training steps they interrupt at
 once (with the phase in the message), during training they ask for a clean stop, which a
-further SIGTERM keeps and a Ctrl-C turns into an interruption; the previous handlers come back afterwards. And the command, signalled
+further SIGTERM keeps and a Ctrl-C turns into an interruption; the previous handlers come back
+afterwards. And the command, signalled
 while it builds the graph or writes an export, ends with one line and leaves nothing half-done
 that the next run keeps (downloads: test_downloads.py; training: test_interruption.py)."""
 
+import logging
 import os
 import signal
 import subprocess
@@ -31,15 +33,17 @@ def test_outside_training_a_signal_interrupts_with_the_phase(signum, code):
 
 
 @pytest.mark.parametrize("first", [signal.SIGINT, signal.SIGTERM])
-def test_during_training_a_signal_asks_for_a_clean_stop_that_sigterm_again_keeps(first):
+def test_during_training_a_signal_asks_for_a_clean_stop_that_sigterm_again_keeps(
+    first, caplog, monkeypatch):
   """A scheduler's SIGTERM to every process and the sweep's own often both arrive: the second
   must not turn the clean stop into an unsaved one. Ctrl-C again does (test below)."""
+  monkeypatch.setattr(logging.getLogger("finetune"), "propagate", True)  # to caplog
   with signals.StopSignal() as stop:
     stop.training = True  # what the StopHook sets once the training session exists
     send(first)
     assert helpers.wait_for(stop.requested.is_set, timeout=10)
-    send(signal.SIGTERM)  # ignored: no Interrupted while the handler runs in this wait
-    assert not helpers.wait_for(lambda: False, timeout=0.5)
+    send(signal.SIGTERM)  # handled (its warning is logged) without raising Interrupted
+    assert helpers.wait_for(lambda: "SIGTERM again is ignored" in caplog.text, timeout=10)
   preempted = stop.preempted(7, "model/model.ckpt-7")
   assert preempted.exit_code == 128 + first
   assert str(preempted).startswith(f"Stopped by {first.name} at step 7; the checkpoint is saved")
@@ -59,10 +63,11 @@ def test_during_a_clean_stop_ctrl_c_interrupts_at_once():
 def test_a_signal_during_a_held_block_acts_when_the_block_ends():
   done = []
   with pytest.raises(Interrupted) as caught:
-    with signals.StopSignal():
+    with signals.StopSignal() as stop:
       with signals.held():
         send(signal.SIGTERM)
-        assert not helpers.wait_for(lambda: False, timeout=0.3)  # no handler raises here
+        # The handler ran and kept the signal for later instead of raising:
+        assert helpers.wait_for(lambda: stop.holding[-1] == [signal.SIGTERM], timeout=10)
         done.append("registered")
       helpers.wait_for(lambda: False, timeout=10)  # raised here, sent again
   assert done == ["registered"] and caught.value.exit_code == 143
@@ -75,6 +80,23 @@ def test_a_signal_held_during_a_block_that_fails_still_stops():
         send(signal.SIGINT)
         raise OSError("the trial could not start")
   assert caught.value.exit_code == 130
+
+
+def test_a_stop_signal_inside_another_names_the_outer_phase():
+  """experiment.run enters its StopSignal inside the command's: an interruption still names
+  what the command said it was doing."""
+  with pytest.raises(Interrupted) as caught:
+    with signals.StopSignal(), signals.phase("running trial 3 of the sweep"):
+      with signals.StopSignal():
+        send(signal.SIGTERM)
+        helpers.wait_for(lambda: False, timeout=10)
+  assert "while running trial 3 of the sweep" in str(caught.value)
+
+
+def test_outside_a_stop_signal_phases_and_held_blocks_keep_nothing():
+  """No handler of finetune's is installed (a library caller): nothing is recorded anywhere."""
+  with signals.phase("downloading a module"), signals.held():
+    assert signals.active() is None and signals.current_phase() == (None, None)
 
 
 def test_previous_handlers_come_back():

@@ -45,7 +45,13 @@ def _env_timeout():
 
 @gin.configurable("download")
 def settings(timeout_secs=None, progress_every_secs=5.0):
-  """(timeout in seconds, progress cadence in seconds) for module downloads."""
+  """(timeout in seconds, progress cadence in seconds) for module downloads.
+
+  Args:
+    timeout_secs: a download that receives nothing for this long fails, naming the URL
+      (default: the FINETUNE_DOWNLOAD_TIMEOUT_SECS environment variable, else 60).
+    progress_every_secs: cadence of the download's progress line (bytes and rate).
+  """
   timeout = _env_timeout() if timeout_secs is None else timeout_secs
   if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
     raise FinetuneError(f"download.timeout_secs must be a number of seconds > 0, got {timeout!r}.")

@@ -14,6 +14,7 @@ import os
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
+VARIABLE_OPS = frozenset({"VarHandleOp", "VariableV2", "Variable"})  # ops that create one
 SPARSE_SEGMENT_OPS = {
     "SparseSegmentSum", "SparseSegmentMean", "SparseSegmentSqrtN",
     "SparseSegmentSumWithNumSegments", "SparseSegmentMeanWithNumSegments",

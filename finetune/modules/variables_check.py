@@ -14,8 +14,6 @@ import tensorflow as tf
 from finetune.errors import FinetuneError
 from finetune.modules import graph_ops
 
-_VARIABLE_OPS = {"VariableV2", "VarHandleOp", "Variable"}
-
 
 FIX = ("Export the module again, or download it again (for a downloaded handle, delete its "
        "folder under TFHUB_CACHE_DIR).")
@@ -23,7 +21,7 @@ FIX = ("Export the module again, or download it again (for a downloaded handle, 
 
 def _graph_has_variables(path):
   saved_model = graph_ops.read_saved_model(path)
-  return any(node.op in _VARIABLE_OPS for meta in saved_model.meta_graphs
+  return any(node.op in graph_ops.VARIABLE_OPS for meta in saved_model.meta_graphs
              for node in meta.graph_def.node)
 
 

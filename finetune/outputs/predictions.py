@@ -5,7 +5,8 @@ import logging
 import os
 
 import numpy as np
-import tensorflow as tf
+
+from finetune import files
 
 log = logging.getLogger("finetune")
 PREDICTIONS_FILE = "predictions.jsonl"
@@ -22,10 +23,9 @@ def write(predictions, model_dir):
   """Writes MODEL_DIR/predictions.jsonl (whole or not at all); returns its path."""
   path = os.path.join(model_dir, PREDICTIONS_FILE)
   count = 0
-  with tf.io.gfile.GFile(path + ".tmp", "w") as f:
+  with files.written_atomically(path) as f:
     for prediction in predictions:
       f.write(json.dumps({k: _plain(v) for k, v in prediction.items()}) + "\n")
       count += 1
-  tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
   log.info("Wrote %d predictions to %s", count, path)
   return path

@@ -18,6 +18,7 @@ import os
 
 import tensorflow as tf
 
+from finetune import files
 from finetune.process.lock import LOCK_FILE
 from finetune.process.lock import local_path
 
@@ -108,7 +109,5 @@ def _read(path):
 
 
 def _write_atomically(path, content):
-  tmp = path + ".restore_tmp"
-  with tf.io.gfile.GFile(tmp, "wb") as f:
+  with files.written_atomically(path, "wb") as f:
     f.write(content)
-  tf.io.gfile.rename(tmp, path, overwrite=True)

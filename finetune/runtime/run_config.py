@@ -27,11 +27,11 @@ class RunSettings:
 
   Args:
     random_seed: graph-level seed (initializers, dropout, shuffling) for repeatable runs.
-    save_checkpoints_steps / save_checkpoints_secs: checkpoint cadence; each new checkpoint
+    save_checkpoints_steps, save_checkpoints_secs: checkpoint cadence; each new checkpoint
       triggers an evaluation in train_and_evaluate. Default: every 600 seconds.
     keep_checkpoint_max: how many recent checkpoints are kept.
     save_summary_steps: TensorBoard summary cadence.
-    intra_op_threads / inter_op_threads: TensorFlow thread pools (0: one per core).
+    intra_op_threads, inter_op_threads: TensorFlow thread pools (0: one per core).
     distribution: None: one device per process, or the parameter-server cluster that
       TF_CONFIG describes. "mirrored" is refused with the reason (MIRRORED_UNSUPPORTED).
     mixed_precision: let TensorFlow's graph rewrite run eligible ops in float16 on GPUs;

@@ -29,7 +29,9 @@ class TPURuntime(Runtime):
   Args:
     run_config: a RunSettings (`@run_config()`).
     use_tpu: run on a Cloud TPU (False: the same path on the CPU).
-    tpu: the TPU name or grpc:// address (TPUClusterResolver); zone and project likewise.
+    tpu: the TPU name or grpc:// address (TPUClusterResolver).
+    zone, project: the TPU's GCP zone and project (TPUClusterResolver; default: from the
+      environment).
     iterations_per_loop: training steps the TPU runs per host round trip.
     num_shards: TPU cores (default: all of the TPU).
     bfloat16: run the new head network in bfloat16 (the module keeps its own dtypes).

@@ -148,7 +148,12 @@ class RegressionHead(FinetuneHead, tf.estimator.RegressionHead):
 
 @gin.configurable
 def multi_class_head(n_classes=gin.REQUIRED, label_vocabulary=None):
-  """Single-label classification over `n_classes` (> 2); labels are ids or vocabulary words."""
+  """Single-label classification over `n_classes` (> 2); labels are ids or vocabulary words.
+
+  Args:
+    n_classes: the number of classes (more than two; binary_class_head for two).
+    label_vocabulary: the class names, in id order, when labels are words.
+  """
   checks.positive_int(n_classes, "multi_class_head.n_classes")
   if label_vocabulary is not None:
     label_vocabulary = list(label_vocabulary)
@@ -164,7 +169,12 @@ def multi_class_head(n_classes=gin.REQUIRED, label_vocabulary=None):
 
 @gin.configurable
 def binary_class_head(label_vocabulary=None, thresholds=None):
-  """Two-class classification with a sigmoid; eval adds AUC, precision and recall."""
+  """Two-class classification with a sigmoid; eval adds AUC, precision and recall.
+
+  Args:
+    label_vocabulary: the two class names (negative first) when labels are words; else 0/1.
+    thresholds: probabilities at which precision and recall are also reported.
+  """
   return BinaryClassHead(label_vocabulary=list(label_vocabulary) if label_vocabulary else None,
                          thresholds=thresholds)
 
@@ -177,7 +187,10 @@ def multi_label_head(n_classes=gin.REQUIRED,
   """Any number of labels per example; CSV labels are joined by `label_delimiter`.
 
   Args:
+    n_classes: the number of classes.
+    label_vocabulary: the class names, in id order, when labels are words.
     thresholds: probabilities at which precision and recall are also reported.
+    label_delimiter: what separates the classes of one label in a CSV ("0|4").
   """
   checks.positive_int(n_classes, "multi_label_head.n_classes")
   return MultiLabelHead(n_classes,
@@ -188,7 +201,11 @@ def multi_label_head(n_classes=gin.REQUIRED,
 
 @gin.configurable
 def regression_head(label_dimension=1):
-  """Real-valued targets with mean squared error."""
+  """Real-valued targets with mean squared error.
+
+  Args:
+    label_dimension: how many numbers one label holds.
+  """
   checks.positive_int(label_dimension, "regression_head.label_dimension")
   return RegressionHead(label_dimension=label_dimension)
 

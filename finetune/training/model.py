@@ -27,7 +27,7 @@ class Model:
     head: one of heads.py's heads.
     head_network: a HeadNetwork.
     training: the Training settings (steps, optimization, steps per run, progress cadence).
-    runtime: an EstimatorRuntime or TPURuntime.
+    runtime: a runtime (runtime/base.py).
     batch_size: the training batch size, to report examples per second.
   """
 
@@ -62,7 +62,7 @@ class Model:
     return self.runtime.build_head(build, outputs)
 
   def _replicas(self, mode):
-    return getattr(self.runtime, "replicas", 1) if mode == TRAIN else 1
+    return self.runtime.replicas if mode == TRAIN else 1
 
   def instantiate(self, mode):
     """The hub module's variables, on the variables' device when training with replicas."""

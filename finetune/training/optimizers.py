@@ -19,6 +19,11 @@ class _AdamW(tf.compat.v1.train.AdamOptimizer):
   The decay is applied to the weights directly, not through the gradient, so Adam's
   per-parameter scaling does not weaken it. Biases and normalization parameters are left
   out by `exclude_from_weight_decay` (a regex over variable names).
+
+  Args:
+    learning_rate: the step size (optimization.learning_rate's schedule sets it).
+    weight_decay: the share of each weight removed per step, times the learning rate.
+    exclude_from_weight_decay: regex over variable names that do not decay (None: all do).
   """
 
   def __init__(self,
@@ -92,6 +97,9 @@ class LazyAdamOptimizer(_LazyRows, tf.compat.v1.train.AdamOptimizer):
   Adam would decay them, and do not move, where dense Adam would keep moving them by their
   decaying momentum. Dense gradients (head, dense module layers) get dense Adam. Slots are
   named as Adam's, so a checkpoint moves between the two.
+
+  Args:
+    learning_rate: the step size (optimization.learning_rate's schedule sets it).
   """
 
 
@@ -100,6 +108,11 @@ class LazyAdamWOptimizer(_LazyRows, _AdamW):
   """Lazy Adam with AdamW's decoupled weight decay, which is lazy too: a variable with a
   sparse gradient decays only on the rows the batch touched (once per row and step), so a
   row's decay, like its update, happens when it is used. Dense variables decay as in AdamW.
+
+  Args:
+    learning_rate: the step size (optimization.learning_rate's schedule sets it).
+    weight_decay: the share of each weight removed per step, times the learning rate.
+    exclude_from_weight_decay: regex over variable names that do not decay (None: all do).
   """
 
   def _decay(self, grad, var, rate):

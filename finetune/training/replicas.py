@@ -19,8 +19,10 @@ Dropout draws a separate mask per replica.
 import tensorflow as tf
 
 from finetune.errors import FinetuneError
+from finetune.modules import graph_ops
 
-_VARIABLE_OPS = ("VarHandleOp", "VariableV2", "Variable", "VarIsInitializedOp")
+# With the variables: the ops that create them, and their initialization checks.
+_PLACED_WITH_VARIABLES = graph_ops.VARIABLE_OPS | {"VarIsInitializedOp"}
 
 
 def replica_devices(count):
@@ -39,7 +41,7 @@ def _placer(replica_device, variables_device):
   """A device function: variables on variables_device, everything else on the replica."""
 
   def place(op):
-    return variables_device if op.type in _VARIABLE_OPS else replica_device
+    return variables_device if op.type in _PLACED_WITH_VARIABLES else replica_device
 
   return place
 

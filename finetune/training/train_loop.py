@@ -21,9 +21,9 @@ import contextlib
 
 import tensorflow as tf
 
+from finetune.modules import graph_ops
 
 TRAIN = tf.estimator.ModeKeys.TRAIN
-_VARIABLE_OPS = ("VarHandleOp", "VariableV2", "Variable")
 ITERATOR_COLLECTION = "finetune_train_iterator"  # the input_fn's iterator, for the loop body
 
 
@@ -73,7 +73,7 @@ def rebuilder(tensors):
   variables = {
       f"{node.name}:0": graph.get_tensor_by_name(f"{node.name}:0")
       for node in subgraph.node
-      if node.op in _VARIABLE_OPS
+      if node.op in graph_ops.VARIABLE_OPS
   }
   return lambda: tf.graph_util.import_graph_def(subgraph,
                                                 input_map=variables,
