@@ -97,6 +97,10 @@ def train(gin_files=(), bindings=(), model_dir=None, schedule="train_and_evaluat
   logs.configure(verbose)
   from finetune import config, experiment  # pylint: disable=g-import-not-at-top
   from finetune.outputs import summary  # pylint: disable=g-import-not-at-top
+  if model_dir is not None and not str(model_dir).strip():
+    # An empty --model_dir= (an unset shell variable) must not resume runs/<config>.
+    raise FinetuneError("model_dir is empty; pass --model_dir=DIR, or leave the flag out for "
+                        "runs/<name of the last gin file>.")
   model_dir = model_dir or default_model_dir(gin_files)
   if not model_dir:
     raise FinetuneError("Pass a model_dir (--model_dir=DIR), or a gin file to name a default.")

@@ -24,3 +24,13 @@ def positive_number(value, name):
   if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
     raise FinetuneError(f"{name} must be > 0, got {value!r}.")
   return value
+
+
+def boolean(value, name, allow_none=False):
+  """Returns `value` if it is True or False: gin passes a quoted 'no' through as a string,
+  which Python would take as true."""
+  if value is None and allow_none:
+    return value
+  if not isinstance(value, bool):
+    raise FinetuneError(f"{name} must be True or False (unquoted), got {value!r}.")
+  return value

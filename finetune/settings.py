@@ -34,7 +34,7 @@ class EarlyStopping:
     if not isinstance(metric, str) or not metric:
       raise FinetuneError(f"early_stopping.metric must be an eval metric name, got {metric!r}.")
     self.metric = metric
-    self.higher_is_better = bool(higher_is_better)
+    self.higher_is_better = checks.boolean(higher_is_better, "early_stopping.higher_is_better")
     self.patience_steps = checks.positive_int(patience_steps, "early_stopping.patience_steps")
     self.check_every_steps = checks.positive_int(check_every_steps,
                                                  "early_stopping.check_every_steps")
@@ -103,7 +103,8 @@ class Evaluation:
       raise FinetuneError("evaluation.best_export_metric must be an eval metric name or None, "
                           f"got {best_export_metric!r}.")
     self.best_export_metric = best_export_metric
-    self.best_export_higher_is_better = bool(best_export_higher_is_better)
+    self.best_export_higher_is_better = checks.boolean(best_export_higher_is_better,
+                                                       "evaluation.best_export_higher_is_better")
 
   def watched_metrics(self, early_stopping=None):
     """{setting: metric name} of every setting that names an eval metric."""

@@ -71,7 +71,7 @@ class DataSource:
     self.eval_batch_size = eval_batch_size or batch_size
     self.shuffle_buffer_size = shuffle_buffer_size
     self.seed = seed
-    self.cache = cache
+    self.cache = checks.boolean(cache, "cache (of the data source)")
     self.augmentation = augmentation
     self.image_size = list(image_size) if image_size else None
     self.tokenization = tokenization

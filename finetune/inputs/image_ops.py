@@ -9,6 +9,7 @@ import gin
 import tensorflow as tf
 import tensorflow_hub as hub
 
+from finetune import checks
 from finetune.errors import FinetuneError
 
 
@@ -49,7 +50,7 @@ class Augmentation:
     if not 0.0 < min_crop_fraction <= 1.0:
       raise FinetuneError(f"Augmentation.min_crop_fraction must be in (0, 1], got "
                           f"{min_crop_fraction}.")
-    self.flip_left_right = flip_left_right
+    self.flip_left_right = checks.boolean(flip_left_right, "Augmentation.flip_left_right")
     self.max_brightness_delta = max_brightness_delta
     self.min_crop_fraction = min_crop_fraction
     self.seed = seed

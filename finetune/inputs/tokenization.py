@@ -56,7 +56,8 @@ class _Vocabulary:
   def __init__(self, vocab_file, do_lower_case):
     text = import_tensorflow_text()
     self.sentencepiece = _is_sentencepiece(vocab_file)
-    self.do_lower_case = do_lower_case
+    self.do_lower_case = checks.boolean(do_lower_case, "bert_tokenization.do_lower_case",
+                                        allow_none=True)
     if self.sentencepiece:
       with tf.io.gfile.GFile(vocab_file, "rb") as f:
         # The model's bytes, not a tensor: the op needs them when the graph is built.

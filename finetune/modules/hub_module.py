@@ -17,6 +17,7 @@ import gin
 import tensorflow as tf
 import tensorflow_hub as hub
 
+from finetune import checks
 from finetune.errors import FinetuneError
 from finetune.formatting import format_tags
 from finetune.formatting import handle_short_name
@@ -85,14 +86,14 @@ class HubModule:
     self.input_mapping = dict(input_mapping) if input_mapping else None
     self._train_tags = None if train_tags is None else set(train_tags)
     self.serving_tags = set(serving_tags)
-    self.trainable = trainable
+    self.trainable = checks.boolean(trainable, "hub_module.trainable")
     self.export_name = export_name or handle_short_name(handle)
     self.name = name
     self.allowed_handle_prefixes = (None if allowed_handle_prefixes is None else
                                     list(allowed_handle_prefixes))
     self.pooling = pooling_lib.check(pooling)
     self.allowed_ops = list(allowed_ops)
-    self.trusted = bool(trusted)
+    self.trusted = checks.boolean(trusted, "hub_module.trusted")
     self._spec = None
 
   @property

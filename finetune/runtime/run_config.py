@@ -88,10 +88,11 @@ class RunSettings:
                                                        "run_config.intra_op_threads")
     self.inter_op_threads = checks.non_negative_number(inter_op_threads,
                                                        "run_config.inter_op_threads")
-    self.mixed_precision = bool(mixed_precision)
-    self.save_graph_def = bool(save_graph_def)
-    self.arithmetic_optimization = (None if arithmetic_optimization is None else
-                                    bool(arithmetic_optimization))
+    self.mixed_precision = checks.boolean(mixed_precision, "run_config.mixed_precision")
+    self.save_graph_def = checks.boolean(save_graph_def, "run_config.save_graph_def")
+    self.arithmetic_optimization = checks.boolean(arithmetic_optimization,
+                                                  "run_config.arithmetic_optimization",
+                                                  allow_none=True)
 
   def session_config(self, sparse_lookups=False):
     """The session's ConfigProto; `sparse_lookups`: the trained module has sparse embedding

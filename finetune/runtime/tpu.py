@@ -17,6 +17,7 @@ import gin
 import tensorflow as tf
 from tensorflow_hub import resolver
 
+from finetune import checks
 from finetune.errors import FinetuneError
 from finetune.outputs import exporters
 from finetune.runtime.base import Runtime
@@ -50,11 +51,11 @@ class TPURuntime(Runtime):
                num_shards=None,
                bfloat16=False):
     super().__init__(run_config)
-    self.use_tpu = bool(use_tpu)
+    self.use_tpu = checks.boolean(use_tpu, "tpu_runtime.use_tpu")
     self.tpu, self.zone, self.project = tpu, zone, project
     self.iterations_per_loop = iterations_per_loop
     self.num_shards = num_shards
-    self.bfloat16 = bool(bfloat16)
+    self.bfloat16 = checks.boolean(bfloat16, "tpu_runtime.bfloat16")
     self.host_hooks = not self.use_tpu  # on a TPU, steps run in loops the host cannot see
 
   def check(self, schedule, training):
