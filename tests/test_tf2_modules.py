@@ -14,6 +14,7 @@ import tensorflow_hub as hub
 
 from finetune import api
 from finetune.errors import FinetuneError
+from finetune.modules import graph_ops
 from finetune.modules import handles
 from finetune.modules import tf2_module
 from finetune.modules.hub_module import HubModule
@@ -272,6 +273,25 @@ def test_regularization_acts_inside_the_training_loop(tmp_path):
                 train_steps=10, schedule="train")
     kernel = helpers.checkpoint_values(str(tmp_path / f"run_{l2}"))["module/kernel"]
     start = original_values(handle)["module/kernel"]
+    ratios[l2] = np.linalg.norm(kernel) / np.linalg.norm(start)
+  assert ratios[8.0] < 0.3 and ratios[0.0] > 0.9, ratios
+
+
+@pytest.mark.parametrize("steps_per_run", [1, 5])
+def test_keras_regularizers_train_inside_and_outside_the_loop(tmp_path, steps_per_run):
+  """A model as Keras users publish it: Keras's own l2 regularizer computes tf.nn.l2_loss,
+  whose gradient exists in Python only. Inside the training loop the restored loss function
+  is called again (a copy of its call op would get C++'s SymbolicGradient: 'No gradient
+  defined for op: L2Loss'), and the penalty shrinks the kernel as it should."""
+  ratios = {}
+  for l2 in (0.0, 8.0):
+    handle = tf2_builders.build_keras_module(tmp_path / f"keras_{l2}", l2=l2,
+                                             with_batch_norm=False)
+    assert "L2Loss" in graph_ops.op_types(handle) or l2 == 0.0
+    helpers.run(tmp_path / f"run_{l2}", handle, SGD + [f"training.steps_per_run = {steps_per_run}"],
+                train_steps=10, schedule="train")
+    kernel = helpers.checkpoint_values(str(tmp_path / f"run_{l2}"))["module/dense/kernel"]
+    start = original_values(handle)["module/dense/kernel"]
     ratios[l2] = np.linalg.norm(kernel) / np.linalg.norm(start)
   assert ratios[8.0] < 0.3 and ratios[0.0] > 0.9, ratios
 

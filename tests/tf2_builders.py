@@ -74,3 +74,35 @@ def build_tf1_saved_model(path):
     tf.compat.v1.saved_model.simple_save(session, str(path), {"pixels": pixels},
                                          {"default": pixels * 2})
   return str(path)
+
+
+def _build_keras(path, inputs, features, l2, seed, with_batch_norm):
+  tf.keras.utils.set_random_seed(seed)
+  pixels = tf.keras.Input(shape=(inputs,), name="pixels")
+  outputs = tf.keras.layers.Dense(features, activation="relu",
+                                  kernel_regularizer=tf.keras.regularizers.l2(l2),
+                                  name="dense")(pixels)
+  if with_batch_norm:
+    outputs = tf.keras.layers.BatchNormalization(name="batch_norm")(outputs)
+  model = tf.keras.Model(pixels, outputs)
+  tf.saved_model.save(model, path)
+
+
+def build_keras_module(path, inputs=64, features=8, l2=0.01, seed=0, with_batch_norm=True):
+  """A SavedModel as Keras users publish one: a tf.keras.Model whose Dense layer has
+  Keras's own L2 regularizer (tf.nn.l2_loss inside the saved loss function), saved with
+  tf.saved_model.save. Returns `path`."""
+  errors = []
+
+  def run():
+    try:
+      _build_keras(str(path), inputs, features, l2, seed, with_batch_norm)
+    except Exception as e:  # pylint: disable=broad-except  (re-raised below)
+      errors.append(e)
+
+  thread = threading.Thread(target=run)
+  thread.start()
+  thread.join()
+  if errors:
+    raise errors[0]
+  return str(path)

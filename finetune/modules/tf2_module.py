@@ -163,6 +163,20 @@ def _add_missing(key, variables):
       tf.compat.v1.add_to_collection(key, variable)
 
 
+def loss_functions(graph):
+  """{regularization loss tensor's name: the restored function that computed it} in `graph`.
+
+  The training loop calls the function again inside its loop (train_loop.rebuilder): a copy
+  of the call op made there by import_graph_def would get TensorFlow's C++ SymbolicGradient,
+  which lacks gradients that exist only in Python, such as L2Loss's (Keras's
+  tf.keras.regularizers.l2). Kept on the graph object, not in a graph collection: the
+  checkpoint's meta graph cannot hold Python functions.
+  """
+  if not hasattr(graph, "finetune_tf2_loss_functions"):
+    graph.finetune_tf2_loss_functions = {}
+  return graph.finetune_tf2_loss_functions
+
+
 def instantiate(spec, signature, trainable, name):
   """A hub.KerasLayer on the SavedModel, its state in the graph collections (see above)."""
   obj = load(spec, name)
@@ -176,8 +190,11 @@ def instantiate(spec, signature, trainable, name):
     _add_missing(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES,
                  getattr(obj, "trainable_variables", []))
     with tf.name_scope(name + "/regularization/"):
-      for loss in layer.losses:
+      # What hub.KerasLayer.losses does, one function at a time, to remember each one.
+      for function in getattr(obj, "regularization_losses", []):
+        loss = function()
         tf.compat.v1.add_to_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES, loss)
+        loss_functions(tf.compat.v1.get_default_graph())[loss.name] = function
   return layer
 
 

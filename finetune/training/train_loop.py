@@ -22,6 +22,7 @@ import contextlib
 import tensorflow as tf
 
 from finetune.modules import graph_ops
+from finetune.modules import tf2_module
 
 TRAIN = tf.estimator.ModeKeys.TRAIN
 ITERATOR_COLLECTION = "finetune_train_iterator"  # the input_fn's iterator, for the loop body
@@ -64,10 +65,22 @@ def _v1_control_flow():
 def rebuilder(tensors):
   """Returns fn() that recreates `tensors` (functions of variables and constants, such as a
   hub module's regularization losses, which hub builds outside any loop) in the control-flow
-  context it is called in, so that inside the loop they read each iteration's values."""
+  context it is called in, so that inside the loop they read each iteration's values.
+
+  A TF2 SavedModel's loss is recreated by calling its restored function again (its gradient
+  is then the function's own); the others are copied with import_graph_def."""
+  graph = tf.compat.v1.get_default_graph()
+  functions = tf2_module.loss_functions(graph)
+  called = [functions[t.name] for t in tensors if t.name in functions]
+  copied = [t for t in tensors if t.name not in functions]
+  copy = _copier(copied, graph)
+  return lambda: [function() for function in called] + copy()
+
+
+def _copier(tensors, graph):
+  """fn() -> copies of `tensors` made with import_graph_def where it is called."""
   if not tensors:
     return lambda: []
-  graph = tf.compat.v1.get_default_graph()
   subgraph = tf.compat.v1.graph_util.extract_sub_graph(graph.as_graph_def(),
                                                        [t.op.name for t in tensors])
   variables = {
