@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from finetune import FinetuneError
 from finetune import api
 from finetune.inputs.tokenization import BertTokenization
 from finetune.modules.hub_module import HubModule
@@ -251,6 +252,24 @@ def test_inspect_proposes_the_tokens_signature_and_the_tokenizer(bert):
   assert 'hub_module.signature = "tokens"' in snippet
   assert 'hub_module.output_key = "pooled_output"' in snippet
   assert "csv_data.tokenization = @bert_tokenization()" in snippet
+  # Its position table has 64 rows: the proposal is a length the module takes.
+  assert "bert_tokenization.max_seq_length = 64" in snippet
+
+
+def test_a_sequence_longer_than_the_position_table_is_refused_before_training(tmp_path, bert):
+  """128 tokens into a module with 64 positions failed inside import_graph_def ('Dimensions
+  must be equal, but are 128 and 64'); now it is one line naming the limit, before anything
+  is written, and the limit itself trains."""
+  with pytest.raises(FinetuneError) as raised:
+    api.train(["text/bert_classifier.gin"], classifier_bindings(bert, 2, "MAX_SEQ_LENGTH = 128"),
+              model_dir=str(tmp_path / "long"))
+  assert "has 64 positions" in str(raised.value)
+  assert "set bert_tokenization.max_seq_length = 64 or less" in str(raised.value)
+  assert not (tmp_path / "long").exists()
+  result = api.train(["text/bert_classifier.gin"],
+                     classifier_bindings(bert, 2, "MAX_SEQ_LENGTH = 64"),
+                     model_dir=str(tmp_path / "limit"))
+  assert result.metrics["global_step"] == 2
 
 
 @pytest.fixture(scope="module")

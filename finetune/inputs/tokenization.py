@@ -19,6 +19,7 @@ import codecs
 
 import gin
 import tensorflow as tf
+import tensorflow_hub as hub
 
 from finetune import checks
 from finetune.errors import FinetuneError
@@ -151,6 +152,13 @@ class BertTokenization:
             f"bert_tokenization.max_seq_length = {self.max_seq_length} but module "
             f"'{module.handle}' takes sequences of exactly {shape[1]} tokens; set "
             f"bert_tokenization.max_seq_length = {shape[1]}.")
+    rows = tokenization_info.position_rows(module.spec, hub.resolve(module.handle))
+    if rows is not None and self.max_seq_length > rows:
+      raise FinetuneError(
+          f"bert_tokenization.max_seq_length = {self.max_seq_length} but module "
+          f"'{module.handle}' has {rows} positions (its {tokenization_info.POSITION_TABLE} "
+          f"table): it takes at most {rows} tokens; set bert_tokenization.max_seq_length = "
+          f"{rows} or less.")
 
   def check_columns(self, raw_specs):
     """The text columns exist and are strings; no other string column is left untokenized."""

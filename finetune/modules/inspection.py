@@ -18,6 +18,7 @@ from finetune.modules import graph_scan
 from finetune.modules.handles import load_spec
 from finetune.modules.hub_module import TRAIN_TAG
 from finetune.modules import tf2_module
+from finetune.modules import tokenization_info
 from finetune.modules.tokenization_info import TOKENS_INPUTS
 
 
@@ -112,7 +113,8 @@ def describe(handle):
         "signatures": list(f.signatures),
         "why": f.why
     } for f in findings if tf2 or list(f.tags) == variant["tags"]]  # TF2: one graph
-  snippet = gin_snippet(handle, variants)
+  rows = tokenization_info.position_rows(spec, hub.resolve(handle))
+  snippet = gin_snippet(handle, variants, tokenization_info.suggested_length(rows))
   if tf2:
     snippet = "\n".join(line for line in snippet.splitlines() if "_tags" not in line)
     snippet += "\n# TF2 SavedModel: one graph; training=True is passed to __call__ in TRAIN mode"
@@ -125,7 +127,7 @@ def describe(handle):
   }
 
 
-def _bert_snippet(handle, described):
+def _bert_snippet(handle, described, max_seq_length):
   """A BERT-family module: raw text through the module's own tokenizer."""
   output = "pooled_output" if "pooled_output" in described["outputs"] else next(
       iter(described["outputs"]))
@@ -135,19 +137,20 @@ def _bert_snippet(handle, described):
       "csv_data.column_types = {\"text\": \"string\"}",
       "csv_data.tokenization = @bert_tokenization()  # the module's vocabulary, in the graph",
       'bert_tokenization.text_columns = ["text"]    # two columns for sentence pairs',
-      "bert_tokenization.max_seq_length = 128",
+      f"bert_tokenization.max_seq_length = {max_seq_length}",
       "# sequence_output [batch, positions, H]: hub_module.pooling = \"mean\" (or first, max),",
       "# or one tag per word with experiment.head = @token_tagging_head()",
   ])
 
 
-def gin_snippet(handle, variants):
+def gin_snippet(handle, variants, max_seq_length=tokenization_info.DEFAULT_MAX_SEQ_LENGTH):
   """A starting config: the default signature (or the first), its first output and inputs;
-  for a BERT-family module, its tokens signature and tokenizer."""
+  for a BERT-family module, its tokens signature and tokenizer (with a `max_seq_length` its
+  position table takes)."""
   serving = next((v for v in variants if not v["tags"]), variants[0])
   names = list(serving["signatures"])
   if "tokens" in names and set(TOKENS_INPUTS) <= set(serving["signatures"]["tokens"]["inputs"]):
-    return _bert_snippet(handle, serving["signatures"]["tokens"])
+    return _bert_snippet(handle, serving["signatures"]["tokens"], max_seq_length)
   signature = "default" if "default" in names else names[0]
   described = serving["signatures"][signature]
   output = "default" if "default" in described["outputs"] else next(iter(described["outputs"]))
