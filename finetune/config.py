@@ -72,6 +72,24 @@ def parse(gin_files, gin_bindings, model_dir=None):
   finally:
     if quiet:
       logging.disable(logging.NOTSET)
+  _check_macros_are_read()
+
+
+def _check_macros_are_read():
+  """A macro that nothing reads is a typo (`TRAIN_STEP = 10` beside the config's
+  TRAIN_STEPS), which gin would otherwise accept and ignore."""
+  config = gin.config._CONFIG  # pylint: disable=protected-access
+  defined = {name for name, selector in config if selector == "gin.macro"}
+  read = {
+      reference.scoped_selector.rsplit("/", 1)[0]
+      for reference in gin.config.iterate_references(config,
+                                                     to=gin.config.get_configurable(gin.config.macro))
+  }
+  for name in sorted(defined - read):
+    close = difflib.get_close_matches(name, sorted(read), n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    raise FinetuneError(f"Macro {name} is set but nothing in the config reads it (as %{name}); "
+                        f"{hint}The macros read are: {', '.join(sorted(read)) or 'none'}.")
 
 
 def replace_pieces(pieces):
