@@ -1,7 +1,8 @@
 """Values that would be silently wrong are refused: a boolean takes True or False only (gin
 passes a quoted 'no' through as a string, which Python takes as true, so
 `hub_module.trainable = 'no'` would fine-tune the module), an empty model_dir is no
-model_dir, and a macro nothing reads is a typo."""
+model_dir, a macro nothing reads is a typo, and a TFRecord file cut inside a record header is
+truncated."""
 
 import pytest
 
@@ -44,3 +45,35 @@ def test_a_macro_that_nothing_reads_is_named_with_the_closest_read_one(tmp_path,
   assert "Macro TRAIN_STEP is set but nothing in the config reads it" in str(raised.value)
   assert "did you mean TRAIN_STEPS?" in str(raised.value)
   assert not (tmp_path / "run").exists()
+
+
+def test_a_tfrecord_file_cut_inside_a_record_header_is_refused(tmp_path, digits_module):
+  """TensorFlow's reader stops at a cut header without a word: training would use the records
+  before it. Four whole records, then 5 bytes of a fifth record's 12-byte header."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  path = tmp_path / "cut.tfrecord"
+  example = tf.train.Example(features=tf.train.Features(feature={
+      "pixels": tf.train.Feature(float_list=tf.train.FloatList(value=[0.5] * 64)),
+      "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[1]))
+  })).SerializeToString()
+  with tf.io.TFRecordWriter(str(path)) as writer:
+    for _ in range(5):
+      writer.write(example)
+  whole = path.read_bytes()
+  path.write_bytes(whole[:4 * (len(whole) // 5) + 5])
+  tfrecord = ["experiment.data = @tfrecord_data()", f"tfrecord_data.train_files = '{path}'",
+              f"tfrecord_data.eval_files = '{path}'",
+              "tfrecord_data.feature_spec = {'pixels': ('float', [64])}",
+              "tfrecord_data.label_key = 'label'", "binary_class_head.label_vocabulary = None"]
+  with pytest.raises(FinetuneError) as raised:
+    api.train(["digits/finetune.gin"], [f"MODULE_HANDLE = '{digits_module}'"] + tfrecord,
+              model_dir=str(tmp_path / "run"))
+  assert "cut.tfrecord' is truncated: record 4 " in str(raised.value)
+  assert "5 of its 12 header bytes" in str(raised.value)
+  assert not (tmp_path / "run").exists()
+  path.write_bytes(whole)  # whole again: it trains
+  result = api.train(["digits/finetune.gin"],
+                     [f"MODULE_HANDLE = '{digits_module}'", "TRAIN_STEPS = 2",
+                      "learning_rate_schedule.warmup_steps = 0"] + tfrecord,
+                     model_dir=str(tmp_path / "whole"))
+  assert result.metrics["global_step"] == 2

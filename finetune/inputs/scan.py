@@ -96,6 +96,31 @@ def _parses(value, kind):
     return False
 
 
+_HEADER = 12  # a record: its length (8 bytes), the length's CRC (4), the data, the data's CRC (4)
+
+
+def tfrecord_cut(path, max_records=MAX_RECORDS):
+  """Where an uncompressed TFRecord file ends inside a record, or None: TensorFlow's reader
+  stops without a word at a record whose 12-byte header is cut, so training would use the
+  records before it. Walks the record headers (one small read each), up to `max_records`."""
+  size = tf.io.gfile.stat(path).length
+  position = 0
+  with tf.io.gfile.GFile(path, "rb") as f:
+    for index in range(max_records):
+      if position == size:
+        return None
+      header = f.read(_HEADER)
+      if len(header) < _HEADER:
+        return (f"record {index} (from byte {position}) is cut inside its header: "
+                f"{len(header)} of its {_HEADER} header bytes are there")
+      length = int.from_bytes(header[:8], "little")
+      position += _HEADER + length + 4
+      if position > size:
+        return None  # cut inside the data: TensorFlow's reader reports that itself
+      f.seek(position)
+  return None
+
+
 def tfrecord_problem(path, compression_type, feature_names, label_key, label_problem):
   """The first bad record of a TFRecord file (corrupt, missing a feature, bad label)."""
   read = 0  # records read whole

@@ -74,6 +74,12 @@ class TFRecordData(DataSource):
       files = glob_files(self.files[split], f"tfrecord_data.{split}_files")
       if not any(tf.io.gfile.stat(f).length > 0 for f in files):
         raise FinetuneError(f"tfrecord_data.{split}_files ({', '.join(files)}) are empty.")
+      for path in files if not self.compression_type else ():
+        cut = scan.tfrecord_cut(path)
+        if cut:
+          raise FinetuneError(f"TFRecord file '{path}' is truncated: {cut}. TensorFlow would "
+                              "train on the records before it without a word; write the file "
+                              "again (or remove the partial record).")
 
   def _records(self, split):
     files = glob_files(self.files[split], f"tfrecord_data.{split}_files")
