@@ -7,16 +7,19 @@
     api.sweep(["digits/finetune.gin"], "runs/sweep", {"LEARNING_RATE": [0.003, 0.01]})
 
 Every function raises `FinetuneError` (one readable message) for a mistake in the config, data
-or module, never exits, and can be called again in the same process: gin is cleared and parsed
+or module, and `errors.UnexpectedError` (a FinetuneError, its cause attached) for anything
+else; none exits, and each can be called again in the same process: gin is cleared and parsed
 afresh at each call.
 """
 
 import dataclasses
+import functools
 import os
 from typing import Optional
 
 from finetune import logs
 from finetune.errors import FinetuneError
+from finetune.errors import UnexpectedError
 
 
 @dataclasses.dataclass
@@ -36,6 +39,22 @@ class RunResult:
   metrics: Optional[dict]
   exports: dict
   predictions: Optional[str]
+
+
+def _funneled(function):
+  """Whatever escapes an API call is a FinetuneError: a known mistake as it is, anything else
+  as UnexpectedError, with the original exception as its cause."""
+
+  @functools.wraps(function)
+  def call(*args, **kwargs):
+    try:
+      return function(*args, **kwargs)
+    except FinetuneError:
+      raise
+    except Exception as e:  # pylint: disable=broad-except  (the funnel)
+      raise UnexpectedError(e) from e
+
+  return call
 
 
 def default_model_dir(gin_files):
@@ -64,6 +83,7 @@ def _explained(error, model_dir):
   return explained
 
 
+@_funneled
 def train(gin_files=(), bindings=(), model_dir=None, schedule="train_and_evaluate", hooks=(),
           command_line=None, verbose=False, module=None, data=None, head=None,
           head_network=None, training=None, evaluation=None, runtime=None):
@@ -126,6 +146,7 @@ def train(gin_files=(), bindings=(), model_dir=None, schedule="train_and_evaluat
                    predictions=result if schedule == "predict" else None)
 
 
+@_funneled
 def inspect(handle, verbose=False):
   """What a module offers, as `python -m finetune.inspect --format=json` prints it: a dict
   with the handle, the resolved path, every graph variant's signatures, variables and
@@ -136,6 +157,7 @@ def inspect(handle, verbose=False):
   return inspection.describe(handle)
 
 
+@_funneled
 def export_embedding(embedding_file, export_path, vocabulary_file=None, input_format="auto",
                      num_oov_buckets=1, num_lines_to_ignore=0, num_lines_to_use=None,
                      lowercase=True, punctuation="space", l2_regularization=0.0, l2_rows="used",
@@ -162,6 +184,7 @@ def export_embedding(embedding_file, export_path, vocabulary_file=None, input_fo
                          num_lines_to_ignore, num_lines_to_use, options, module_format)
 
 
+@_funneled
 def sweep(gin_files, sweep_dir, grid, bindings=(), zipped=False, parallel=1, metric="accuracy",
           higher_is_better=True, dry_run=False, verbose=False):
   """Runs a sweep (each trial a `finetune.train` process) and collects its results.
@@ -207,6 +230,7 @@ def _check_trial_configs(gin_files, bindings, planned):
       raise FinetuneError(f"Trial {name} of the sweep cannot be configured: {e}") from None
 
 
+@_funneled
 def collect(sweep_dir, metric="accuracy", higher_is_better=True, grid=None, zipped=False):
   """Rebuilds a sweep's results from its trial directories; writes results.csv/md/png and
   returns the ranked rows.

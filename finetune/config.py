@@ -73,6 +73,49 @@ def parse(gin_files, gin_bindings, model_dir=None):
     if quiet:
       logging.disable(logging.NOTSET)
   _check_macros_are_read()
+  _check_keyword_parameters()
+
+
+def signature_chain(wrapped):
+  """[(callable, its docstring owner)] whose parameters gin can bind on a configurable: the
+  configurable, then, where a class's `**kwargs` reaches a base class's __init__, that too."""
+  if not inspect.isclass(wrapped):
+    return [(wrapped, wrapped)]
+  chain = []
+  for cls in wrapped.__mro__:
+    if "__init__" not in vars(cls) or cls is object:
+      continue
+    chain.append((cls.__init__, cls))
+    if not any(p.kind == p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values()):
+      break
+  return chain
+
+
+def accepted_parameters(wrapped):
+  """The names of the parameters gin can bind on `wrapped` (see signature_chain)."""
+  return [name for function, _ in signature_chain(wrapped)
+          for name, p in inspect.signature(function).parameters.items()
+          if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+
+
+def _check_keyword_parameters():
+  """Gin checks parameter names only where a configurable has no `**kwargs`; where it passes
+  them on (the data sources' pipeline options, the AdamW optimizers' Adam settings), a
+  misspelling such as `csv_data.batch_sise` is refused here, before anything is built."""
+  config = gin.config._CONFIG  # pylint: disable=protected-access
+  for (_, selector), bindings in config.items():
+    if selector == "gin.macro":
+      continue
+    configurable = gin.config._REGISTRY.get_match(selector)  # pylint: disable=protected-access
+    if configurable is None or not (configurable.wrapped.__module__ or "").startswith("finetune"):
+      continue
+    accepted = accepted_parameters(configurable.wrapped)
+    for name in bindings:
+      if name not in accepted:
+        close = difflib.get_close_matches(name, accepted, n=1)
+        hint = f" Did you mean {configurable.name}.{close[0]}?" if close else ""
+        raise FinetuneError(f"{configurable.name} has no parameter '{name}'; its parameters "
+                            f"are: {', '.join(accepted)}.{hint}")
 
 
 def _check_macros_are_read():

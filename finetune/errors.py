@@ -18,6 +18,20 @@ class FinetuneError(Exception):
   """A configuration, data or module mistake that the user can fix."""
 
 
+class UnexpectedError(FinetuneError):
+  """An error finetune does not recognise (most likely a bug of finetune's): still one line,
+  exit code 1, with the original exception as its cause (`--verbose` shows the traceback)."""
+
+  exit_code = 1
+
+  def __init__(self, error):
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    super().__init__(
+        f"unexpected {type(error).__name__}{': ' + first if first else ''} (not a known "
+        "mistake in the config, data or module: probably a bug of finetune's; run again with "
+        "--verbose for the traceback to report)")
+
+
 class Preempted(FinetuneError):
   """Training stopped on request (SIGTERM or SIGINT); the checkpoint at the current step is
   saved. `exit_code` is the command's: 128 + the signal's number."""

@@ -99,7 +99,9 @@ class Job:
 
   def train_hooks(self, extra_hooks=()):
     """Pre-emption, the operative config (chief), early stopping, and the caller's hooks."""
-    hooks = [self.trained] + ([preemption.StopHook(self.stop)] if self.stop else [])
+    stop = [preemption.StopHook(self.stop, self.training.train_steps,
+                                self.training.steps_per_run)] if self.stop else []
+    hooks = [self.trained] + stop
     if self.role.is_chief:
       # After the graph is built, so it holds every value the run used; also in TensorBoard.
       hooks.append(config_history.ConfigHistoryHook(self.model_dir))

@@ -64,27 +64,11 @@ def _docstring_args(obj):
   return described
 
 
-def _signature_chain(wrapped):
-  """[(callable, its docstring owner)] whose parameters gin accepts: the configurable, then
-  for a `**kwargs` that reaches a base class's __init__, that __init__ too."""
-  if not inspect.isclass(wrapped):
-    return [(wrapped, wrapped)]
-  chain = []
-  for cls in wrapped.__mro__:
-    if "__init__" not in vars(cls) or cls is object:
-      continue
-    chain.append((cls.__init__, cls))
-    parameters = inspect.signature(cls.__init__).parameters.values()
-    if not any(p.kind == p.VAR_KEYWORD for p in parameters):
-      break
-  return chain
-
-
 def parameters(configurable):
   """[(name, default, description)] of what gin can bind on `configurable`."""
   denied = set(configurable.denylist or ())
   rows, seen = [], set()
-  for function, owner in _signature_chain(configurable.wrapped):
+  for function, owner in config.signature_chain(configurable.wrapped):
     described = {**_docstring_args(owner), **_docstring_args(function)}
     for parameter in inspect.signature(function).parameters.values():
       if (parameter.name in ("self",) or parameter.name in denied or parameter.name in seen or

@@ -123,6 +123,14 @@ def signal_then(real):
 if "{at}" == "graph":  # inside finetune's model_fn, as the module and head are being built
   from finetune.training import model
   model.Model._model_fn = signal_then(model.Model._model_fn)
+elif "{at}" == "eval":  # as the evaluation graph is built: after training, the final one
+  from finetune.training import model
+  real_model_fn = model.Model._model_fn
+  def signal_in_eval(self, features, labels, mode):
+    if mode == tf.estimator.ModeKeys.EVAL:
+      os.kill(os.getpid(), signal.{signal})
+    return real_model_fn(self, features, labels, mode)
+  model.Model._model_fn = signal_in_eval
 else:  # finetune's exporters use tf.io.gfile.rename, hub's LatestModuleExporter Rename
   def signal_before_the_export_completes(real):
     return lambda src, *a, **k: (signal_then(real) if "temp-" in tf.compat.as_str_any(src)
@@ -141,6 +149,19 @@ def command_signalling_itself(at, signum, model_dir, handle, schedule):
       "--gin_bindings=learning_rate_schedule.warmup_steps = 0", "--gin_bindings=TRAIN_STEPS = 9",
       f"--schedule={schedule}"
   ]
+
+
+def test_signal_during_the_final_evaluation_ends_the_command_at_once(tmp_path, digits_module):
+  """Training steps are over and their last checkpoint saved: a signal now interrupts, as in
+  every other phase, instead of asking for a clean stop that nothing would act on."""
+  model_dir = tmp_path / "model"
+  result = subprocess.run(command_signalling_itself("eval", signal.SIGTERM, model_dir,
+                                                    digits_module, "train_and_evaluate"),
+                          cwd=helpers.REPO, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 143, result.stderr
+  assert result.stderr.strip().splitlines()[-1].startswith("finetune: Stopped by SIGTERM"), (
+      result.stderr)
+  assert helpers.checkpoint_step(model_dir) == 9  # the trained steps are kept
 
 
 def test_signal_while_building_the_graph_or_exporting_ends_the_command(tmp_path, digits_module):
