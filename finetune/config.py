@@ -17,6 +17,7 @@ import gin
 import gin.tf.external_configurables  # noqa: F401  (tf.train optimizers, decays, activations)
 import tensorflow as tf
 
+from finetune import files
 from finetune import registry  # noqa: F401  (registers finetune's configurables)
 from finetune.errors import FinetuneError
 from finetune.errors import without_gin_context
@@ -27,6 +28,7 @@ CONFIG_DIR = next((d for d in (os.path.join(_PACKAGE, "configs"),
                    if os.path.isdir(d)), os.path.join(_PACKAGE, "configs"))
 PLUMBING = "base/plumbing.gin"
 OPERATIVE_CONFIG = "operative_config.gin"
+MAX_GIN_FILE_BYTES = 1_000_000  # a config is text a person writes; more is the wrong file
 
 
 def parse(gin_files, gin_bindings, model_dir=None):
@@ -171,6 +173,7 @@ def _locate(path):
       raise FinetuneError(f"Gin file '{path}' is a directory; give a .gin file, e.g. "
                           f"{', '.join(shipped_configs()[:3])}.")
     if tf.io.gfile.exists(candidate):
+      files.check_regular(candidate, "Gin file", max_bytes=MAX_GIN_FILE_BYTES)
       return candidate
   raise FinetuneError(f"Gin file '{path}' not found (looked in the working directory and in "
                       f"{CONFIG_DIR}). Shipped configs: {', '.join(shipped_configs())}.")

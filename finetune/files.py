@@ -2,8 +2,12 @@
 
 import contextlib
 import json
+import os
+import stat
 
 import tensorflow as tf
+
+from finetune.errors import FinetuneError
 
 
 @contextlib.contextmanager
@@ -15,6 +19,24 @@ def written_atomically(path, mode="w"):
   with tf.io.gfile.GFile(tmp, mode) as f:
     yield f
   tf.io.gfile.rename(tmp, path, overwrite=True)
+
+
+def check_regular(path, what, max_bytes=None):
+  """Refuses a local path that is not a regular file (a device such as /dev/zero, a FIFO, a
+  socket: reading one may never end) or, with `max_bytes`, one larger than that. Paths on
+  other file systems (gs://) are regular files by construction."""
+  if "://" in str(path):
+    return
+  try:
+    info = os.stat(path)
+  except OSError:
+    return  # not there: the caller's own check names it
+  if not stat.S_ISREG(info.st_mode):
+    raise FinetuneError(f"{what} '{path}' is not a regular file (a device, FIFO or socket, "
+                        "which may never end); give a file.")
+  if max_bytes is not None and info.st_size > max_bytes:
+    raise FinetuneError(f"{what} '{path}' is {info.st_size:,} bytes, more than the "
+                        f"{max_bytes:,} such a file can sensibly be; is it the right file?")
 
 
 def write_json_atomically(path, payload):

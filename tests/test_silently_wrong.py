@@ -1,8 +1,8 @@
 """Values that would be silently wrong are refused: a boolean takes True or False only (gin
 passes a quoted 'no' through as a string, which Python takes as true, so
 `hub_module.trainable = 'no'` would fine-tune the module), an empty model_dir is no
-model_dir, a macro nothing reads is a typo, and a TFRecord file cut inside a record header is
-truncated."""
+model_dir, a macro nothing reads is a typo, a TFRecord file cut inside a record header is
+truncated, and a device is not a file (reading /dev/zero never ends)."""
 
 import pytest
 
@@ -77,3 +77,25 @@ def test_a_tfrecord_file_cut_inside_a_record_header_is_refused(tmp_path, digits_
                       "learning_rate_schedule.warmup_steps = 0"] + tfrecord,
                      model_dir=str(tmp_path / "whole"))
   assert result.metrics["global_step"] == 2
+
+
+@pytest.mark.parametrize("what", ["data", "gin"])
+def test_a_device_given_as_a_file_is_refused_instead_of_read_without_end(tmp_path, digits_module,
+                                                                        what):
+  """/dev/zero as a CSV grew to 23 GB of memory; as a gin file it was read without end."""
+  bindings = [f"MODULE_HANDLE = '{digits_module}'"]
+  gin_files = ["digits/finetune.gin"]
+  if what == "data":
+    bindings.append("csv_data.train_files = '/dev/zero'")
+  else:
+    gin_files.append("/dev/zero")
+  with pytest.raises(FinetuneError, match="'/dev/zero' is not a regular file"):
+    api.train(gin_files, bindings, model_dir=str(tmp_path / "run"))
+  assert not (tmp_path / "run").exists()
+
+
+def test_a_gin_file_far_larger_than_any_config_is_refused(tmp_path):
+  huge = tmp_path / "huge.gin"
+  huge.write_text("# " + "x" * 1_100_000 + "\n")
+  with pytest.raises(FinetuneError, match="huge.gin' is 1,100,003 bytes"):
+    api.train([str(huge)], [], model_dir=str(tmp_path / "run"))

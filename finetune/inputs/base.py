@@ -10,6 +10,7 @@ head. The sources: csv_data.py, tfrecord_data.py, image_folder.py, arrays.py (Py
 import tensorflow as tf
 
 from finetune import checks
+from finetune import files as files_lib
 from finetune.inputs import image_ops
 from finetune.errors import FinetuneError
 
@@ -214,4 +215,5 @@ def glob_files(pattern, what):
     if tf.io.gfile.isdir(path):
       raise FinetuneError(f"{what} = {pattern!r} names the directory '{path}'; give data "
                           f"files, e.g. '{path.rstrip('/')}/*.csv'.")
+    files_lib.check_regular(path, f"{what} names")
   return sorted(set(files))
