@@ -109,6 +109,29 @@ def test_exact_vectors_round_trip_through_the_module(module_dir):
   np.testing.assert_allclose(out[3], vector("café"))
 
 
+@pytest.mark.parametrize("module_format", ["tf1", "tf2"])
+def test_a_table_written_in_slices_is_the_whole_table(formats, tmp_path, monkeypatch,
+                                                      module_format):
+  """The writers assign the table a slice of rows at a time (memory: the table once, plus a
+  slice); 3-row slices of the 8 words, from the memory-mapped .npy, give every row exactly."""
+  monkeypatch.setattr(vector_files, "CHUNK_ROWS", 3)
+  path = str(tmp_path / module_format)
+  api.export_embedding(formats["npy+txt"][0], path, vocabulary_file=formats["npy+txt"][1],
+                       module_format=module_format)
+  sentences = [word.lower() for word in WORDS if word.isalpha() or word == "café"]
+  if module_format == "tf1":
+    out = embed(path, sentences)
+  else:
+    with tf.Graph().as_default():
+      loaded = hub.load(path)
+      with tf.compat.v1.Session() as session:
+        session.run([tf.compat.v1.global_variables_initializer(),
+                      tf.compat.v1.tables_initializer()])
+        out = session.run(loaded(tf.constant(sentences)))
+  expected = [vector(w) if w in WORDS else np.zeros(DIM) for w in sentences]
+  np.testing.assert_array_equal(out, expected)
+
+
 def test_case_punctuation_empty_and_unknown_words(module_dir):
   out = embed(module_dir, ["Python,", "PYTHON!!", "CAFÉ", "", " ... ", "zebra", "python zebra",
                            "Apple"])

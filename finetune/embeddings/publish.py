@@ -61,7 +61,8 @@ def write_module(words, vectors, export_path, options, module_format="tf1", expo
   """Writes `words` with `vectors` [len(words), dim] as a module at the new `export_path`."""
   exporter = exporter or _exporter(module_format)
   _check_new_path(export_path)
-  vectors = np.asarray(vectors, np.float32)
+  # An array (or a memory-mapped .npy) stays as it is: the writers read it a slice at a time.
+  vectors = vectors if isinstance(vectors, np.ndarray) else np.asarray(vectors, np.float32)
   if vectors.ndim != 2 or vectors.shape[0] != len(words):
     raise FinetuneError(f"{len(words)} words need a [{len(words)}, dim] matrix; got "
                         f"{list(vectors.shape)}.")

@@ -16,6 +16,7 @@ import tensorflow as tf
 import tensorflow_hub as hub
 
 from finetune.embeddings import sentence_tokens
+from finetune.embeddings import vector_files
 from finetune.modules.hub_module import REGULARIZATION_OUTPUT
 
 EMBEDDINGS = "embeddings"
@@ -70,10 +71,13 @@ def export(export_dir, vocabulary_file, vectors, options):
   with tf.Graph().as_default():
     module = hub.Module(spec)
     embeddings = module.variable_map[EMBEDDINGS]
-    values = tf.compat.v1.placeholder(tf.float32, [vocab_size, dim])
-    load = embeddings[:vocab_size].assign(values).op
+    rows = tf.compat.v1.placeholder(tf.float32, [None, dim])
+    begin = tf.compat.v1.placeholder(tf.int64, [])
+    load = embeddings[begin:begin + tf.shape(rows, out_type=tf.int64)[0]].assign(rows).op
     with tf.compat.v1.Session() as session:
       session.run([tf.compat.v1.global_variables_initializer(),
                    tf.compat.v1.tables_initializer()])
-      session.run(load, {values: vectors})
+      for start, chunk in vector_files.chunks(vectors):
+        session.run(load, {rows: chunk, begin: start})
       module.export(export_dir, session)
+

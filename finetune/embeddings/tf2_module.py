@@ -9,6 +9,7 @@ whole-table penalty (l2_rows="all") can be expressed here; its gradient is dense
 import tensorflow as tf
 
 from finetune.embeddings import sentence_tokens
+from finetune.embeddings import vector_files
 from finetune.errors import FinetuneError
 from finetune.process import signals
 
@@ -32,7 +33,8 @@ class TextEmbedding(tf.train.Checkpoint):
         num_oov_buckets=options.num_oov_buckets)
     self.embeddings = tf.Variable(tf.zeros([vocab_size + options.num_oov_buckets, dim]),
                                   name="embeddings")
-    self.embeddings[:vocab_size].assign(vectors)
+    for start, chunk in vector_files.chunks(vectors):  # the table once, plus one chunk
+      self.embeddings[start:start + len(chunk)].assign(chunk)
     self.variables = [self.embeddings]
     self.trainable_variables = [self.embeddings]
     self.regularization_losses = []

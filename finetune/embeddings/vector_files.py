@@ -348,7 +348,7 @@ def _read_npy(path, vocabulary_file, ignore, use):
   end = matrix.shape[0] if use is None else min(matrix.shape[0], ignore + use)
   if ignore >= end:
     raise FinetuneError(_empty_message(path, ignore))
-  vectors = np.array(matrix[ignore:end], dtype=np.float32)  # only these rows are read
+  vectors = matrix[ignore:end]  # a view: read a slice at a time where it is used (chunks)
   return WordVectors(words[ignore:end], vectors, os.path.basename(path),
                      lambda row: f"row {row + ignore} of {path} (word {row + ignore + 1} of "
                      f"{vocabulary_file})")
@@ -408,11 +408,12 @@ def _read_parquet_words(path):
 
 
 def _check_table(table):
-  finite = np.isfinite(table.vectors).all(axis=1)
-  if not finite.all():
-    row = int(np.argmin(finite))
-    raise FinetuneError(f"The vector of '{table.words[row]}' ({table.place_of_row(row)}) holds "
-                        "NaN or infinity; fix or drop it.")
+  for start, rows in chunks(table.vectors):  # a slice at a time: a .npy may be memory-mapped
+    finite = np.isfinite(rows).all(axis=1)
+    if not finite.all():
+      row = start + int(np.argmin(finite))
+      raise FinetuneError(f"The vector of '{table.words[row]}' ({table.place_of_row(row)}) "
+                          "holds NaN or infinity; fix or drop it.")
   seen = {}
   for row, word in enumerate(table.words):
     # Empty or ASCII-blank words are a malformed file; a word of Unicode spaces (GloVe 840B
@@ -424,3 +425,14 @@ def _check_table(table):
     if first != row:
       raise FinetuneError(f"'{word}' appears twice: at {table.place_of_row(first)} and at "
                           f"{table.place_of_row(row)}. Every word needs one vector; drop one.")
+
+
+CHUNK_ROWS = 65536  # rows per slice: a module's writer holds the table once, plus one slice
+
+
+def chunks(vectors, size=None):
+  """(first row, float32 rows) of `vectors` in slices of `size` rows (CHUNK_ROWS): a
+  memory-mapped .npy is read a slice at a time, and a feed copies a slice, not the table."""
+  size = size or CHUNK_ROWS
+  for start in range(0, vectors.shape[0], size):
+    yield start, np.asarray(vectors[start:start + size], np.float32)
