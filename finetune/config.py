@@ -74,7 +74,7 @@ def parse(gin_files, gin_bindings, model_dir=None):
   finally:
     if quiet:
       logging.disable(logging.NOTSET)
-  _check_macros_are_read()
+  _check_macros_are_read(gin_files, gin_bindings or [])
   _check_keyword_parameters()
 
 
@@ -120,21 +120,40 @@ def _check_keyword_parameters():
                             f"are: {', '.join(accepted)}.{hint}")
 
 
-def _check_macros_are_read():
+def _check_macros_are_read(gin_files, gin_bindings):
   """A macro that nothing reads is a typo (`TRAIN_STEP = 10` beside the config's
-  TRAIN_STEPS), which gin would otherwise accept and ignore."""
+  TRAIN_STEPS), which gin would otherwise accept and ignore. "Read" means written as %NAME
+  somewhere in the configs or bindings: a macro whose reader a later binding replaced
+  (a sweep binding the parameter itself) is not a typo."""
   config = gin.config._CONFIG  # pylint: disable=protected-access
   defined = {name for name, selector in config if selector == "gin.macro"}
-  read = {
-      reference.scoped_selector.rsplit("/", 1)[0]
-      for reference in gin.config.iterate_references(config,
-                                                     to=gin.config.get_configurable(gin.config.macro))
-  }
-  for name in sorted(defined - read):
-    close = difflib.get_close_matches(name, sorted(read), n=1)
+  if not defined:
+    return
+  text = "\n".join(list(gin_bindings) + [_read_with_includes(path) for path in gin_files])
+  written = set(re.findall(r"%([A-Za-z_][\w.]*)", text))
+  for name in sorted(defined - written):
+    close = difflib.get_close_matches(name, sorted(written), n=1)
     hint = f"did you mean {close[0]}? " if close else ""
     raise FinetuneError(f"Macro {name} is set but nothing in the config reads it (as %{name}); "
-                        f"{hint}The macros read are: {', '.join(sorted(read)) or 'none'}.")
+                        f"{hint}The macros read are: {', '.join(sorted(written)) or 'none'}.")
+
+
+def _read_with_includes(path, seen=None):
+  """The text of a gin file and of the files it includes, found as gin finds them."""
+  seen = set() if seen is None else seen
+  if path in seen:
+    return ""
+  seen.add(path)
+  with tf.io.gfile.GFile(path) as f:
+    text = f.read()
+  parts = [text]
+  for name in re.findall(r"^\s*include\s+['\"]([^'\"]+)['\"]", text, re.M):
+    for candidate in (os.path.join(os.path.dirname(path), name), name,
+                      os.path.join(CONFIG_DIR, name)):
+      if tf.io.gfile.exists(candidate):
+        parts.append(_read_with_includes(candidate, seen))
+        break
+  return "\n".join(parts)
 
 
 def replace_pieces(pieces):

@@ -67,9 +67,9 @@ def test_bert_example_builds_pretrains_and_compares_three_settings(tmp_path):
   assert [label.split()[0] for label, _ in results] == ["fine-tuned", "frozen", "from"]
   for module, trainable in (("bert_pretrained", True), ("bert_pretrained", False),
                             ("bert_untrained", True)):
-    run = tmp_path / "runs" / "bert_classifier" / f"{module}-{trainable}" / "0"
-    assert helpers.checkpoint_values(str(run))["global_step"] == 5
-    operative = (run / "operative_config.gin").read_text()
+    run_dir = tmp_path / "runs" / "bert_classifier" / f"{module}-{trainable}" / "0"
+    assert helpers.checkpoint_values(str(run_dir))["global_step"] == 5
+    operative = (run_dir / "operative_config.gin").read_text()
     assert f"hub_module.trainable = {trainable}" in operative and module in operative
   assert all(0.0 <= accuracies[0] <= 1.0 for _, accuracies in results)
   assert "| frozen (pretrained, trainable=False) |" in bert_compare.markdown(results)
