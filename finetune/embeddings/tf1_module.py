@@ -75,8 +75,9 @@ def export(export_dir, vocabulary_file, vectors, options):
     begin = tf.compat.v1.placeholder(tf.int64, [])
     load = embeddings[begin:begin + tf.shape(rows, out_type=tf.int64)[0]].assign(rows).op
     with tf.compat.v1.Session() as session:
-      session.run([tf.compat.v1.global_variables_initializer(),
-                   tf.compat.v1.tables_initializer()])
+      # Not the lookup table: it is filled from the asset when the module is loaded, and
+      # filling it here would hold every word in memory a second time.
+      session.run(tf.compat.v1.global_variables_initializer())
       for start, chunk in vector_files.chunks(vectors):
         session.run(load, {rows: chunk, begin: start})
       module.export(export_dir, session)
