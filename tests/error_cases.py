@@ -1,4 +1,4 @@
-"""The bad inputs of tests/test_errors.py: one row per case of the README's error table.
+"""The bad inputs of tests/test_errors.py: one row per case of the error table in docs/errors.md.
 
 Each case is (case id, extra command-line arguments as a callable of tmp_path, the tiny
 module's handle and the BERT fixtures, expected message), on the digits task.

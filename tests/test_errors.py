@@ -1,4 +1,4 @@
-"""Bad input: one clear error each, no traceback, nothing lost (the README's error table).
+"""Bad input: one clear error each, no traceback, nothing lost (the error table of docs/errors.md).
 
 Each case (tests/error_cases.py) runs the command in-process (`finetune.train.main`) on the
 digits task with a tiny module, changes one thing, and asserts the message a user would read
@@ -52,9 +52,9 @@ def test_bad_input_gets_one_clear_error(tmp_path, capsys, request, digits_module
     assert tree_bytes(tmp_path) == before
 
 
-def test_readme_error_table_lists_exactly_these_cases():
-  """The README's table of mistakes maps one to one onto the cases tested here."""
-  with open(os.path.join(helpers.REPO, "README.md")) as f:
+def test_error_table_lists_exactly_these_cases():
+  """docs/errors.md's table of mistakes maps one to one onto the cases tested here."""
+  with open(os.path.join(helpers.REPO, "docs", "errors.md")) as f:
     readme = f.read()
   table = readme.split("## When something is wrong", 1)[1].split("\n\n", 3)[2]
   rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")]
