@@ -18,7 +18,7 @@ digits: $(VENV)/.installed
 	$(BIN)/python -m finetune.train --gin_file=digits/finetune.gin --model_dir=runs/digits
 
 # Two workers (pytest-xdist), one test file each at a time: most tests wait on subprocesses,
-# servers and start-up, so two share CI's 2 cores well (8.7 against 14.6 minutes).
+# servers and start-up, so two share CI's 2 cores well.
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 
