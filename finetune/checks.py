@@ -26,6 +26,16 @@ def positive_number(value, name):
   return value
 
 
+def folder_name(value, name):
+  """Returns `value` if it is one folder name: it becomes part of a path, so no separator, no
+  `..`, nothing absolute (an export_name of '../../x' wrote outside the model_dir)."""
+  if (not isinstance(value, str) or not value.strip() or value in (".", "..") or
+      "/" in value or "\\" in value or "\0" in value):
+    raise FinetuneError(f"{name} = {value!r} must be one folder name (no '/', no '..'), "
+                        "e.g. 'my_module'.")
+  return value
+
+
 def boolean(value, name, allow_none=False):
   """Returns `value` if it is True or False: gin passes a quoted 'no' through as a string,
   which Python would take as true."""

@@ -99,3 +99,14 @@ def test_a_gin_file_far_larger_than_any_config_is_refused(tmp_path):
   huge.write_text("# " + "x" * 1_100_000 + "\n")
   with pytest.raises(FinetuneError, match="huge.gin' is 1,100,003 bytes"):
     api.train([str(huge)], [], model_dir=str(tmp_path / "run"))
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "/tmp/elsewhere", "a/b", ".."])
+def test_an_export_name_is_one_folder_name(tmp_path, digits_module, name):
+  """hub_module.export_name becomes part of a path: '../../x' climbed out of export/ and an
+  absolute name wrote the module there."""
+  with pytest.raises(FinetuneError, match="must be one folder name"):
+    api.train(["digits/finetune.gin"],
+              [f"MODULE_HANDLE = '{digits_module}'", f"hub_module.export_name = {name!r}"],
+              model_dir=str(tmp_path / "run"))
+  assert not (tmp_path / "run").exists()

@@ -87,7 +87,8 @@ class HubModule:
     self._train_tags = None if train_tags is None else set(train_tags)
     self.serving_tags = set(serving_tags)
     self.trainable = checks.boolean(trainable, "hub_module.trainable")
-    self.export_name = export_name or handle_short_name(handle)
+    self.export_name = checks.folder_name(export_name or handle_short_name(handle),
+                                          "hub_module.export_name")
     self.name = name
     self.allowed_handle_prefixes = (None if allowed_handle_prefixes is None else
                                     list(allowed_handle_prefixes))
