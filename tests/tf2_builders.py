@@ -46,16 +46,14 @@ def _build(path, inputs, features, l2, seed, signatures, writes_file, with_batch
   tf.saved_model.save(obj, path, signatures=serving)
 
 
-def build_tf2_module(path, inputs=64, features=8, l2=0.01, seed=0, signatures=False,
-                     writes_file=None, with_batch_norm=True):
-  """Writes the SavedModel to `path` and returns `path`; `writes_file`: a path its __call__
-  writes to. Without batch norm the kernel's scale matters to the output, so an L2 penalty
-  shrinks it steadily (after batch norm the task gradient grows as the kernel shrinks)."""
+def _in_fresh_thread(build, *args):
+  """Runs build(*args) in a new thread (eager there, whatever the test's graph) and re-raises
+  its exception here."""
   errors = []
 
   def run():
     try:
-      _build(str(path), inputs, features, l2, seed, signatures, writes_file, with_batch_norm)
+      build(*args)
     except Exception as e:  # pylint: disable=broad-except  (re-raised below)
       errors.append(e)
 
@@ -64,6 +62,15 @@ def build_tf2_module(path, inputs=64, features=8, l2=0.01, seed=0, signatures=Fa
   thread.join()
   if errors:
     raise errors[0]
+
+
+def build_tf2_module(path, inputs=64, features=8, l2=0.01, seed=0, signatures=False,
+                     writes_file=None, with_batch_norm=True):
+  """Writes the SavedModel to `path` and returns `path`; `writes_file`: a path its __call__
+  writes to. Without batch norm the kernel's scale matters to the output, so an L2 penalty
+  shrinks it steadily (after batch norm the task gradient grows as the kernel shrinks)."""
+  _in_fresh_thread(_build, str(path), inputs, features, l2, seed, signatures, writes_file,
+                   with_batch_norm)
   return str(path)
 
 
@@ -92,17 +99,5 @@ def build_keras_module(path, inputs=64, features=8, l2=0.01, seed=0, with_batch_
   """A SavedModel as Keras users publish one: a tf.keras.Model whose Dense layer has
   Keras's own L2 regularizer (tf.nn.l2_loss inside the saved loss function), saved with
   tf.saved_model.save. Returns `path`."""
-  errors = []
-
-  def run():
-    try:
-      _build_keras(str(path), inputs, features, l2, seed, with_batch_norm)
-    except Exception as e:  # pylint: disable=broad-except  (re-raised below)
-      errors.append(e)
-
-  thread = threading.Thread(target=run)
-  thread.start()
-  thread.join()
-  if errors:
-    raise errors[0]
+  _in_fresh_thread(_build_keras, str(path), inputs, features, l2, seed, with_batch_norm)
   return str(path)
