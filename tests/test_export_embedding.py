@@ -14,6 +14,7 @@ import tensorflow as tf
 import tensorflow_hub as hub
 
 from finetune import api
+from finetune.embeddings import table_io
 from finetune.embeddings import vector_files
 from finetune.errors import FinetuneError
 from finetune.modules.hub_module import HubModule
@@ -114,7 +115,7 @@ def test_a_table_written_in_slices_is_the_whole_table(formats, tmp_path, monkeyp
                                                       module_format):
   """The writers assign the table a slice of rows at a time (memory: the table once, plus a
   slice); 3-row slices of the 8 words, from the memory-mapped .npy, give every row exactly."""
-  monkeypatch.setattr(vector_files, "CHUNK_ROWS", 3)
+  monkeypatch.setattr(table_io, "CHUNK_ROWS", 3)
   path = str(tmp_path / module_format)
   api.export_embedding(formats["npy+txt"][0], path, vocabulary_file=formats["npy+txt"][1],
                        module_format=module_format)

@@ -16,7 +16,7 @@ import tensorflow as tf
 import tensorflow_hub as hub
 
 from finetune.embeddings import sentence_tokens
-from finetune.embeddings import vector_files
+from finetune.embeddings import table_io
 from finetune.modules.hub_module import REGULARIZATION_OUTPUT
 
 EMBEDDINGS = "embeddings"
@@ -78,7 +78,7 @@ def export(export_dir, vocabulary_file, vectors, options):
       # Not the lookup table: it is filled from the asset when the module is loaded, and
       # filling it here would hold every word in memory a second time.
       session.run(tf.compat.v1.global_variables_initializer())
-      for start, chunk in vector_files.chunks(vectors):
+      for start, chunk in table_io.chunks(vectors):
         session.run(load, {rows: chunk, begin: start})
       module.export(export_dir, session)
 

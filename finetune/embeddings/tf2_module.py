@@ -9,7 +9,7 @@ whole-table penalty (l2_rows="all") can be expressed here; its gradient is dense
 import tensorflow as tf
 
 from finetune.embeddings import sentence_tokens
-from finetune.embeddings import vector_files
+from finetune.embeddings import table_io
 from finetune.errors import FinetuneError
 from finetune.process import signals
 
@@ -33,7 +33,7 @@ class TextEmbedding(tf.train.Checkpoint):
         num_oov_buckets=options.num_oov_buckets)
     self.embeddings = tf.Variable(tf.zeros([vocab_size + options.num_oov_buckets, dim]),
                                   name="embeddings")
-    for start, chunk in vector_files.chunks(vectors):  # the table once, plus one chunk
+    for start, chunk in table_io.chunks(vectors):  # the table once, plus one chunk
       self.embeddings[start:start + len(chunk)].assign(chunk)
     self.variables = [self.embeddings]
     self.trainable_variables = [self.embeddings]

@@ -14,33 +14,18 @@ the file, the line and what is wrong: ragged rows, a bad or non-finite number, a
 duplicate word, a count that does not match, an empty file.
 """
 
-import dataclasses
-import gzip
 import logging
 import os
 import time
 
 import numpy as np
-import tensorflow as tf
 
+from finetune.embeddings import matrix_files
+from finetune.embeddings import table_io
 from finetune.errors import FinetuneError
 
 FORMATS = ("auto", "text", "word2vec_binary", "npy")
 log = logging.getLogger("finetune")
-
-
-@dataclasses.dataclass
-class WordVectors:
-  """The words in row order and their vectors; `places` names each row's place in the file
-  (for errors), e.g. "line 12 of glove.txt"."""
-  words: list
-  vectors: np.ndarray
-  source: str
-  place_of_row: callable
-
-  @property
-  def dim(self):
-    return self.vectors.shape[1]
 
 
 def read(path, vocabulary_file=None, input_format="auto", num_lines_to_ignore=0,
@@ -75,16 +60,16 @@ def read(path, vocabulary_file=None, input_format="auto", num_lines_to_ignore=0,
   if fmt != "npy" and vocabulary_file:
     raise FinetuneError(f"--vocabulary_file goes with a .npy matrix; {path} is read as "
                         f"{fmt}, which carries its words. Leave --vocabulary_file out.")
-  _check_regular_file(path, "--embedding_file")
+  table_io.check_regular_file(path, "--embedding_file")
   progress = _Progress(path, progress_every_secs)
   use = num_lines_to_use
   if fmt == "npy":
-    table = _read_npy(path, vocabulary_file, num_lines_to_ignore, use)
+    table = matrix_files.read_npy(path, vocabulary_file, num_lines_to_ignore, use)
   elif fmt == "word2vec_binary":
     table = _read_binary(path, num_lines_to_ignore, use, progress)
   else:
     table = _read_text(path, num_lines_to_ignore, use, progress)
-  _check_table(table)
+  table_io.check_table(table)
   return table
 
 
@@ -100,25 +85,6 @@ def detect_format(path, input_format="auto"):
   if name.endswith((".bin", ".bin.gz")):
     return "word2vec_binary"
   return "text"
-
-
-def _check_regular_file(path, flag):
-  if not tf.io.gfile.exists(path):
-    raise FinetuneError(f"{flag}: {path} does not exist.")
-  if tf.io.gfile.isdir(path):
-    raise FinetuneError(f"{flag}: {path} is a directory; name the file inside it.")
-  if "://" not in path and not os.path.isfile(path):
-    raise FinetuneError(f"{flag}: {path} is not a regular file (a device, FIFO or socket); "
-                        "name a file.")
-
-
-def _open(path):
-  """A binary file object, gunzipped if the file starts with gzip's magic bytes."""
-  # Python's own file is several times faster per line than GFile; GFile reads gs:// etc.
-  raw = tf.io.gfile.GFile(path, "rb") if "://" in path else open(path, "rb")  # pylint: disable=consider-using-with
-  magic = raw.read(2)
-  raw.seek(0)
-  return gzip.GzipFile(fileobj=raw, mode="rb") if magic == b"\x1f\x8b" else raw
 
 
 class _Progress:
@@ -142,10 +108,10 @@ class _Progress:
 
 def _read_text(path, ignore, use, progress):
   name = os.path.basename(path)
-  with _open(path) as f:
+  with table_io.open_file(path) as f:
     line_number, header, first = _skip_to_data(f, path, ignore)
     if first is None:
-      raise FinetuneError(_empty_message(path, ignore))
+      raise FinetuneError(table_io.empty_message(path, ignore))
     if header:
       count, dim = header
       total = count
@@ -153,14 +119,14 @@ def _read_text(path, ignore, use, progress):
       dim = len(first.split()) - 1
       if dim < 1:
         raise FinetuneError(f"Line {line_number} of {path} has no numbers after its word "
-                            f"'{_text(first).strip()}': expected `word v1 ... vd` per line.")
+                            f"'{table_io.text(first).strip()}': expected `word v1 ... vd` per line.")
       total = None
   if total is None and use is None:  # a counting pass, so the matrix is allocated once
     total = _count_lines(path) - line_number + 1
   capacity = use if total is None else (total if use is None else min(total, use))
   vectors = np.empty((capacity, dim), np.float32)
   words, lines = [], np.empty(capacity, np.int64)
-  with _open(path) as f:
+  with table_io.open_file(path) as f:
     number = 0
     for number, raw in enumerate(f, start=1):
       if number < line_number or not raw.strip():
@@ -180,10 +146,10 @@ def _read_text(path, ignore, use, progress):
                         f"{total:,}: the file is cut short (an interrupted download?). Fetch it "
                         "again, or pass --num_lines_to_use to read only what is there.")
   if not words:
-    raise FinetuneError(_empty_message(path, ignore))
+    raise FinetuneError(table_io.empty_message(path, ignore))
   if len(words) < capacity:  # blank lines were counted
     vectors.resize((len(words), dim), refcheck=False)
-  return WordVectors(words, vectors, name, lambda row: f"line {lines[row]} of {path}")
+  return table_io.WordVectors(words, vectors, name, lambda row: f"line {lines[row]} of {path}")
 
 
 def _skip_to_data(f, path, ignore):
@@ -206,7 +172,7 @@ def _skip_to_data(f, path, ignore):
 
 def _count_lines(path):
   count, last = 0, b"\n"
-  with _open(path) as f:
+  with table_io.open_file(path) as f:
     while True:
       chunk = f.read(1 << 22)
       if not chunk:
@@ -217,7 +183,7 @@ def _count_lines(path):
 
 
 def _parse_text_line(raw, dim, number, path):
-  line = _text(raw).rstrip("\r\n").rstrip(" ")
+  line = table_io.text(raw).rstrip("\r\n").rstrip(" ")
   parts = line.rsplit(" ", dim)
   if len(parts) != dim + 1 or _looks_like_numbers(parts[0]):
     found = len(line.split(" ")) - 1
@@ -250,22 +216,11 @@ def _is_float(text):
     return False
 
 
-def _text(raw):
-  # surrogateescape keeps a word's bytes as they are, valid UTF-8 or not (word2vec's
-  # GoogleNews vectors have a few broken words); the vocabulary file gets the same bytes.
-  return raw.decode("utf-8", "surrogateescape")
-
-
-def _empty_message(path, ignore):
-  skipped = f" after the {ignore} ignored line(s)" if ignore else ""
-  return f"{path} holds no vectors{skipped}: expected `word v1 ... vd` per line."
-
-
 # --- word2vec binary ---------------------------------------------------------------------
 
 
 def _read_binary(path, ignore, use, progress):
-  with _open(path) as f:
+  with table_io.open_file(path) as f:
     reader = _Records(f, path)
     header = reader.line().split()
     if len(header) != 2 or not all(x.isdigit() for x in header):
@@ -274,7 +229,7 @@ def _read_binary(path, ignore, use, progress):
                           "--input_format=text.")
     count, dim = int(header[0]), int(header[1])
     if count <= ignore:
-      raise FinetuneError(_empty_message(path, ignore))
+      raise FinetuneError(table_io.empty_message(path, ignore))
     capacity = count - ignore if use is None else min(count - ignore, use)
     vectors = np.empty((capacity, dim), np.float32)
     words = []
@@ -283,9 +238,9 @@ def _read_binary(path, ignore, use, progress):
       values = reader.floats(dim, record + 1, count)
       if record >= ignore:
         vectors[len(words)] = values
-        words.append(_text(word))
+        words.append(table_io.text(word))
         progress(len(words), capacity)
-  return WordVectors(words, vectors, os.path.basename(path),
+  return table_io.WordVectors(words, vectors, os.path.basename(path),
                      lambda row: f"record {row + ignore + 1} of {path}")
 
 
@@ -334,105 +289,3 @@ class _Records:
     values = np.frombuffer(self._buffer, "<f4", dim, self._at)
     self._at += 4 * dim
     return values
-
-
-# --- .npy and a word list ----------------------------------------------------------------
-
-
-def _read_npy(path, vocabulary_file, ignore, use):
-  matrix = _load_matrix(path)
-  words = read_word_list(vocabulary_file)
-  if len(words) != matrix.shape[0]:
-    raise FinetuneError(f"{vocabulary_file} lists {len(words):,} words but {path} has "
-                        f"{matrix.shape[0]:,} rows: they must match row for row.")
-  end = matrix.shape[0] if use is None else min(matrix.shape[0], ignore + use)
-  if ignore >= end:
-    raise FinetuneError(_empty_message(path, ignore))
-  vectors = matrix[ignore:end]  # a view: read a slice at a time where it is used (chunks)
-  return WordVectors(words[ignore:end], vectors, os.path.basename(path),
-                     lambda row: f"row {row + ignore} of {path} (word {row + ignore + 1} of "
-                     f"{vocabulary_file})")
-
-
-def _load_matrix(path):
-  try:
-    if "://" in path:
-      with tf.io.gfile.GFile(path, "rb") as f:
-        matrix = np.load(f, allow_pickle=False)
-    else:
-      matrix = np.load(path, mmap_mode="r", allow_pickle=False)
-  except ValueError as e:
-    raise FinetuneError(f"{path} is not a .npy matrix numpy can read without pickle ({e}).")
-  if matrix.ndim != 2 or matrix.dtype.kind not in "fiu":
-    raise FinetuneError(f"{path} holds a {matrix.dtype} array of shape {matrix.shape}; word "
-                        "vectors are a 2-D float matrix [words, dim].")
-  return matrix
-
-
-def read_word_list(path):
-  """The words of a word list: one per line, or the one string column of a .parquet file."""
-  _check_regular_file(path, "--vocabulary_file")
-  if path.lower().endswith(".parquet"):
-    return _read_parquet_words(path)
-  with _open(path) as f:
-    words = [_text(line).rstrip("\r\n") for line in f]
-  if words and not words[-1]:
-    words.pop()
-  return words
-
-
-def _read_parquet_words(path):
-  try:
-    import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
-    import pyarrow.types as pa_types  # pylint: disable=g-import-not-at-top
-  except ImportError:
-    raise FinetuneError(f"Reading the word list {path} needs pyarrow: pip install "
-                        "'finetune[glove]' (or write the words one per line).") from None
-  try:
-    table = pq.read_table(path)
-  except Exception as e:  # pylint: disable=broad-except
-    raise FinetuneError(f"{path} is not a parquet file pyarrow can read ({e}).") from None
-  strings = [f.name for f in table.schema if pa_types.is_string(f.type) or
-             pa_types.is_large_string(f.type)]
-  if len(strings) != 1:
-    raise FinetuneError(f"{path} has {len(strings)} string columns ({', '.join(strings) or 'none'}"
-                        "); a word list has exactly one. Write the words one per line instead.")
-  words = table.column(strings[0]).to_pylist()
-  if None in words:
-    row = words.index(None)
-    raise FinetuneError(f"Row {row} of {path} has no word (null).")
-  return words
-
-
-# --- checks ------------------------------------------------------------------------------
-
-
-def _check_table(table):
-  for start, rows in chunks(table.vectors):  # a slice at a time: a .npy may be memory-mapped
-    finite = np.isfinite(rows).all(axis=1)
-    if not finite.all():
-      row = start + int(np.argmin(finite))
-      raise FinetuneError(f"The vector of '{table.words[row]}' ({table.place_of_row(row)}) "
-                          "holds NaN or infinity; fix or drop it.")
-  seen = {}
-  for row, word in enumerate(table.words):
-    # Empty or ASCII-blank words are a malformed file; a word of Unicode spaces (GloVe 840B
-    # has a few) can never be looked up but harms nothing, so it stays.
-    if not word or (word.isascii() and word.isspace()) or "\n" in word:
-      raise FinetuneError(f"The word at {table.place_of_row(row)} is {word!r}: a word must be "
-                          "non-empty and on one line.")
-    first = seen.setdefault(word, row)
-    if first != row:
-      raise FinetuneError(f"'{word}' appears twice: at {table.place_of_row(first)} and at "
-                          f"{table.place_of_row(row)}. Every word needs one vector; drop one.")
-
-
-CHUNK_ROWS = 65536  # rows per slice: a module's writer holds the table once, plus one slice
-
-
-def chunks(vectors, size=None):
-  """(first row, float32 rows) of `vectors` in slices of `size` rows (CHUNK_ROWS): a
-  memory-mapped .npy is read a slice at a time, and a feed copies a slice, not the table."""
-  size = size or CHUNK_ROWS
-  for start in range(0, vectors.shape[0], size):
-    yield start, np.asarray(vectors[start:start + size], np.float32)
