@@ -102,8 +102,8 @@ def accepted_parameters(wrapped):
 
 def _check_keyword_parameters():
   """Gin checks parameter names only where a configurable has no `**kwargs`; where it passes
-  them on (the data sources' pipeline options, the AdamW optimizers' Adam settings), a
-  misspelling such as `csv_data.batch_sise` is refused here, before anything is built."""
+  them on (the AdamW optimizers' Adam settings), a misspelling such as
+  `AdamWOptimizer.weight_decy` is refused here, before anything is built."""
   config = gin.config._CONFIG  # pylint: disable=protected-access
   for (_, selector), bindings in config.items():
     if selector == "gin.macro":

@@ -69,7 +69,10 @@ def parameters(configurable):
   denied = set(configurable.denylist or ())
   rows, seen = [], set()
   for function, owner in config.signature_chain(configurable.wrapped):
-    described = {**_docstring_args(owner), **_docstring_args(function)}
+    described = {}
+    for cls in reversed(inspect.getmro(owner) if inspect.isclass(owner) else (owner,)):
+      described.update(_docstring_args(cls))  # a subclass's words win over its base's
+    described.update(_docstring_args(function))
     for parameter in inspect.signature(function).parameters.values():
       if (parameter.name in ("self",) or parameter.name in denied or parameter.name in seen or
           parameter.kind in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL)):

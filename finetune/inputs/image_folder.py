@@ -46,8 +46,18 @@ class ImageFolderData(DataSource):
                eval_dir=None,
                validation_percentage=20,
                feature_name="images",
-               **pipeline_options):
-    super().__init__(**pipeline_options)
+               # The pipeline options every data source takes (base.DataSource), named so that
+               # gin checks their spelling.
+               batch_size=32,
+               eval_batch_size=None,
+               shuffle_buffer_size=10000,
+               seed=None,
+               cache=True,
+               augmentation=None,
+               image_size=None,
+               tokenization=None):
+    super().__init__(batch_size, eval_batch_size, shuffle_buffer_size, seed, cache, augmentation,
+                     image_size, tokenization)
     self.image_features = (feature_name,)
     self.dirs = {TRAIN: train_dir, EVAL: eval_dir}
     self.validation_percentage = validation_percentage

@@ -30,8 +30,18 @@ class TFRecordData(DataSource):
                label_key=gin.REQUIRED,
                label_spec=("int", []),
                compression_type="",
-               **pipeline_options):
-    super().__init__(**pipeline_options)
+               # The pipeline options every data source takes (base.DataSource), named so that
+               # gin checks their spelling.
+               batch_size=32,
+               eval_batch_size=None,
+               shuffle_buffer_size=10000,
+               seed=None,
+               cache=True,
+               augmentation=None,
+               image_size=None,
+               tokenization=None):
+    super().__init__(batch_size, eval_batch_size, shuffle_buffer_size, seed, cache, augmentation,
+                     image_size, tokenization)
     self.files = {TRAIN: train_files, EVAL: eval_files}
     feature_spec = dict(feature_spec)
     self.image_features = tuple(n for n, (kind, _) in feature_spec.items() if kind == "image")
