@@ -1,63 +1,29 @@
-"""Looking at a module's graph before running it: operations that touch the world outside the
+"""Looking at a module's graph before running it: every operation that is not known to be pure
 computation.
 
 A TF1 Hub module is a graph, and fine-tuning runs it. Before a module is instantiated,
 `scan` reads its saved_model.pb (every graph variant, every function in its library, nothing
-executed) and reports file reads and writes (WriteFile, ReadFile, MatchingFiles, checkpoint
-save and restore ops, readers and file datasets), summary writers, Python callbacks and any op
-that is not one of TensorFlow's own. Reading the module's own assets (a vocabulary table's
-file) is normal and not reported; a module's variables are restored by hub, not by its graph.
-A TF2 SavedModel is scanned the same way (its saved_model.pb is a MetaGraphDef whose function
-library holds its tf.functions); the save and restore functions its saver_def names are its
-own checkpointing, which tf.saved_model writes into every SavedModel, and are not reported.
+executed) and reports each op whose type is not on the allow-list (modules/op_allow_list.py):
+file reads and writes, datasets, readers, samplers with a file argument, summary writers,
+Python callbacks, ops of other devices or machines, and any op nobody reviewed. Reading the
+module's own assets (a vocabulary table's file) is normal and not reported; a module's
+variables are restored by hub, not by its graph. A TF2 SavedModel is scanned the same way (its
+saved_model.pb is a MetaGraphDef whose function library holds its tf.functions); the save and
+restore functions its saver_def names are its own checkpointing, which tf.saved_model writes
+into every SavedModel, and are not reported.
 What the scan cannot see: a module that computes wrong answers with ordinary ops.
 """
 
 import dataclasses
 
-import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2
 
 from finetune.errors import FinetuneError
 from finetune.formatting import format_tags
 from finetune.modules import graph_ops
+from finetune.modules import op_allow_list
 
-FILE_READS = {"ReadFile", "InitializeTableFromTextFile", "InitializeTableFromTextFileV2"}
-OUTSIDE = {
-    "files": FILE_READS | {
-        "WriteFile", "MatchingFiles", "Save", "SaveV2", "SaveSlices", "Restore", "RestoreV2",
-        "RestoreSlice", "MergeV2Checkpoints", "WholeFileReader", "WholeFileReaderV2",
-        "TextLineReader", "TextLineReaderV2", "TFRecordReader", "TFRecordReaderV2",
-        "FixedLengthRecordReader", "FixedLengthRecordReaderV2", "TFRecordDataset",
-        "TFRecordDatasetV2", "TextLineDataset", "FixedLengthRecordDataset",
-        "FixedLengthRecordDatasetV2", "ImmutableConst", "LoadAndRemapMatrix", "SnapshotDataset",
-        "SaveDataset", "LoadDataset", "DebugIdentity", "DebugIdentityV2", "DebugIdentityV3",
-        "CSVDataset", "CSVDatasetV2", "ExperimentalCSVDataset", "SqlDataset",
-        "ExperimentalSqlDataset", "LMDBDataset", "ExperimentalLMDBDataset", "LMDBReader",
-        "MatchingFilesDataset", "ExperimentalMatchingFilesDataset", "DatasetToTFRecord",
-        "ExperimentalDatasetToTFRecord", "SaveDatasetV2", "DistributedSave", "SnapshotDatasetV2",
-        "SnapshotChunkDataset", "SnapshotDatasetReader", "GenerateVocabRemapping",
-        "FileSystemSetConfiguration", "DeleteSessionTensor"
-    },
-    "network": {
-        "DataServiceDataset", "DataServiceDatasetV2", "DataServiceDatasetV3",
-        "DataServiceDatasetV4", "RemoteCall", "RegisterDataset", "RegisterDatasetV2"
-    },
-    "summaries": {
-        "CreateSummaryFileWriter", "CreateSummaryDbWriter", "WriteSummary", "WriteScalarSummary",
-        "WriteHistogramSummary", "WriteImageSummary", "WriteAudioSummary", "WriteGraphSummary",
-        "WriteRawProtoSummary", "ImportEvent", "FlushSummaryWriter", "SummaryWriter"
-    },
-    "python": {"PyFunc", "PyFuncStateless", "EagerPyFunc"},
-}
-KIND = {op: kind for kind, ops in OUTSIDE.items() for op in ops}
-WHY = {
-    "files": "reads or writes files",
-    "summaries": "writes summaries to a place of its choosing",
-    "python": "calls Python code (not in the module)",
-    "network": "talks to other machines",
-    "unknown": "is not one of TensorFlow's own operations",
-}
+FILE_READS = op_allow_list.ASSET_READS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,13 +135,13 @@ def _writes_to_a_file(node):
 
 
 def _why(op, functions, node=None):
+  """None for an op on the allow-list (or a call of one of the graph's own functions, whose
+  bodies are scanned too); otherwise why it matters."""
   if node is not None and _writes_to_a_file(node):
-    return WHY["files"]
-  if op in KIND:
-    return WHY[KIND[op]]
-  if op not in functions and not op.startswith("_") and not hasattr(tf.raw_ops, op):
-    return WHY["unknown"]
-  return None
+    return "writes to a file"
+  if op in functions or op in op_allow_list.ALLOWED:
+    return None
+  return op_allow_list.reason(op)
 
 
 def _saver_functions(meta_graph, nodes, functions):
@@ -238,7 +204,7 @@ def check(handle, findings, allowed_ops=(), trusted=False):
     more = (f" (and {len(refused) - 1} more: finetune.inspect lists them)"
             if len(refused) > 1 else "")
     raise FinetuneError(
-        f"Module '{handle}' has an operation that touches the world outside the computation: "
+        f"Module '{handle}' has an operation that is not known to be pure computation: "
         f"{first.describe()}{more}. Nothing was run. If you trust it, allow it with "
         f"hub_module.allowed_ops = {sorted({f.op for f in refused})!r}, or trust the whole module "
         "with hub_module.trusted = True.")

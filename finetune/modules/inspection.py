@@ -97,7 +97,7 @@ def _describe_tf2(spec):
 
 def describe(handle):
   """Returns a JSON-ready description of the module at `handle` (resolved and cached),
-  including the operations of each variant that touch the world outside the computation
+  including the operations of each variant that are not on the allow-list of pure computation
   (found by reading the graph; the module is described, not run)."""
   spec = load_spec(handle)
   findings = graph_scan.scan(hub.resolve(handle))
@@ -204,7 +204,7 @@ def format_text(description):
         out.append(f"    expects images of {image['height']}x{image['width']} with "
                    f"{image['channels']} channels")
     outside = variant.get("outside_ops", [])
-    out.append(f"  operations touching the outside: {len(outside) or 'none'}")
+    out.append(f"  operations outside the allow-list: {len(outside) or 'none'}")
     for found in outside:
       where = ", ".join(found["signatures"]) or "no signature"
       out.append(f"    {found['op']} (node '{found['node']}', {where}): it {found['why']}")
