@@ -86,7 +86,8 @@ def _explained(error, model_dir):
 @_funneled
 def train(gin_files=(), bindings=(), model_dir=None, schedule="train_and_evaluate", hooks=(),
           command_line=None, verbose=False, module=None, data=None, head=None,
-          head_network=None, training=None, evaluation=None, runtime=None):
+          head_network=None, training=None, evaluation=None, runtime=None,
+          allow_gin_imports=False):
   """Runs a schedule from gin configs, as `python -m finetune.train` does; from Python, any
   of the run's pieces can be passed as an object instead (numpy arrays as
   `data=ArrayData(...)`, a head built in the notebook), with the same checks and errors.
@@ -103,6 +104,8 @@ def train(gin_files=(), bindings=(), model_dir=None, schedule="train_and_evaluat
     module, data, head, head_network, training, evaluation, runtime: the run's pieces as
       objects (`HubModule`, a `DataSource` such as `ArrayData`, a head from
       training/heads.py, ...); each one given replaces what the configs build for it.
+    allow_gin_imports: let the configs' `import` lines import modules other than finetune's
+      (importing runs the module's code; docs/security.md).
 
   Returns:
     A RunResult.
@@ -125,7 +128,7 @@ def train(gin_files=(), bindings=(), model_dir=None, schedule="train_and_evaluat
   if not model_dir:
     raise FinetuneError("Pass a model_dir (--model_dir=DIR), or a gin file to name a default.")
   try:
-    config.parse(gin_files, bindings, model_dir)
+    config.parse(gin_files, bindings, model_dir, allow_imports=allow_gin_imports)
     pieces = dict(module=module, data=data, head=head, head_network=head_network,
                   training=training, evaluation=evaluation, runtime=runtime)
     given = {name: piece for name, piece in pieces.items() if piece is not None}

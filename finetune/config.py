@@ -31,15 +31,17 @@ OPERATIVE_CONFIG = "operative_config.gin"
 MAX_GIN_FILE_BYTES = 1_000_000  # a config is text a person writes; more is the wrong file
 
 
-def parse(gin_files, gin_bindings, model_dir=None):
+def parse(gin_files, gin_bindings, model_dir=None, allow_imports=False):
   """Clears gin, then parses plumbing, the files (later ones override), then the bindings.
 
   With no files, falls back to MODEL_DIR/operative_config.gin so that evaluate, export,
   predict and resumed training reuse what the model was trained with (bindings alone, from
   Python, also make a config).
 
+  `allow_imports`: let a gin `import` line import modules other than finetune's own.
+
   Raises:
-    FinetuneError: a missing file, a syntax error (with file and line), an unknown
+    FinetuneError: an import not allowed, a missing file, a syntax error (with file and line), an unknown
       configurable or parameter (with the closest known names), a value of the wrong kind.
   """
   gin.clear_config(clear_constants=False)
@@ -59,6 +61,7 @@ def parse(gin_files, gin_bindings, model_dir=None):
   if quiet:
     logging.disable(logging.CRITICAL)
   try:
+    _check_imports(gin_files, gin_bindings or [], allow_imports)
     gin.parse_config_files_and_bindings(gin_files, gin_bindings or [], finalize_config=False)
   except FinetuneError:
     raise
@@ -138,22 +141,60 @@ def _check_macros_are_read(gin_files, gin_bindings):
                         f"{hint}The macros read are: {', '.join(sorted(written)) or 'none'}.")
 
 
-def _read_with_includes(path, seen=None):
+def _read_with_includes(path):
   """The text of a gin file and of the files it includes, found as gin finds them."""
+  return "\n".join(text for _, text in _texts_with_includes(path))
+
+
+def _texts_with_includes(path, seen=None):
+  """[(path, text)] of a gin file and of the files it includes, found as gin finds them."""
   seen = set() if seen is None else seen
   if path in seen:
-    return ""
+    return []
   seen.add(path)
   with tf.io.gfile.GFile(path) as f:
     text = f.read()
-  parts = [text]
+  texts = [(path, text)]
   for name in re.findall(r"^\s*include\s+['\"]([^'\"]+)['\"]", text, re.M):
     for candidate in (os.path.join(os.path.dirname(path), name), name,
                       os.path.join(CONFIG_DIR, name)):
       if tf.io.gfile.exists(candidate):
-        parts.append(_read_with_includes(candidate, seen))
+        texts.extend(_texts_with_includes(candidate, seen))
         break
-  return "\n".join(parts)
+  return texts
+
+
+def _check_imports(gin_files, gin_bindings, allow_imports):
+  """A gin `import` line imports (runs) a Python module, from the working directory too, so
+  a config file would be code. Before gin reads anything, imports other than finetune's own
+  packages and gin's built-in features are refused unless the user allowed them."""
+  if allow_imports:
+    return
+  sources = [("--gin_bindings", "\n".join(gin_bindings))]
+  sources += [item for path in gin_files for item in _texts_with_includes(path)]
+  for source, text in sources:
+    for statement in _statements(text):
+      module = getattr(statement, "module", None)
+      if module is None or module.split(".")[0] in ("finetune", "__gin__"):
+        continue
+      raise FinetuneError(
+          f"{source}:{statement.location.line_num}: `{statement.location.line_content.strip()}`"
+          f" would import Python module '{module}', and importing runs its code. A config may "
+          "import only finetune's own packages; if you trust the module, pass "
+          "--allow_gin_imports (api.train(allow_gin_imports=True)).")
+
+
+def _statements(text):
+  """gin's own reading of `text`, statement by statement, up to a syntax error (which gin's
+  parse then reports with its file and line)."""
+  from gin import config_parser  # pylint: disable=g-import-not-at-top
+  statements = []
+  try:
+    for statement in config_parser.ConfigParser(text, gin.config.ParserDelegate(True)):
+      statements.append(statement)
+  except SyntaxError:
+    pass
+  return statements
 
 
 def replace_pieces(pieces):

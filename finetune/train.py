@@ -23,6 +23,8 @@ flags.DEFINE_multi_string(
 flags.DEFINE_string("model_dir", None, "Output directory (default: runs/<last config name>).")
 flags.DEFINE_enum("schedule", "train_and_evaluate",
                   ["train_and_evaluate", "train", "evaluate", "export", "predict"], "What to run.")
+flags.DEFINE_bool("allow_gin_imports", False,
+                  "Let the configs' `import` lines import modules other than finetune's.")
 flags.DEFINE_bool("verbose", False, "Show TensorFlow's logs and full tracebacks.")
 FLAGS = flags.FLAGS
 
@@ -43,7 +45,8 @@ def _train():
                      model_dir=FLAGS.model_dir,
                      schedule=FLAGS.schedule,
                      command_line=["python", "-m", "finetune.train"] + sys.argv[1:],
-                     verbose=FLAGS.verbose)
+                     verbose=FLAGS.verbose,
+                     allow_gin_imports=FLAGS.allow_gin_imports)
   summary.print_summary(result)
   return 0
 

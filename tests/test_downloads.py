@@ -4,10 +4,12 @@ logs its progress; a lock left by a killed download is taken over, and a wait sa
 
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 
@@ -15,6 +17,7 @@ import gin
 import pytest
 from tensorflow_hub import compressed_module_resolver
 
+from finetune.errors import FinetuneError
 from finetune.modules import download_lock
 from finetune.modules.hub_module import HubModule
 from tests import builders
@@ -207,3 +210,43 @@ def test_a_lock_whose_pid_was_reused_after_it_was_written_is_taken_over(cache_di
   assert not os.path.exists(lock)
   assert any(f"pid {reused.pid} on {socket.gethostname()}, is gone (its pid now belongs to a "
              "process started after the lock was written)" in line for line in finetune_log)
+
+
+def _cached_modules(cache_dir):
+  """Folders in the cache (hub keeps one per handle, plus lock and descriptor files)."""
+  return [p for p in cache_dir.iterdir() if p.is_dir()] if cache_dir.exists() else []
+
+
+@pytest.mark.parametrize("fault", ["nested", "damaged"])
+def test_a_download_without_a_module_at_its_top_never_enters_the_cache(tmp_path, cache_dir,
+                                                                       digits_module, fault):
+  served = tmp_path / "served.tar.gz"
+  with tarfile.open(served, "w:gz") as tar:
+    if fault == "nested":  # the module's folder archived, instead of its files
+      tar.add(digits_module, arcname="digits")
+    else:
+      broken = tmp_path / "broken.pb"
+      broken.write_bytes(b"\x0a\xff\xff\xff not a protocol buffer")
+      tar.add(broken, arcname="saved_model.pb")
+  expected = ("a module sits in its folder 'digits/'" if fault == "nested" else
+              "its saved_model.pb cannot be read")
+  with helpers.serve(str(served)) as (url, _):
+    handle = f"{url}/digits.tar.gz"
+    with pytest.raises(FinetuneError, match=f"Refused the download of '{handle}': .*{expected}"
+                       ".* Nothing was kept in the cache"):
+      _ = HubModule(handle=handle).spec
+    assert _cached_modules(cache_dir) == []
+    builders.make_tarball(digits_module, str(served))  # the publisher fixes the archive
+    assert "default" in HubModule(handle=handle).spec.get_signature_names()
+  assert len(_cached_modules(cache_dir)) == 1
+
+
+def test_a_broken_cached_copy_is_named_with_how_to_clear_it(tmp_path, cache_dir, tarball):
+  with helpers.serve(tarball) as (url, _):
+    handle = f"{url}/digits.tar.gz"
+    _ = HubModule(handle=handle).spec
+  (cached,) = _cached_modules(cache_dir)
+  shutil.rmtree(cached / "variables")
+  with pytest.raises(FinetuneError, match=f"The module is a cached download \\({cached}\\); "
+                     "delete that folder to download it again"):
+    _ = HubModule(handle=handle).spec

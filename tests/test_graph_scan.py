@@ -4,6 +4,7 @@ listed by finetune.inspect; ordinary modules, assets included, pass."""
 
 import json
 import os
+import shutil
 
 import pytest
 import tensorflow as tf
@@ -180,3 +181,21 @@ def test_example_and_test_modules_pass_the_scan(digits_module, text_module, imag
              image_example["image_classification"]]
   for handle in handles:
     assert graph_scan.scan(handle) == [], handle
+
+
+def test_symlink_inside_a_local_module_folder_is_refused(tmp_path, text_module):
+  """An asset that is a link would be copied, with what it points to, into every export."""
+  path = tmp_path / "module"
+  shutil.copytree(text_module, path)
+  asset = next((path / "assets").iterdir())
+  outside = tmp_path / "outside.txt"
+  shutil.copy(asset, outside)
+  asset.unlink()
+  asset.symlink_to(outside)
+  with pytest.raises(FinetuneError, match=f"holds a symbolic link: assets/{asset.name} -> "
+                     f"{outside}. Exports copy"):
+    _ = HubModule(handle=str(path)).spec
+  asset.unlink()
+  shutil.copy(outside, asset)
+  (tmp_path / "link").symlink_to(path)  # the folder itself may be a link (a deployment alias)
+  assert HubModule(handle=str(tmp_path / "link")).spec.get_signature_names()

@@ -4,6 +4,8 @@ passes a quoted 'no' through as a string, which Python takes as true, so
 model_dir, a macro nothing reads is a typo, a TFRecord file cut inside a record header is
 truncated, and a device is not a file (reading /dev/zero never ends)."""
 
+import os
+
 import pytest
 
 from finetune import FinetuneError
@@ -79,17 +81,22 @@ def test_a_tfrecord_file_cut_inside_a_record_header_is_refused(tmp_path, digits_
   assert result.metrics["global_step"] == 2
 
 
+@pytest.mark.parametrize("source", ["/dev/zero", "fifo"])
 @pytest.mark.parametrize("what", ["data", "gin"])
 def test_a_device_given_as_a_file_is_refused_instead_of_read_without_end(tmp_path, digits_module,
-                                                                        what):
-  """/dev/zero as a CSV grew to 23 GB of memory; as a gin file it was read without end."""
+                                                                        what, source):
+  """/dev/zero as a CSV grew to 23 GB of memory; as a gin file it was read without end. A
+  FIFO nobody writes to would block the first read forever."""
+  if source == "fifo":
+    source = str(tmp_path / "fifo")
+    os.mkfifo(source)
   bindings = [f"MODULE_HANDLE = '{digits_module}'"]
   gin_files = ["digits/finetune.gin"]
   if what == "data":
-    bindings.append("csv_data.train_files = '/dev/zero'")
+    bindings.append(f"csv_data.train_files = '{source}'")
   else:
-    gin_files.append("/dev/zero")
-  with pytest.raises(FinetuneError, match="'/dev/zero' is not a regular file"):
+    gin_files.append(source)
+  with pytest.raises(FinetuneError, match=f"'{source}' is not a regular file"):
     api.train(gin_files, bindings, model_dir=str(tmp_path / "run"))
   assert not (tmp_path / "run").exists()
 

@@ -42,6 +42,22 @@ def check_allowed(handle, allowed_prefixes):
         "load it.")
 
 
+def check_no_links(handle, path):
+  """Refuses a local module folder with a symbolic link inside it (the folder itself may be
+  one): exports copy a module's files, assets included, so a link would carry whatever it
+  points to into every export. Downloaded archives refuse links before extracting."""
+  if "://" in str(path):
+    return
+  for folder, subfolders, files in os.walk(path):
+    for name in sorted(subfolders + files):
+      entry = os.path.join(folder, name)
+      if os.path.islink(entry):
+        raise FinetuneError(
+            f"Module '{handle}' holds a symbolic link: {os.path.relpath(entry, path)} -> "
+            f"{os.readlink(entry)}. Exports copy a module's files, so a link would carry what "
+            "it points to into every export; replace it with a copy of the file.")
+
+
 def load_spec(handle, allowed_prefixes=None, check=None):
   """Resolves `handle` (path, file://, gs://, http(s)) and loads its spec: a hub.ModuleSpec
   for a TF1 Hub module, a tf2_module.TF2Spec for a TF2 SavedModel (told apart by the files).
@@ -59,12 +75,19 @@ def load_spec(handle, allowed_prefixes=None, check=None):
   resolvers.install()
   try:
     path = hub.resolve(handle)
+    check_no_links(handle, path)
     if check is not None:
       check(path)
-    variables_check.check(handle, path)
-    if tf2_module.is_tf2_saved_model(path):
-      return _load_tf2(handle, path)
-    return hub.load_module_spec(path)
+    try:
+      variables_check.check(handle, path)
+      if tf2_module.is_tf2_saved_model(path):
+        return _load_tf2(handle, path)
+      return hub.load_module_spec(path)
+    except Exception as e:  # pylint: disable=broad-except
+      if not _is_download(handle):
+        raise
+      raise FinetuneError(f"{describe_bad_handle(handle, e)} The module is a cached download "
+                          f"({path}); delete that folder to download it again.") from e
   except resolvers.UnsafeArchive as e:  # before FinetuneError, of which it is one
     raise FinetuneError(f"Refused module '{handle}': {e}. Nothing from it was kept; a module "
                         "archive must hold only plain files and folders inside it.") from e
@@ -86,8 +109,14 @@ def _load_tf2(handle, path):
   return tf2_module.read_spec(handle, path)
 
 
+def _is_download(handle):
+  return str(handle).startswith(("http://", "https://"))
+
+
 def describe_bad_handle(handle, error):
   """Says what `handle` points at, since hub's own errors rarely do."""
+  if isinstance(error, FinetuneError):
+    return str(error)
   path = handle[len("file://"):] if handle.startswith("file://") else handle
   if "://" not in path or path.startswith("gs://"):
     if not tf.io.gfile.exists(path):

@@ -19,6 +19,7 @@ from tensorflow_hub import resolver
 from finetune.errors import FinetuneError
 from finetune.modules import download_lock
 from finetune.modules import downloads
+from finetune.modules import graph_ops
 from finetune.process.signals import phase
 
 
@@ -58,6 +59,29 @@ def extract_strictly(fileobj, destination):
           out.write(chunk)
 
 
+def check_download(handle, folder):
+  """A download enters the cache only if it holds a module at its top whose saved_model.pb
+  reads: otherwise every later run would load the broken copy from the cache."""
+  entries = sorted(tf.io.gfile.listdir(folder))
+  has = lambda name: name in entries
+  if not has("saved_model.pb"):
+    nested = [e.rstrip("/") for e in entries if tf.io.gfile.exists(
+        os.path.join(folder, e, "saved_model.pb"))]
+    where = f" (a module sits in its folder '{nested[0]}/')" if nested else ""
+    raise FinetuneError(
+        f"Refused the download of '{handle}': the archive has no saved_model.pb at its top"
+        f"{where}; it holds {', '.join(entries[:8]) or 'nothing'}. A module archive has the "
+        "module's files at its top (tar -czf module.tar.gz -C MODULE_DIR .). Nothing was kept "
+        "in the cache.")
+  try:
+    graph_ops.read_saved_model(folder)
+  except Exception as e:  # pylint: disable=broad-except  (protobuf's DecodeError and others)
+    raise FinetuneError(
+        f"Refused the download of '{handle}': its saved_model.pb cannot be read "
+        f"({type(e).__name__}: {e}); the archive is damaged or not a module. Nothing was kept "
+        "in the cache.") from None
+
+
 class StrictHttpCompressedFileResolver(compressed_module_resolver.HttpCompressedFileResolver):
   """hub's http(s) tarball resolver with strict extraction."""
 
@@ -69,6 +93,7 @@ class StrictHttpCompressedFileResolver(compressed_module_resolver.HttpCompressed
       with phase(f"downloading {handle}"), downloads.opened(url, handle,
                                                             self._context) as response:
         extract_strictly(response, tmp_dir)
+      check_download(handle, tmp_dir)  # refused: hub deletes tmp_dir, the cache stays empty
 
     download_lock.wait_for_owner(handle, module_dir, self._lock_file_timeout_sec())
     return resolver.atomic_download(handle, download, module_dir, self._lock_file_timeout_sec())
