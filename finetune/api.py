@@ -33,12 +33,14 @@ class RunResult:
     exports: {"hub": module dir, "best_hub": module dir, "serving": SavedModel dir}, the
       newest of each kind that exists.
     predictions: the predictions file (predict), else None.
+    graph: (check) {"variables", "trainable_variables", "parameters"} of the training graph.
   """
   model_dir: str
   schedule: str
   metrics: Optional[dict]
   exports: dict
   predictions: Optional[str]
+  graph: Optional[dict] = None
 
 
 def _funneled(function):
@@ -97,7 +99,8 @@ def train(gin_files=(), bindings=(), model_dir=None, schedule="train_and_evaluat
       None or empty: MODEL_DIR/operative_config.gin.
     bindings: gin bindings, e.g. ["TRAIN_STEPS = 100"]; they override the files.
     model_dir: the run's directory (default: runs/<name of the last gin file>).
-    schedule: train_and_evaluate, train, evaluate, export or predict.
+    schedule: train_and_evaluate, train, evaluate, export, predict, or check (every check a
+      training makes and its graph built once; nothing is written).
     hooks: extra SessionRunHooks for training.
     command_line: recorded in MODEL_DIR/command_lines.txt (the command passes its argv).
     verbose: keep TensorFlow's logs.
@@ -146,7 +149,8 @@ def train(gin_files=(), bindings=(), model_dir=None, schedule="train_and_evaluat
                    schedule=schedule,
                    metrics=result if schedule in ("train_and_evaluate", "evaluate") else None,
                    exports=summary.latest_exports(model_dir),
-                   predictions=result if schedule == "predict" else None)
+                   predictions=result if schedule == "predict" else None,
+                   graph=result if schedule == "check" else None)
 
 
 @_funneled

@@ -47,7 +47,8 @@ def run(model_dir,
 
   Args:
     model_dir: where checkpoints, events, exports and metrics.json go (not set in gin).
-    schedule: one of train_and_evaluate, train, evaluate, export, predict.
+    schedule: one of train_and_evaluate, train, evaluate, export, predict, or check (every
+      check a training makes, and its graph built once, with nothing written).
     module, data, head, head_network, training, evaluation, runtime: the pieces (see above).
     hooks: extra SessionRunHooks for training (from Python, e.g. measurements).
     command_line: argv of the command, recorded in MODEL_DIR/command_lines.txt once the
@@ -55,7 +56,8 @@ def run(model_dir,
 
   Returns:
     The final eval metrics (dict) for train_and_evaluate and evaluate, {kind: path} of the
-    exports for export, the predictions file for predict, None for train.
+    exports for export, the predictions file for predict, None for train, and for check
+    {"variables": n, "trainable_variables": n, "parameters": n} of the training graph.
 
   Raises:
     FinetuneError: a mistake in the config, data or module, before anything is written; or
@@ -63,6 +65,8 @@ def run(model_dir,
   """
   job = Job(model_dir, module, data, head, head_network, training, evaluation, runtime)
   job.validate(schedule)
+  if schedule == "check":
+    return schedules.check(job)  # reads, builds a scratch graph, writes nothing
   if schedule not in TRAINING_SCHEDULES:
     schedules.require_checkpoint(job, schedule)  # before anything is recorded
   existed = tf.io.gfile.isdir(model_dir)  # the checks below may create it

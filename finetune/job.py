@@ -21,7 +21,7 @@ from finetune.training import replicas
 from finetune.training import train_loop
 from finetune.training.model import Model
 
-SCHEDULES = ("train_and_evaluate", "train", "evaluate", "export", "predict")
+SCHEDULES = ("train_and_evaluate", "train", "evaluate", "export", "predict", "check")
 
 
 class Job:

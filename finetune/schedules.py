@@ -9,6 +9,7 @@ from finetune.outputs import exporters
 from finetune.outputs import metrics
 from finetune.outputs import predictions
 from finetune.runtime import cluster
+from finetune.runtime import preflight
 
 
 def require_checkpoint(job, schedule):
@@ -81,6 +82,28 @@ def train_and_evaluate(job, hooks=()):
     # Training was already complete (a rerun of a finished job): report its metrics anyway.
     return evaluate(job)
   return metrics.jsonable(outcome[0])
+
+
+def check(job):
+  """What a training would check and build, with nothing written: the training graph (input
+  pipeline, module, head, optimizer) in a scratch graph, and, if model_dir holds a
+  checkpoint, that it is this model's. Found here, a mistake costs seconds, not a queued job."""
+  estimator = job.estimator  # building an Estimator writes nothing; its train() would
+  preflight.check_checkpoint_matches(job.model_dir, job.model.model_fn, job.data.feature_specs(),
+                                     estimator.config)
+  with tf.Graph().as_default():
+    tf.compat.v1.train.get_or_create_global_step()
+    # pylint: disable=protected-access  (the Estimator's own calls, so a TPUEstimator's too)
+    features, labels, _ = estimator._get_features_and_labels_from_input_fn(
+        job.train_input_fn(), tf.estimator.ModeKeys.TRAIN)
+    estimator._call_model_fn(features, labels, tf.estimator.ModeKeys.TRAIN, estimator.config)
+    # pylint: enable=protected-access
+    variables = tf.compat.v1.global_variables()
+    return {
+        "variables": len(variables),
+        "trainable_variables": len(tf.compat.v1.trainable_variables()),
+        "parameters": int(sum(v.shape.num_elements() or 0 for v in variables)),
+    }
 
 
 RUNNERS = {

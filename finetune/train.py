@@ -22,7 +22,8 @@ flags.DEFINE_multi_string(
     "; overrides the files.")
 flags.DEFINE_string("model_dir", None, "Output directory (default: runs/<last config name>).")
 flags.DEFINE_enum("schedule", "train_and_evaluate",
-                  ["train_and_evaluate", "train", "evaluate", "export", "predict"], "What to run.")
+                  ["train_and_evaluate", "train", "evaluate", "export", "predict", "check"],
+                  "What to run; check: every check and the training graph, nothing written.")
 flags.DEFINE_bool("allow_gin_imports", False,
                   "Let the configs' `import` lines import modules other than finetune's.")
 flags.DEFINE_bool("verbose", False, "Show TensorFlow's logs and full tracebacks.")

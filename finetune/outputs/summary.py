@@ -59,4 +59,8 @@ def print_summary(result):
       print(f"{_label(kind, label, result.exports[kind])}: {result.exports[kind]}")
   if result.predictions:
     print(f"Predictions: {result.predictions}")
+  if result.graph:
+    print(f"Config checked, nothing written: the training graph has {result.graph['variables']}"
+          f" variables ({result.graph['trainable_variables']} trainable), "
+          f"{result.graph['parameters']:,} parameters.")
   print(f"Model directory: {result.model_dir}")
