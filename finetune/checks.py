@@ -1,15 +1,43 @@
 """Type and range checks of gin values, shared so that every parameter says the same thing."""
 
+import re
+
 from finetune.errors import FinetuneError
 
 
+INT32_MAX = 2**31 - 1  # TensorFlow keeps sizes, class counts and seeds in int32 tensors
+
+
 def positive_int(value, name, allow_none=False):
-  """Returns `value` if it is an int >= 1 (not a bool); else a FinetuneError naming `name`."""
+  """Returns `value` if it is an int in [1, 2**31 - 1] (not a bool); else a FinetuneError
+  naming `name`. Larger counts overflow int32 tensors, and no run takes that many of
+  anything."""
   if value is None and allow_none:
     return value
   if isinstance(value, bool) or not isinstance(value, int) or value < 1:
     raise FinetuneError(f"{name} must be a positive integer, got {value!r}.")
+  if value > INT32_MAX:
+    raise FinetuneError(f"{name} = {value} is beyond {INT32_MAX:,} (int32); give a smaller "
+                        "number.")
   return value
+
+
+def sequence(value, name, example):
+  """Returns `value` as a list if it is a list or tuple (gin writes both); a string, a number
+  or None is refused, since iterating it would mean something else (a string's letters)."""
+  if not isinstance(value, (list, tuple)):
+    raise FinetuneError(f"{name} must be a list, e.g. {name} = {example}, got {value!r}.")
+  return list(value)
+
+
+def regex(value, name):
+  """Returns `value` compiled if it is a string that is a regular expression."""
+  if not isinstance(value, str):
+    raise FinetuneError(f"{name} must be a regular expression (a string), got {value!r}.")
+  try:
+    return re.compile(value)
+  except re.error as e:
+    raise FinetuneError(f"{name} = {value!r} is not a regular expression: {e}.") from None
 
 
 def non_negative_number(value, name):

@@ -17,6 +17,7 @@ import gin
 import gin.tf.external_configurables  # noqa: F401  (tf.train optimizers, decays, activations)
 import tensorflow as tf
 
+from finetune import config_types
 from finetune import files
 from finetune import registry  # noqa: F401  (registers finetune's configurables)
 from finetune.errors import FinetuneError
@@ -78,7 +79,7 @@ def parse(gin_files, gin_bindings, model_dir=None, allow_imports=False):
     if quiet:
       logging.disable(logging.NOTSET)
   _check_macros_are_read(gin_files, gin_bindings or [])
-  _check_keyword_parameters()
+  config_types.check_bindings(gin.config._REGISTRY.get_match, signature_chain)  # pylint: disable=protected-access
 
 
 def signature_chain(wrapped):
@@ -94,33 +95,6 @@ def signature_chain(wrapped):
     if not any(p.kind == p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values()):
       break
   return chain
-
-
-def accepted_parameters(wrapped):
-  """The names of the parameters gin can bind on `wrapped` (see signature_chain)."""
-  return [name for function, _ in signature_chain(wrapped)
-          for name, p in inspect.signature(function).parameters.items()
-          if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
-
-
-def _check_keyword_parameters():
-  """Gin checks parameter names only where a configurable has no `**kwargs`; where it passes
-  them on (the AdamW optimizers' Adam settings), a misspelling such as
-  `AdamWOptimizer.weight_decy` is refused here, before anything is built."""
-  config = gin.config._CONFIG  # pylint: disable=protected-access
-  for (_, selector), bindings in config.items():
-    if selector == "gin.macro":
-      continue
-    configurable = gin.config._REGISTRY.get_match(selector)  # pylint: disable=protected-access
-    if configurable is None or not (configurable.wrapped.__module__ or "").startswith("finetune"):
-      continue
-    accepted = accepted_parameters(configurable.wrapped)
-    for name in bindings:
-      if name not in accepted:
-        close = difflib.get_close_matches(name, accepted, n=1)
-        hint = f" Did you mean {configurable.name}.{close[0]}?" if close else ""
-        raise FinetuneError(f"{configurable.name} has no parameter '{name}'; its parameters "
-                            f"are: {', '.join(accepted)}.{hint}")
 
 
 def _check_macros_are_read(gin_files, gin_bindings):

@@ -19,7 +19,14 @@ import gin
 import tensorflow as tf
 
 from finetune import schedules
+from finetune.inputs.base import DataSource
 from finetune.job import Job
+from finetune.modules.hub_module import HubModule
+from finetune.runtime.base import Runtime
+from finetune.settings import Evaluation
+from finetune.settings import Training
+from finetune.training.head_base import FinetuneHead
+from finetune.training.head_network import HeadNetwork
 from finetune.outputs.run_record import record_command_line
 from finetune.runtime import diagnosis
 from finetune.runtime import preflight
@@ -34,13 +41,13 @@ TRAINING_SCHEDULES = ("train_and_evaluate", "train")
 @gin.configurable("experiment", denylist=["model_dir", "schedule", "hooks", "command_line"])
 def run(model_dir,
         schedule="train_and_evaluate",
-        module=gin.REQUIRED,
-        data=gin.REQUIRED,
-        head=gin.REQUIRED,
-        head_network=gin.REQUIRED,
-        training=gin.REQUIRED,
-        evaluation=gin.REQUIRED,
-        runtime=gin.REQUIRED,
+        module: HubModule = gin.REQUIRED,
+        data: DataSource = gin.REQUIRED,
+        head: FinetuneHead = gin.REQUIRED,
+        head_network: HeadNetwork = gin.REQUIRED,
+        training: Training = gin.REQUIRED,
+        evaluation: Evaluation = gin.REQUIRED,
+        runtime: Runtime = gin.REQUIRED,
         hooks=(),
         command_line=None):
   """Fine-tunes, evaluates, exports or predicts, as `schedule` says.

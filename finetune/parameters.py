@@ -25,6 +25,7 @@ logs.quiet_tensorflow_before_import(False)
 import gin  # noqa: E402
 
 from finetune import config  # noqa: E402
+from finetune import config_types  # noqa: E402
 from finetune import registry  # noqa: E402,F401  (registers every configurable)
 
 BASE_CONFIGS = ("base/defaults.gin", "base/plumbing.gin")
@@ -119,7 +120,8 @@ def markdown():
       "",
       "Generated from the code by `python -m finetune.parameters --output=docs/parameters.md`;",
       "tests/test_parameters.py fails when this page is out of date. *default*: the code's",
-      "default (*required*: the config must set it); *base configs*: the value",
+      "default (*required*: the config must set it); *takes*: what a binding may be, checked",
+      "when the config is parsed (finetune/config_types.py); *base configs*: the value",
       f"{' and '.join(f'`configs/{c}`' for c in BASE_CONFIGS)} bind, which every task config",
       "includes. Bind a parameter as `name.parameter = value` in a gin file or with",
       "`--gin_bindings`.",
@@ -131,10 +133,13 @@ def markdown():
     if not rows:
       lines += ["No parameters.", ""]
       continue
-    lines += ["| parameter | default | base configs | meaning |", "|---|---|---|---|"]
+    lines += ["| parameter | takes | default | base configs | meaning |",
+              "|---|---|---|---|---|"]
+    hints = config_types.type_hints(configurable.wrapped, config.signature_chain)
     for parameter, default, description in rows:
       bound = base.get((name, parameter), "")
-      lines.append(f"| `{parameter}` | `{_cell(default)}` | "
+      takes = config_types.describe(hints[parameter]) if parameter in hints else ""
+      lines.append(f"| `{parameter}` | {_cell(takes)} | `{_cell(default)}` | "
                    f"{f'`{_cell(bound)}`' if bound else ''} | {_cell(description)} |")
     lines.append("")
   return "\n".join(lines)

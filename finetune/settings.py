@@ -8,6 +8,8 @@ Each checks its own values when gin builds it, so a wrong type or range is one c
 before anything is built or written.
 """
 
+from typing import Optional, Sequence, Union
+
 import gin
 
 from finetune import checks
@@ -27,10 +29,10 @@ class EarlyStopping:
   """
 
   def __init__(self,
-               metric=gin.REQUIRED,
-               higher_is_better=True,
-               patience_steps=1000,
-               check_every_steps=100):
+               metric: str = gin.REQUIRED,
+               higher_is_better: bool = True,
+               patience_steps: int = 1000,
+               check_every_steps: int = 100):
     if not isinstance(metric, str) or not metric:
       raise FinetuneError(f"early_stopping.metric must be an eval metric name, got {metric!r}.")
     self.metric = metric
@@ -56,13 +58,13 @@ class Training:
   """
 
   def __init__(self,
-               train_steps=gin.REQUIRED,
-               optimization=None,
-               steps_per_run=1,
-               early_stopping=None,
-               warm_start_from=None,
-               warm_start_vars=".*",
-               progress_every_secs=10.0):
+               train_steps: int = gin.REQUIRED,
+               optimization: Optional[Optimization] = None,
+               steps_per_run: int = 1,
+               early_stopping: Optional[EarlyStopping] = None,
+               warm_start_from: Optional[str] = None,
+               warm_start_vars: Union[str, Sequence[str]] = ".*",
+               progress_every_secs: float = 10.0):
     self.train_steps = checks.positive_int(train_steps, "training.train_steps")
     self.optimization = optimization or Optimization()
     self.optimization.check(self.train_steps)
@@ -91,11 +93,11 @@ class Evaluation:
   """
 
   def __init__(self,
-               eval_steps=None,
-               throttle_secs=0,
-               exports_to_keep=3,
-               best_export_metric=None,
-               best_export_higher_is_better=True):
+               eval_steps: Optional[int] = None,
+               throttle_secs: float = 0,
+               exports_to_keep: int = 3,
+               best_export_metric: Optional[str] = None,
+               best_export_higher_is_better: bool = True):
     self.eval_steps = checks.positive_int(eval_steps, "evaluation.eval_steps", allow_none=True)
     self.throttle_secs = checks.non_negative_number(throttle_secs, "evaluation.throttle_secs")
     self.exports_to_keep = checks.positive_int(exports_to_keep, "evaluation.exports_to_keep")

@@ -95,7 +95,7 @@ def test_a_misspelled_keyword_option_is_refused_before_anything_runs(tmp_path, d
 
 
 def test_a_misspelled_optimizer_option_is_refused(tmp_path, digits_module):
-  with pytest.raises(FinetuneError, match="Did you mean AdamWOptimizer.weight_decay"):
+  with pytest.raises(FinetuneError, match="Did you mean:? AdamWOptimizer.weight_decay"):
     api.train(["digits/finetune.gin"], [
         f"MODULE_HANDLE = '{digits_module}'", "optimization.optimizer = @AdamWOptimizer",
         "AdamWOptimizer.weight_decy = 0.1"

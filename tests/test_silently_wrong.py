@@ -27,7 +27,7 @@ def test_a_boolean_given_as_anything_else_is_refused_by_name(tmp_path, digits_mo
     api.train(["digits/finetune.gin"], [f"MODULE_HANDLE = '{digits_module}'", binding],
               model_dir=str(tmp_path / "run"))
   assert f"{parameter.split('.')[-1]}" in str(raised.value)
-  assert "must be True or False" in str(raised.value)
+  assert "True or False (unquoted)" in str(raised.value)
   assert not (tmp_path / "run").exists()
 
 

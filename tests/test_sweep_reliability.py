@@ -153,19 +153,30 @@ def test_ctrl_c_reaches_the_sweep_alone_which_stops_its_trial_once_with_a_checkp
   assert "Traceback" not in _text(sweep_log)
 
 
-def test_grid_values_of_the_wrong_type_fail_their_trial_with_one_clean_line(tmp_path,
-                                                                             digits_module):
+def test_a_grid_value_of_the_wrong_type_refuses_the_sweep_before_any_trial(tmp_path,
+                                                                           digits_module):
+  result = helpers.run_sweep(*base(digits_module), f"--sweep_dir={tmp_path}",
+                             "--grid=TRAIN_STEPS=[20, 'ten']", check=False)
+  assert result.returncode == 2, result.stderr
+  assert result.stderr.strip().splitlines()[-1] == (
+      "finetune: error: Trial 1-TRAIN_STEPS=ten of the sweep cannot be configured: "
+      "training.train_steps = %TRAIN_STEPS is a string; it takes an integer.")
+  assert not (tmp_path / "trials").exists()
+
+
+def test_grid_values_out_of_range_fail_their_trial_with_one_clean_line(tmp_path,
+                                                                        digits_module):
   result = helpers.run_sweep(*base(digits_module), f"--sweep_dir={tmp_path}", "--zip", "--parallel=2",
-                 "--grid=TRAIN_STEPS=['ten', 20]",
-                 "--grid=learning_rate_schedule.base_learning_rate=[0.01, 'fast']",
+                 "--grid=TRAIN_STEPS=[-5, 20]",
+                 "--grid=learning_rate_schedule.base_learning_rate=[0.01, -1.0]",
                  check=False)
   assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
   errors = {r["trial"]: r["error"] for r in helpers.sweep_results(tmp_path)}
   assert errors == {
-      "0-TRAIN_STEPS=ten-base_learning_rate=0.01":
-          "training.train_steps must be a positive integer, got 'ten'.",
-      "1-TRAIN_STEPS=20-base_learning_rate=fast":
-          "learning_rate_schedule.base_learning_rate must be > 0, got 'fast'.",
+      "0-TRAIN_STEPS=-5-base_learning_rate=0.01":
+          "training.train_steps must be a positive integer, got -5.",
+      "1-TRAIN_STEPS=20-base_learning_rate=-1.0":
+          "learning_rate_schedule.base_learning_rate must be > 0, got -1.0.",
   }
   for name in errors:
     status = json.loads((tmp_path / "trials" / name / "status.json").read_text())

@@ -7,6 +7,8 @@ Labels come as read (strings for CSV unless declared); training/heads.py adapts 
 head. The sources: csv_data.py, tfrecord_data.py, image_folder.py, arrays.py (Python only).
 """
 
+from typing import Sequence, Union
+
 import tensorflow as tf
 
 from finetune import checks
@@ -15,6 +17,7 @@ from finetune.inputs import image_ops
 from finetune.errors import FinetuneError
 
 TRAIN, EVAL = "train", "eval"
+Files = Union[str, Sequence[str]]  # a file, a glob pattern, or a list of them
 _TYPES = {
     "string": tf.string,
     "float": tf.float32,

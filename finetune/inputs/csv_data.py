@@ -1,6 +1,7 @@
 """CSV files with a header row: text, numeric and grouped numeric columns."""
 
 import fnmatch
+from typing import Mapping, Optional, Sequence, Tuple, Union
 
 import gin
 import tensorflow as tf
@@ -9,6 +10,9 @@ from finetune.errors import FinetuneError
 from finetune.inputs import scan
 from finetune.inputs import base
 from finetune.inputs.base import DataSource, EVAL, TRAIN, dtype_named, glob_files
+from finetune.inputs.base import Files
+from finetune.inputs.image_ops import Augmentation
+from finetune.inputs.tokenization import BertTokenization
 
 
 def _has_data_row(path):
@@ -20,6 +24,9 @@ def _has_data_row(path):
 def _header_line(path):
   with scan.open_text(path) as f:  # a UTF-8 byte-order mark is no column name
     return f.readline().strip()
+
+
+PREFLIGHT_LINES = 10_000  # per file before training; the error path reads the whole file
 
 
 @gin.configurable("csv_data")
@@ -41,29 +48,32 @@ class CsvData(DataSource):
   """
 
   def __init__(self,
-               train_files=gin.REQUIRED,
-               eval_files=gin.REQUIRED,
-               label_column=gin.REQUIRED,
-               column_types=None,
-               column_groups=None,
-               feature_columns=None,
-               field_delim=",",
+               train_files: Files = gin.REQUIRED,
+               eval_files: Files = gin.REQUIRED,
+               label_column: str = gin.REQUIRED,
+               column_types: Optional[Mapping[str, str]] = None,
+               column_groups: Optional[Mapping[str, Union[str, Sequence[str]]]] = None,
+               feature_columns: Optional[Sequence[str]] = None,
+               field_delim: str = ",",
                # The pipeline options every data source takes (base.DataSource), named so that
                # gin checks their spelling.
-               batch_size=32,
-               eval_batch_size=None,
-               shuffle_buffer_size=10000,
-               seed=None,
-               cache=True,
-               augmentation=None,
-               image_size=None,
-               tokenization=None):
+               batch_size: int = 32,
+               eval_batch_size: Optional[int] = None,
+               shuffle_buffer_size: int = 10000,
+               seed: Optional[int] = None,
+               cache: bool = True,
+               augmentation: Optional[Augmentation] = None,
+               image_size: Optional[Tuple[int, int]] = None,
+               tokenization: Optional[BertTokenization] = None):
     super().__init__(batch_size, eval_batch_size, shuffle_buffer_size, seed, cache, augmentation,
                      image_size, tokenization)
     self.files = {TRAIN: train_files, EVAL: eval_files}
     self.label_column = label_column
     self.column_types = dict(column_types or {})
     self.column_groups = dict(column_groups or {})
+    if len(field_delim) != 1 or field_delim in "\"\r\n":
+      raise FinetuneError(f"csv_data.field_delim must be one character (not a quote or a line "
+                          f"break), e.g. ',' or '\\t'; got {field_delim!r}.")
     self.field_delim = field_delim
     self._compressions = {}
     self.header = self._read_header()
@@ -125,8 +135,14 @@ class CsvData(DataSource):
     return specs
 
   def check_not_empty(self):
+    """Every split has a data row, and the first lines of its first files are records
+    TensorFlow's reader can read (quoting), found before training rather than in its step."""
     for split in (TRAIN, EVAL):
       files = glob_files(self.files[split], f"csv_data.{split}_files")
+      for path in files[:base.CHECKED_FILES]:
+        problem = scan.csv_quoting_problem(path, self.field_delim, PREFLIGHT_LINES)
+        if problem:
+          raise FinetuneError(problem)
       if not any(_has_data_row(f) for f in files):
         raise FinetuneError(f"csv_data.{split}_files ({', '.join(files)}) have a header but "
                             "no data rows.")

@@ -11,6 +11,7 @@ when others are added.
 import hashlib
 import logging
 import os
+from typing import Optional, Tuple
 
 import gin
 import tensorflow as tf
@@ -18,6 +19,8 @@ import tensorflow as tf
 from finetune.inputs import image_ops
 from finetune.inputs.base import DataSource, EVAL, TRAIN
 from finetune.errors import FinetuneError
+from finetune.inputs.image_ops import Augmentation
+from finetune.inputs.tokenization import BertTokenization
 
 log = logging.getLogger("finetune")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
@@ -42,20 +45,20 @@ class ImageFolderData(DataSource):
   """
 
   def __init__(self,
-               train_dir=gin.REQUIRED,
-               eval_dir=None,
-               validation_percentage=20,
-               feature_name="images",
+               train_dir: str = gin.REQUIRED,
+               eval_dir: Optional[str] = None,
+               validation_percentage: float = 20,
+               feature_name: str = "images",
                # The pipeline options every data source takes (base.DataSource), named so that
                # gin checks their spelling.
-               batch_size=32,
-               eval_batch_size=None,
-               shuffle_buffer_size=10000,
-               seed=None,
-               cache=True,
-               augmentation=None,
-               image_size=None,
-               tokenization=None):
+               batch_size: int = 32,
+               eval_batch_size: Optional[int] = None,
+               shuffle_buffer_size: int = 10000,
+               seed: Optional[int] = None,
+               cache: bool = True,
+               augmentation: Optional[Augmentation] = None,
+               image_size: Optional[Tuple[int, int]] = None,
+               tokenization: Optional[BertTokenization] = None):
     super().__init__(batch_size, eval_batch_size, shuffle_buffer_size, seed, cache, augmentation,
                      image_size, tokenization)
     self.image_features = (feature_name,)

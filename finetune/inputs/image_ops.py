@@ -5,6 +5,8 @@ Images reach a module the way the TF Hub image signatures expect them: float32 i
 The serving signature takes encoded JPEG/PNG bytes and does the same decoding in the graph.
 """
 
+from typing import Optional
+
 import gin
 import tensorflow as tf
 import tensorflow_hub as hub
@@ -43,10 +45,10 @@ class Augmentation:
   """
 
   def __init__(self,
-               flip_left_right=False,
-               max_brightness_delta=0.0,
-               min_crop_fraction=1.0,
-               seed=None):
+               flip_left_right: bool = False,
+               max_brightness_delta: float = 0.0,
+               min_crop_fraction: float = 1.0,
+               seed: Optional[int] = None):
     if not 0.0 < min_crop_fraction <= 1.0:
       raise FinetuneError(f"Augmentation.min_crop_fraction must be in (0, 1], got "
                           f"{min_crop_fraction}.")

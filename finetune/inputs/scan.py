@@ -60,10 +60,58 @@ def open_text(path):
   return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
 
 
+QUOTING_ADVICE = ("TensorFlow's CSV reader takes one line per record, a quoted field as "
+                  "\"...\" with inner quotes doubled (\"\")")
+
+
+def quoting_fault(line, delimiter):
+  """What TensorFlow's decode_csv would refuse in one line of a CSV file, or None: a quoted
+  field left open (a line break inside quotes: the record goes on past the line), a quote
+  inside an unquoted field, or text after a closing quote."""
+  i, n = 0, len(line)
+  while i <= n:
+    if i < n and line[i] == '"':
+      i += 1
+      while True:
+        close = line.find('"', i)
+        if close < 0:
+          return "a quoted field is not closed on its line (a line break inside quotes?)"
+        if line[close + 1:close + 2] == '"':
+          i = close + 2
+          continue
+        i = close + 1
+        break
+      if i < n and line[i] != delimiter:
+        return "text follows a closing quote (inner quotes must be doubled)"
+    else:
+      end = line.find(delimiter, i)
+      end = n if end < 0 else end
+      if '"' in line[i:end]:
+        return "a quote inside an unquoted field (quote the field and double the quote)"
+      i = end
+    i += 1
+  return None
+
+
+def csv_quoting_problem(path, delimiter, max_lines=MAX_RECORDS):
+  """The first line of a CSV file that TensorFlow's reader would refuse, described, or None."""
+  with open_text(path) as f:
+    for number, line in enumerate(f, start=1):
+      if number > max_lines:
+        return None
+      fault = quoting_fault(line.rstrip("\r\n"), delimiter)
+      if fault:
+        return f"Line {number} of {path}: {fault}. {QUOTING_ADVICE}."
+  return None
+
+
 def csv_problem(path, header, delimiter, numeric_columns, label_column, label_problem):
   """The first bad row of a CSV file, described with its file and row, or None.
   `label_problem(label, {column: value})` says what is wrong with a row's label."""
   positions = {c: header.index(c) for c in list(numeric_columns) + [label_column]}
+  quoting = csv_quoting_problem(path, delimiter)
+  if quoting:
+    return quoting
   with open_text(path) as f:
     reader = csv.reader(f, delimiter=delimiter)
     next(reader, None)

@@ -1,5 +1,7 @@
 """TFRecord files of tf.Example protos, with encoded images decoded in the pipeline."""
 
+from typing import Mapping, Optional, Sequence, Tuple
+
 import gin
 import tensorflow as tf
 
@@ -8,6 +10,9 @@ from finetune.inputs import image_ops
 from finetune.inputs import scan
 from finetune.inputs import base
 from finetune.inputs.base import DataSource, EVAL, TRAIN, dtype_named, glob_files
+from finetune.inputs.base import Files
+from finetune.inputs.image_ops import Augmentation
+from finetune.inputs.tokenization import BertTokenization
 
 
 @gin.configurable("tfrecord_data")
@@ -24,22 +29,22 @@ class TFRecordData(DataSource):
   """
 
   def __init__(self,
-               train_files=gin.REQUIRED,
-               eval_files=gin.REQUIRED,
-               feature_spec=gin.REQUIRED,
-               label_key=gin.REQUIRED,
-               label_spec=("int", []),
-               compression_type="",
+               train_files: Files = gin.REQUIRED,
+               eval_files: Files = gin.REQUIRED,
+               feature_spec: Mapping[str, Tuple[str, Sequence[int]]] = gin.REQUIRED,
+               label_key: str = gin.REQUIRED,
+               label_spec: Tuple[str, Sequence[int]] = ("int", []),
+               compression_type: str = "",
                # The pipeline options every data source takes (base.DataSource), named so that
                # gin checks their spelling.
-               batch_size=32,
-               eval_batch_size=None,
-               shuffle_buffer_size=10000,
-               seed=None,
-               cache=True,
-               augmentation=None,
-               image_size=None,
-               tokenization=None):
+               batch_size: int = 32,
+               eval_batch_size: Optional[int] = None,
+               shuffle_buffer_size: int = 10000,
+               seed: Optional[int] = None,
+               cache: bool = True,
+               augmentation: Optional[Augmentation] = None,
+               image_size: Optional[Tuple[int, int]] = None,
+               tokenization: Optional[BertTokenization] = None):
     super().__init__(batch_size, eval_batch_size, shuffle_buffer_size, seed, cache, augmentation,
                      image_size, tokenization)
     self.files = {TRAIN: train_files, EVAL: eval_files}

@@ -16,6 +16,7 @@ position of each word's first wordpiece) and `word_mask` serve token-level heads
 """
 
 import codecs
+from typing import Optional, Sequence
 
 import gin
 import tensorflow as tf
@@ -105,8 +106,11 @@ class BertTokenization:
     vocab_file, do_lower_case: only for a module without a tokenization_info signature.
   """
 
-  def __init__(self, text_columns=gin.REQUIRED, max_seq_length=128, vocab_file=None,
-               do_lower_case=None):
+  def __init__(self,
+               text_columns: Sequence[str] = gin.REQUIRED,
+               max_seq_length: int = 128,
+               vocab_file: Optional[str] = None,
+               do_lower_case: Optional[bool] = None):
     self.text_columns = [text_columns] if isinstance(text_columns, str) else list(text_columns)
     if len(self.text_columns) not in (1, 2):
       raise FinetuneError(f"bert_tokenization.text_columns = {self.text_columns}: give one text "

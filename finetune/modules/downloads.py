@@ -19,6 +19,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from typing import Optional
 
 import gin
 
@@ -44,7 +45,7 @@ def _env_timeout():
 
 
 @gin.configurable("download")
-def settings(timeout_secs=None, progress_every_secs=5.0):
+def settings(timeout_secs: Optional[float] = None, progress_every_secs: float = 5.0):
   """(timeout in seconds, progress cadence in seconds) for module downloads.
 
   Args:

@@ -13,6 +13,8 @@ A TF2 SavedModel handle (saved_model.pb without tfhub_module.pb) goes through tf
 instead: same validation (its spec speaks ModuleSpec's vocabulary), hub.KerasLayer in the graph.
 """
 
+from typing import Mapping, Optional, Sequence
+
 import gin
 import tensorflow as tf
 import tensorflow_hub as hub
@@ -67,19 +69,19 @@ class HubModule:
   """
 
   def __init__(self,
-               handle=gin.REQUIRED,
-               signature="default",
-               output_key="default",
-               input_mapping=None,
-               train_tags=None,
-               serving_tags=(),
-               trainable=True,
-               export_name=None,
-               name="module",
-               allowed_handle_prefixes=None,
-               pooling=None,
-               allowed_ops=(),
-               trusted=False):
+               handle: str = gin.REQUIRED,
+               signature: str = "default",
+               output_key: str = "default",
+               input_mapping: Optional[Mapping[str, str]] = None,
+               train_tags: Optional[Sequence[str]] = None,
+               serving_tags: Sequence[str] = (),
+               trainable: bool = True,
+               export_name: Optional[str] = None,
+               name: str = "module",
+               allowed_handle_prefixes: Optional[Sequence[str]] = None,
+               pooling: Optional[str] = None,
+               allowed_ops: Sequence[str] = (),
+               trusted: bool = False):
     self.handle = handle
     self.signature = signature
     self.output_key = output_key

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from finetune.outputs import exporters
 from finetune.runtime.base import Runtime
+from finetune.runtime.run_config import RunSettings
 
 
 @gin.configurable("estimator_runtime")
@@ -21,7 +22,7 @@ class EstimatorRuntime(Runtime):
 
   name = "estimator_runtime"
 
-  def __init__(self, run_config=gin.REQUIRED):
+  def __init__(self, run_config: RunSettings = gin.REQUIRED):
     super().__init__(run_config)
 
   def make_estimator(self, model_dir, model_fn, data, warm_start=None, sparse_lookups=False):

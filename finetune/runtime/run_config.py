@@ -4,6 +4,8 @@ Per-step logging of TensorFlow's own (loss every 100 steps, global_step/sec) is 
 progress hook reports at a time cadence instead. A TF_CONFIG cluster is read by RunConfig.
 """
 
+from typing import Optional
+
 import gin
 import tensorflow as tf
 from tensorflow.core.protobuf import rewriter_config_pb2
@@ -53,19 +55,19 @@ class RunSettings:
   """
 
   def __init__(self,
-               random_seed=None,
-               save_checkpoints_steps=None,
-               save_checkpoints_secs=None,
-               keep_checkpoint_max=3,
-               save_summary_steps=100,
-               intra_op_threads=0,
-               inter_op_threads=0,
-               distribution=None,
-               mixed_precision=False,
-               save_graph_def=False,
-               num_replicas=1,
-               variables_device="/cpu:0",
-               arithmetic_optimization=None):
+               random_seed: Optional[int] = None,
+               save_checkpoints_steps: Optional[int] = None,
+               save_checkpoints_secs: Optional[int] = None,
+               keep_checkpoint_max: int = 3,
+               save_summary_steps: int = 100,
+               intra_op_threads: int = 0,
+               inter_op_threads: int = 0,
+               distribution: Optional[str] = None,
+               mixed_precision: bool = False,
+               save_graph_def: bool = False,
+               num_replicas: int = 1,
+               variables_device: str = "/cpu:0",
+               arithmetic_optimization: Optional[bool] = None):
     self.num_replicas = checks.positive_int(num_replicas, "run_config.num_replicas")
     self.variables_device = variables_device
     if distribution == "mirrored":
@@ -84,10 +86,10 @@ class RunSettings:
                                                    "run_config.keep_checkpoint_max")
     self.save_summary_steps = checks.positive_int(save_summary_steps,
                                                   "run_config.save_summary_steps")
-    self.intra_op_threads = checks.non_negative_number(intra_op_threads,
-                                                       "run_config.intra_op_threads")
-    self.inter_op_threads = checks.non_negative_number(inter_op_threads,
-                                                       "run_config.inter_op_threads")
+    self.intra_op_threads, self.inter_op_threads = [
+        0 if n == 0 else checks.positive_int(n, f"run_config.{name}")
+        for n, name in ((intra_op_threads, "intra_op_threads"),
+                        (inter_op_threads, "inter_op_threads"))]
     self.mixed_precision = checks.boolean(mixed_precision, "run_config.mixed_precision")
     self.save_graph_def = checks.boolean(save_graph_def, "run_config.save_graph_def")
     self.arithmetic_optimization = checks.boolean(arithmetic_optimization,

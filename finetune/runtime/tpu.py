@@ -13,6 +13,8 @@ training.steps_per_run > 1 (tpu_runtime.iterations_per_loop sets the steps per r
 the predict schedule (predict with the serving SavedModel).
 """
 
+from typing import Optional
+
 import gin
 import tensorflow as tf
 from tensorflow_hub import resolver
@@ -21,6 +23,7 @@ from finetune import checks
 from finetune.errors import FinetuneError
 from finetune.outputs import exporters
 from finetune.runtime.base import Runtime
+from finetune.runtime.run_config import RunSettings
 
 
 @gin.configurable("tpu_runtime")
@@ -42,14 +45,14 @@ class TPURuntime(Runtime):
   per_position_heads = False  # token_tagging_head was not adapted to TPUEstimatorSpec
 
   def __init__(self,
-               run_config=gin.REQUIRED,
-               use_tpu=False,
-               tpu=None,
-               zone=None,
-               project=None,
-               iterations_per_loop=100,
-               num_shards=None,
-               bfloat16=False):
+               run_config: RunSettings = gin.REQUIRED,
+               use_tpu: bool = False,
+               tpu: Optional[str] = None,
+               zone: Optional[str] = None,
+               project: Optional[str] = None,
+               iterations_per_loop: int = 100,
+               num_shards: Optional[int] = None,
+               bfloat16: bool = False):
     super().__init__(run_config)
     self.use_tpu = checks.boolean(use_tpu, "tpu_runtime.use_tpu")
     self.tpu, self.zone, self.project = tpu, zone, project

@@ -1,5 +1,7 @@
 """The new layers between the module's output and the head's logits."""
 
+from typing import Callable, Sequence
+
 import gin
 import tensorflow as tf
 
@@ -18,9 +20,14 @@ class HeadNetwork:
     l2_regularization: L2 weight on the head's kernels (goes to REGULARIZATION_LOSSES).
   """
 
-  def __init__(self, hidden_units=(), dropout=0.0, activation=tf.nn.relu, l2_regularization=0.0):
+  def __init__(self,
+               hidden_units: Sequence[int] = (),
+               dropout: float = 0.0,
+               activation: Callable = tf.nn.relu,
+               l2_regularization: float = 0.0):
     self.hidden_units = [
-        checks.positive_int(u, "head_network.hidden_units entries") for u in hidden_units
+        checks.positive_int(u, "head_network.hidden_units entries")
+        for u in checks.sequence(hidden_units, "head_network.hidden_units", "[256, 64]")
     ]
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
       raise FinetuneError(f"head_network.dropout must be a rate in [0, 1), got {dropout!r}.")

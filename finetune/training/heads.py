@@ -7,6 +7,8 @@ to remember what the label conversion needs: the label vocabulary and, for multi
 the delimiter. The token tagging head is finetune's own (tagging_head.py).
 """
 
+from typing import Optional, Sequence
+
 import gin
 import tensorflow as tf
 
@@ -146,8 +148,19 @@ class RegressionHead(FinetuneHead, tf.estimator.RegressionHead):
     return None if _number(text, float) is not None else f"label '{text}' is not a number"
 
 
+def _vocabulary(label_vocabulary, n_classes, head):
+  """The class names as a list, one per class, or None."""
+  if not label_vocabulary:
+    return None
+  if len(label_vocabulary) != n_classes:
+    raise FinetuneError(f"{head}.label_vocabulary has {len(label_vocabulary)} entries but "
+                        f"n_classes = {n_classes}; they must agree.")
+  return list(label_vocabulary)
+
+
 @gin.configurable
-def multi_class_head(n_classes=gin.REQUIRED, label_vocabulary=None):
+def multi_class_head(n_classes: int = gin.REQUIRED,
+                     label_vocabulary: Optional[Sequence[str]] = None) -> FinetuneHead:
   """Single-label classification over `n_classes` (> 2); labels are ids or vocabulary words.
 
   Args:
@@ -155,12 +168,7 @@ def multi_class_head(n_classes=gin.REQUIRED, label_vocabulary=None):
     label_vocabulary: the class names, in id order, when labels are words.
   """
   checks.positive_int(n_classes, "multi_class_head.n_classes")
-  if label_vocabulary is not None:
-    label_vocabulary = list(label_vocabulary)
-    if len(label_vocabulary) != n_classes:
-      raise FinetuneError(
-          f"multi_class_head.label_vocabulary has {len(label_vocabulary)} entries but "
-          f"n_classes = {n_classes}; they must agree.")
+  label_vocabulary = _vocabulary(label_vocabulary, n_classes, "multi_class_head")
   if n_classes <= 2:
     raise FinetuneError(f"multi_class_head needs n_classes > 2, got {n_classes}; use "
                         "binary_class_head for two classes.")
@@ -168,7 +176,8 @@ def multi_class_head(n_classes=gin.REQUIRED, label_vocabulary=None):
 
 
 @gin.configurable
-def binary_class_head(label_vocabulary=None, thresholds=None):
+def binary_class_head(label_vocabulary: Optional[Sequence[str]] = None,
+                      thresholds: Optional[Sequence[float]] = None) -> FinetuneHead:
   """Two-class classification with a sigmoid; eval adds AUC, precision and recall.
 
   Args:
@@ -180,10 +189,10 @@ def binary_class_head(label_vocabulary=None, thresholds=None):
 
 
 @gin.configurable
-def multi_label_head(n_classes=gin.REQUIRED,
-                     label_vocabulary=None,
-                     thresholds=None,
-                     label_delimiter="|"):
+def multi_label_head(n_classes: int = gin.REQUIRED,
+                     label_vocabulary: Optional[Sequence[str]] = None,
+                     thresholds: Optional[Sequence[float]] = None,
+                     label_delimiter: str = "|") -> FinetuneHead:
   """Any number of labels per example; CSV labels are joined by `label_delimiter`.
 
   Args:
@@ -194,13 +203,14 @@ def multi_label_head(n_classes=gin.REQUIRED,
   """
   checks.positive_int(n_classes, "multi_label_head.n_classes")
   return MultiLabelHead(n_classes,
-                        label_vocabulary=list(label_vocabulary) if label_vocabulary else None,
+                        label_vocabulary=_vocabulary(label_vocabulary, n_classes,
+                                                     "multi_label_head"),
                         thresholds=thresholds,
                         label_delimiter=label_delimiter)
 
 
 @gin.configurable
-def regression_head(label_dimension=1):
+def regression_head(label_dimension: int = 1) -> FinetuneHead:
   """Real-valued targets with mean squared error.
 
   Args:

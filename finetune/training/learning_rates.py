@@ -4,6 +4,8 @@ Configured in gin as `learning_rate_schedule` and passed to `optimization` by re
 object, checked once against the run's length (`check`) and called wherever the rate is needed.
 """
 
+from typing import Optional, Sequence
+
 import gin
 import tensorflow as tf
 
@@ -33,16 +35,16 @@ class LearningRateSchedule:
   """
 
   def __init__(self,
-               base_learning_rate=1e-3,
-               warmup_steps=0,
-               decay="constant",
-               decay_steps=None,
-               end_learning_rate=0.0,
-               power=1.0,
-               decay_rate=0.1,
-               alpha=0.0,
-               boundaries=(),
-               multipliers=()):
+               base_learning_rate: float = 1e-3,
+               warmup_steps: int = 0,
+               decay: str = "constant",
+               decay_steps: Optional[int] = None,
+               end_learning_rate: float = 0.0,
+               power: float = 1.0,
+               decay_rate: float = 0.1,
+               alpha: float = 0.0,
+               boundaries: Sequence[int] = (),
+               multipliers: Sequence[float] = ()):
     self.base_learning_rate = checks.positive_number(
         base_learning_rate, "learning_rate_schedule.base_learning_rate")
     self.warmup_steps = warmup_steps

@@ -7,6 +7,7 @@ adaptive optimizers (Adam ignores a constant gradient scale).
 """
 
 import re
+from typing import Callable, Optional, Sequence, Union
 
 import gin
 import tensorflow as tf
@@ -21,7 +22,8 @@ class Optimization:
   """The optimizer and what it may touch.
 
   Args:
-    learning_rate: a LearningRateSchedule (`@learning_rate_schedule()`).
+    learning_rate: a LearningRateSchedule (`@learning_rate_schedule()`), or a number: the
+      base rate of learning_rate_schedule's warm-up and decay.
     optimizer: a tf.compat.v1.train optimizer class, called with learning_rate= and name=.
     module_learning_rate_multiplier: the pretrained module's rate relative to the head's
       (e.g. 0.1); 0 keeps the module fixed while batch-norm statistics still update.
@@ -30,11 +32,15 @@ class Optimization:
   """
 
   def __init__(self,
-               learning_rate=None,
-               optimizer=tf.compat.v1.train.AdamOptimizer,
-               module_learning_rate_multiplier=1.0,
-               freeze_variables=(),
-               clip_gradient_norm=None):
+               learning_rate: Optional[Union[float, LearningRateSchedule]] = None,
+               optimizer: Callable = tf.compat.v1.train.AdamOptimizer,
+               module_learning_rate_multiplier: float = 1.0,
+               freeze_variables: Sequence[str] = (),
+               clip_gradient_norm: Optional[float] = None):
+    if isinstance(learning_rate, (int, float)) and not isinstance(learning_rate, bool):
+      # A number is the base rate of learning_rate_schedule's regime (warm-up, decay).
+      learning_rate = LearningRateSchedule(
+          base_learning_rate=checks.positive_number(learning_rate, "optimization.learning_rate"))
     self.learning_rate = learning_rate or LearningRateSchedule()
     self.optimizer = optimizer
     self.module_learning_rate_multiplier = checks.non_negative_number(

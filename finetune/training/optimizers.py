@@ -8,9 +8,23 @@ rows whose gradient is sparse (an `IndexedSlices`); dense gradients get exactly 
 """
 
 import re
+from typing import Optional
 
 import gin
 import tensorflow as tf
+
+from finetune import checks
+from finetune.errors import FinetuneError
+
+
+def _adam_settings(name, beta1, beta2, epsilon, use_locking, op_name):
+  """Adam's own settings, checked: each beta a decay in [0, 1), epsilon > 0."""
+  for setting, beta in (("beta1", beta1), ("beta2", beta2)):
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < 1:
+      raise FinetuneError(f"{name}.{setting} must be a decay rate in [0, 1), got {beta!r}.")
+  return dict(beta1=beta1, beta2=beta2, epsilon=checks.positive_number(epsilon, f"{name}.epsilon"),
+              use_locking=checks.boolean(use_locking, f"{name}.use_locking"),
+              name=checks.folder_name(op_name, f"{name}.name"))
 
 
 class _AdamW(tf.compat.v1.train.AdamOptimizer):
@@ -24,16 +38,25 @@ class _AdamW(tf.compat.v1.train.AdamOptimizer):
     learning_rate: the step size (optimization.learning_rate's schedule sets it).
     weight_decay: the share of each weight removed per step, times the learning rate.
     exclude_from_weight_decay: regex over variable names that do not decay (None: all do).
+    beta1, beta2, epsilon, use_locking, name: as tf.compat.v1.train.AdamOptimizer's.
   """
 
   def __init__(self,
-               learning_rate=1e-3,
-               weight_decay=0.01,
-               exclude_from_weight_decay=r"bias|beta|gamma|moving_",
-               **kwargs):
-    super().__init__(learning_rate=learning_rate, **kwargs)
-    self.weight_decay = weight_decay
-    self.excluded = re.compile(exclude_from_weight_decay) if exclude_from_weight_decay else None
+               learning_rate: float = 1e-3,
+               weight_decay: float = 0.01,
+               exclude_from_weight_decay: Optional[str] = r"bias|beta|gamma|moving_",
+               beta1: float = 0.9,
+               beta2: float = 0.999,
+               epsilon: float = 1e-8,
+               use_locking: bool = False,
+               name: str = "Adam"):
+    configurable = type(self).__name__
+    super().__init__(learning_rate=learning_rate,
+                     **_adam_settings(configurable, beta1, beta2, epsilon, use_locking, name))
+    self.weight_decay = checks.non_negative_number(weight_decay, f"{configurable}.weight_decay")
+    self.excluded = (checks.regex(exclude_from_weight_decay,
+                                  f"{configurable}.exclude_from_weight_decay")
+                     if exclude_from_weight_decay else None)
 
   def _decay(self, grad, var, rate):
     """The decay of `var` for one step (the whole variable)."""
@@ -100,7 +123,19 @@ class LazyAdamOptimizer(_LazyRows, tf.compat.v1.train.AdamOptimizer):
 
   Args:
     learning_rate: the step size (optimization.learning_rate's schedule sets it).
+    beta1, beta2, epsilon, use_locking, name: as tf.compat.v1.train.AdamOptimizer's.
   """
+
+  def __init__(self,
+               learning_rate: float = 1e-3,
+               beta1: float = 0.9,
+               beta2: float = 0.999,
+               epsilon: float = 1e-8,
+               use_locking: bool = False,
+               name: str = "Adam"):
+    super().__init__(learning_rate=learning_rate,
+                     **_adam_settings("LazyAdamOptimizer", beta1, beta2, epsilon, use_locking,
+                                      name))
 
 
 @gin.configurable
@@ -113,6 +148,7 @@ class LazyAdamWOptimizer(_LazyRows, _AdamW):
     learning_rate: the step size (optimization.learning_rate's schedule sets it).
     weight_decay: the share of each weight removed per step, times the learning rate.
     exclude_from_weight_decay: regex over variable names that do not decay (None: all do).
+    beta1, beta2, epsilon, use_locking, name: as tf.compat.v1.train.AdamOptimizer's.
   """
 
   def _decay(self, grad, var, rate):

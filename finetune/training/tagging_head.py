@@ -8,6 +8,7 @@ word: `accuracy` is the share of scored words tagged right, predictions hold a t
 """
 
 import re
+from typing import Sequence
 
 import gin
 import tensorflow as tf
@@ -173,7 +174,7 @@ class TokenTaggingHead(FinetuneHead, tf.estimator.Head):
 
 
 @gin.configurable
-def token_tagging_head(tags=gin.REQUIRED):
+def token_tagging_head(tags: Sequence[str] = gin.REQUIRED) -> FinetuneHead:
   """One tag per whitespace-separated word; labels are the tags joined by spaces.
 
   Args:
