@@ -214,6 +214,8 @@ def sweep(gin_files, sweep_dir, grid, bindings=(), zipped=False, parallel=1, met
   from finetune.trials import runner  # pylint: disable=g-import-not-at-top
   if not gin_files:
     raise FinetuneError("Pass the base config of every trial (--gin_file=F).")
+  from finetune import files  # pylint: disable=g-import-not-at-top
+  files.check_directory_or_absent(sweep_dir, "sweep_dir")
   pairs = list(grid.items()) if isinstance(grid, dict) else list(grid)
   planned = grid_lib.plan(pairs, zipped)
   _check_trial_configs(gin_files, bindings, planned)
@@ -248,7 +250,9 @@ def collect(sweep_dir, metric="accuracy", higher_is_better=True, grid=None, zipp
   their parameters read from it, and planned trials that never started are listed.
   """
   from finetune.trials import grid as grid_lib  # pylint: disable=g-import-not-at-top
+  from finetune import files  # pylint: disable=g-import-not-at-top
   from finetune.trials import results  # pylint: disable=g-import-not-at-top
+  files.check_directory_or_absent(sweep_dir, "sweep_dir")
   planned = None
   if grid:
     pairs = list(grid.items()) if isinstance(grid, dict) else list(grid)

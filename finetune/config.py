@@ -126,8 +126,7 @@ def _texts_with_includes(path, seen=None):
   if path in seen:
     return []
   seen.add(path)
-  with tf.io.gfile.GFile(path) as f:
-    text = f.read()
+  text = files.read_text(path, "Gin file")
   texts = [(path, text)]
   for name in re.findall(r"^\s*include\s+['\"]([^'\"]+)['\"]", text, re.M):
     for candidate in (os.path.join(os.path.dirname(path), name), name,

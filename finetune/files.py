@@ -15,6 +15,9 @@ def written_atomically(path, mode="w"):
   """A file to write that appears at `path` only once complete: written beside it and renamed,
   so that a reader (or a run killed mid-write) never sees half a file. A failure inside the
   block leaves `path` as it was."""
+  if tf.io.gfile.isdir(path):
+    raise FinetuneError(f"'{path}' is a directory where finetune writes a file; move it away "
+                        "and run again.")
   tmp = path + ".tmp"
   with tf.io.gfile.GFile(tmp, mode) as f:
     yield f
@@ -37,6 +40,27 @@ def check_regular(path, what, max_bytes=None):
   if max_bytes is not None and info.st_size > max_bytes:
     raise FinetuneError(f"{what} '{path}' is {info.st_size:,} bytes, more than the "
                         f"{max_bytes:,} such a file can sensibly be; is it the right file?")
+
+
+def read_text(path, what):
+  """A UTF-8 text file's contents; anything else is refused naming the file and the line of
+  the first byte that is not UTF-8 (a Latin-1 config, or a binary file given by mistake)."""
+  with tf.io.gfile.GFile(path, "rb") as f:
+    data = f.read()
+  try:
+    return data.decode("utf-8-sig")
+  except UnicodeDecodeError as e:
+    line = data[:e.start].count(b"\n") + 1
+    raise FinetuneError(f"{what} '{path}' is not UTF-8 text: byte 0x{data[e.start]:02x} on "
+                        f"line {line}. Save it as UTF-8 (or check that it is the right "
+                        "file).") from None
+
+
+def check_directory_or_absent(path, what):
+  """Refuses a path that exists and is not a directory, before anything is written into it."""
+  if tf.io.gfile.exists(path) and not tf.io.gfile.isdir(path):
+    raise FinetuneError(f"{what} '{path}' is a file, not a directory; give a directory (it is "
+                        "created if it does not exist).")
 
 
 def write_json_atomically(path, payload):

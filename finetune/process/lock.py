@@ -111,6 +111,9 @@ class ModelDirLock:
     return self
 
   def _acquire(self):
+    if tf.io.gfile.isdir(self.path):
+      raise FinetuneError(f"{self.path} is a directory where finetune keeps the model_dir's lock "
+                          "file; remove it (nothing of finetune's is in it).")
     local = local_path(self.path)
     acquired = None
     if local is not None and fcntl is not None:

@@ -6,8 +6,7 @@ import json
 import re
 import sys
 
-import tensorflow as tf
-
+from finetune import files
 from finetune.errors import FinetuneError
 from finetune.formatting import handle_short_name
 
@@ -34,8 +33,7 @@ def parse_grid(text):
 def read_sweep_file(path):
   """Grids from a JSON file ({"grid": {PARAM: [...]}, "zip": bool}) or a gin-style file of
   `PARAM = [v1, v2]` lines. Returns ([(param, values)], zip)."""
-  with tf.io.gfile.GFile(path) as f:
-    text = f.read()
+  text = files.read_text(path, "Sweep file")
   if path.endswith(".json"):
     try:
       spec = json.loads(text)

@@ -1,0 +1,51 @@
+"""Files and places beside the main ones: a config that is not UTF-8, a sweep_dir that is a file,
+a binary sweep file, and a directory where finetune writes a file (predictions, the lock).
+Each is one line naming the path; nothing is lost."""
+
+import pytest
+
+from finetune import api
+from finetune.errors import FinetuneError
+from finetune.trials import grid
+from tests import helpers
+
+
+def test_a_config_that_is_not_utf8_names_its_file_and_line(tmp_path):
+  latin = tmp_path / "latin.gin"
+  latin.write_bytes(b"include 'digits/finetune.gin'\n# caf\xe9\nTRAIN_STEPS = 5\n")
+  with pytest.raises(FinetuneError, match=f"Gin file '{latin}' is not UTF-8 text: byte 0xe9 on "
+                     "line 2"):
+    api.train([str(latin)], [], model_dir=str(tmp_path / "run"))
+  assert not (tmp_path / "run").exists()
+
+
+def test_a_binary_sweep_file_and_a_sweep_dir_that_is_a_file_are_refused(tmp_path):
+  binary = tmp_path / "grid.json"
+  binary.write_bytes(b"\xef\xff\x00\x01")
+  with pytest.raises(FinetuneError, match="Sweep file .* is not UTF-8 text: byte 0xef on line 1"):
+    grid.read_sweep_file(str(binary))
+  taken = tmp_path / "taken"
+  taken.write_text("a file")
+  for call in (lambda: api.sweep(["digits/finetune.gin"], str(taken), {"TRAIN_STEPS": [1, 2]}),
+               lambda: api.collect(str(taken))):
+    with pytest.raises(FinetuneError, match="sweep_dir '.*taken' is a file, not a directory"):
+      call()
+  assert taken.read_text() == "a file"
+
+
+def test_a_directory_where_finetune_writes_a_file_is_named(tmp_path, digits_module):
+  model_dir = tmp_path / "model"
+  api.train(["digits/finetune.gin"], [f"MODULE_HANDLE = '{digits_module}'", "TRAIN_STEPS = 2",
+                                      "learning_rate_schedule.warmup_steps = 0"],
+            model_dir=str(model_dir), schedule="train")
+  (model_dir / "predictions.jsonl").mkdir()
+  with pytest.raises(FinetuneError, match="predictions.jsonl' is a directory where finetune "
+                     "writes a file"):
+    api.train(model_dir=str(model_dir), schedule="predict")
+  (model_dir / "predictions.jsonl").rmdir()
+  (model_dir / ".finetune.lock").mkdir()
+  before = helpers.checkpoint_step(model_dir)
+  with pytest.raises(FinetuneError, match=".finetune.lock is a directory where finetune keeps "
+                     "the model_dir's lock file"):
+    api.train(model_dir=str(model_dir), bindings=["TRAIN_STEPS = 4"])
+  assert helpers.checkpoint_step(model_dir) == before
