@@ -95,7 +95,7 @@ CASES = [
     ], "m.csv has 3 fields where the header has 65"),
     ("csv_value_not_a_number", lambda t, m, b: [
         f"--gin_bindings=csv_data.train_files = '{write(t / 'n.csv', csv_rows(ROW.replace('1', 'x', 1) + ',odd'))}'"
-    ], "n.csv: column 'pixel_0' is 'x', not a float"),
+    ], "n.csv: column 'pixel_0' is 'x', not a finite float"),
     ("loss_becomes_nan", lambda t, m, b: [
         "--gin_bindings=LEARNING_RATE = 1e30",
         "--gin_bindings=optimization.optimizer = @tf.train.GradientDescentOptimizer",

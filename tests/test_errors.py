@@ -6,11 +6,13 @@ and that nothing under tmp_path changed.
 """
 
 import os
+import re
 import shutil
 
 import numpy as np
 import pytest
 
+from tests import builders
 from tests import helpers
 from tests.error_cases import CASES, base_args, run_command
 
@@ -101,10 +103,30 @@ def test_nan_loss_keeps_last_good_checkpoint(tmp_path, capsys, digits_module, st
           "@tf.train.GradientDescentOptimizer"
       ], capsys)
   assert code == 2 and "The loss became NaN or infinite at step" in out.err
+  step = re.search(r"at step (\d+);", out.err)
+  assert step and int(step.group(1)) > good["global_step"], out.err
   kept = helpers.checkpoint_values(str(tmp_path / "model"))
   assert all(np.isfinite(v).all() for v in kept.values() if np.asarray(v).dtype.kind == "f")
   assert kept["global_step"] >= good["global_step"]
   assert "last good checkpoint is kept (" in out.err
+
+
+def test_nan_in_the_data_is_named_with_its_row(tmp_path, digits_module):
+  from finetune import api  # pylint: disable=g-import-not-at-top
+  from finetune.errors import FinetuneError  # pylint: disable=g-import-not-at-top
+  with open(os.path.join(builders.DIGITS_DATA, "finetune_train.csv")) as f:
+    lines = f.read().splitlines()[:40]
+  lines[6] = "nan," + lines[6].split(",", 1)[1]
+  data = tmp_path / "nan.csv"
+  data.write_text("\n".join(lines) + "\n")
+  with pytest.raises(FinetuneError) as raised:
+    api.train(["digits/finetune.gin"], [
+        f"MODULE_HANDLE = '{digits_module}'", "TRAIN_STEPS = 20",
+        "learning_rate_schedule.warmup_steps = 0", f"csv_data.train_files = '{data}'"
+    ], model_dir=str(tmp_path / "run"))
+  assert re.match(r"The loss became NaN or infinite at step \d+ because the data holds a number "
+                  rf"that is not finite: Row 7 of {data}: column 'pixel_0' is 'nan', not a "
+                  "finite float", str(raised.value)), str(raised.value)
 
 
 def test_verbose_shows_the_traceback(tmp_path, capsys, digits_module):

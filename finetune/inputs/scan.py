@@ -7,6 +7,7 @@ Python, only after such a failure, and name the first bad record: file, row and 
 """
 
 import csv
+import math
 import gzip
 import io
 
@@ -127,9 +128,9 @@ def csv_problem(path, header, delimiter, numeric_columns, label_column, label_pr
       for column, kind in numeric_columns.items():
         value = row[positions[column]]
         if not _parses(value, kind):
-          return (f"{where}: column '{column}' is '{value}', not a{'n' if kind is int else ''} "
-                  f"{kind.__name__}. Fix the value, or declare the column's type in "
-                  "csv_data.column_types.")
+          wanted = "an int" if kind is int else "a finite float"
+          return (f"{where}: column '{column}' is '{value}', not {wanted}. Fix the value, or "
+                  "declare the column's type in csv_data.column_types.")
       problem = label_problem(row[positions[label_column]], dict(zip(header, row)))
       if problem:
         return f"{where}: {problem}. Fix the label column, or the head's classes."
@@ -137,9 +138,10 @@ def csv_problem(path, header, delimiter, numeric_columns, label_column, label_pr
 
 
 def _parses(value, kind):
+  """Whether TensorFlow reads `value` as a finite number of `kind` (it reads 'nan' and 'inf'
+  too, and a NaN feature makes every loss after it NaN)."""
   try:
-    kind(value.strip())
-    return True
+    return math.isfinite(kind(value.strip()))
   except ValueError:
     return False
 

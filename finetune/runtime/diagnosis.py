@@ -19,15 +19,22 @@ def _values(message, limit=5):
   return ", ".join(re.findall(r"[^\[\]\s]+", text)[:limit])
 
 
-def _non_finite_loss(message, model_dir):
+def _non_finite_loss(message, model_dir, in_data=None):
+  """The NaN guard's failure, with its step; `in_data`: the data's first non-finite number,
+  which is then the cause named instead of the learning-rate advice."""
   if NON_FINITE_LOSS not in message:
     return None
-  found = re.search(NON_FINITE_LOSS + r"\] \[(\d+)\] \[loss\]? ?\[?([^\]\s]+)", message)
-  step = found.group(1) if found else "?"
+  # The assertion's data: [text] [global step before this step] [loss].
+  found = re.search(re.escape(NON_FINITE_LOSS) + r"\] \[(\d+)\] \[([^\]]+)\]", message)
+  step = int(found.group(1)) + 1 if found else "?"
   latest = tf.train.latest_checkpoint(model_dir) if model_dir else None
-  return (f"The loss became NaN or infinite at step {step}; training stopped there and "
-          f"nothing from that step was saved. The last good checkpoint is kept "
-          f"({latest or 'none yet'}). Lower learning_rate_schedule.base_learning_rate, set "
+  kept = (f"nothing from that step was saved. The last good checkpoint is kept "
+          f"({latest or 'none yet'}).")
+  if in_data:
+    return (f"The loss became NaN or infinite at step {step} because the data holds a number "
+            f"that is not finite: {in_data} Training stopped there and {kept}")
+  return (f"The loss became NaN or infinite at step {step}; training stopped there and {kept} "
+          "Lower learning_rate_schedule.base_learning_rate, set "
           "optimization.clip_gradient_norm, or check the data for NaN values.")
 
 
@@ -127,6 +134,10 @@ def explain(error, model_dir=None, locate=None):
     found = _located(locate)
     if found:
       return FinetuneError(found)
+  if locate and NON_FINITE_LOSS in message:  # the data may hold a NaN or infinite number
+    found = _located(locate)
+    if found:
+      return FinetuneError(_non_finite_loss(message, model_dir, in_data=found))
   for recognize in _RECOGNIZERS:
     explanation = recognize(message, model_dir)
     if explanation:
