@@ -2,11 +2,13 @@
 resized to the module's expected size, augmentation, fine-tuning, serving on image bytes."""
 
 import os
+import shutil
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from finetune import api
 from finetune.inputs import base as data_lib
 
 from finetune.inputs.tfrecord_data import TFRecordData
@@ -150,3 +152,26 @@ def test_classification_module_gets_a_new_head_of_another_class_count(tmp_path, 
                           "image_classification")
   assert {"default",
           "image_feature_vector"} <= set(HubModule(handle=exported).spec.get_signature_names())
+
+
+@pytest.mark.parametrize("damage", ["not_an_image", "empty", "truncated"])
+def test_a_bad_image_file_is_named(tmp_path, image_example, damage):
+  """A file that is no image is refused before training; one that only a decoder can tell
+  (a JPEG cut short) is named when the step fails. Nothing is kept from the failed run."""
+  train = tmp_path / "train"
+  shutil.copytree(image_example["parity_train"], train)
+  first_class = sorted(p for p in train.iterdir() if p.is_dir())[0]
+  real = sorted(first_class.iterdir())[0]
+  bad = first_class / "0000_bad.jpg"
+  bad.write_bytes({"not_an_image": b"label,text\n1,hello\n", "empty": b"",
+                   "truncated": real.read_bytes()[:80]}[damage])
+  with pytest.raises(FinetuneError) as raised:
+    api.train(["images/classification.gin"], [
+        f"MODULE_HANDLE = '{image_example['image_classification']}'",
+        f"TRAIN_DIR = '{train}'", f"EVAL_DIR = '{image_example['parity_eval']}'",
+        "TRAIN_STEPS = 3", "learning_rate_schedule.warmup_steps = 0",
+        "image_folder_data.batch_size = 64", "image_folder_data.augmentation = None"
+    ], model_dir=str(tmp_path / "run"))
+  assert f"Image '{bad}'" in str(raised.value), str(raised.value)
+  assert str(raised.value).endswith("remove it or convert it.")
+  assert not (tmp_path / "run").exists()

@@ -17,6 +17,7 @@ import gin
 import tensorflow as tf
 
 from finetune.inputs import image_ops
+from finetune.inputs import scan
 from finetune.inputs.base import DataSource, EVAL, TRAIN
 from finetune.errors import FinetuneError
 from finetune.inputs.image_ops import Augmentation
@@ -105,8 +106,21 @@ class ImageFolderData(DataSource):
     return {self.image_features[0]: self._image_spec()}
 
   def check_not_empty(self):
+    """Every split has images, and each file starts as an image does (a stray text file
+    named .jpg fails here, naming it, instead of in a training step)."""
     for split in (TRAIN, EVAL):
-      self.files(split)
+      for path, _ in self.files(split):
+        problem = scan.image_format_problem(path)
+        if problem:
+          raise FinetuneError(f"{problem}; remove it or convert it.")
+
+  def find_problem(self, label_problem):
+    del label_problem  # labels are folder names, checked when the folders are listed
+    for split in (TRAIN, EVAL):
+      problem = scan.image_decode_problem([path for path, _ in self.files(split)])
+      if problem:
+        return f"{problem}; remove it or convert it."
+    return None
 
   def _records(self, split):
     paths, labels = zip(*self.files(split))

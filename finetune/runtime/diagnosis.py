@@ -108,7 +108,9 @@ _RECOGNIZERS = (_non_finite_loss, _disk_full, _bad_label, _bad_csv, _other_check
 _DATA_ERRORS = re.compile(
     r"Labels must be|A tag is not in|tag count differs|StringToNumberOp|Expect \d+ fields|Field \d+ in record|"
     r"is required but missing|is required but could not be found|corrupted record|"
-    r"truncated record|DataLossError|Key: .* Can't parse|Name: <unknown>, Feature")
+    r"truncated record|DataLossError|Key: .* Can't parse|Name: <unknown>, Feature|"
+    r"Invalid JPEG data|Unknown image file format|Invalid PNG|Invalid GIF|Input is empty|"
+    r"DecodeImage|DecodeJpeg|DecodePng|DecodeBmp|DecodeGif")
 
 
 def _located(locate):
