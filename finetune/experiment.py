@@ -74,6 +74,7 @@ def run(model_dir,
   job.validate(schedule)
   if schedule == "check":
     return schedules.check(job)  # reads, builds a scratch graph, writes nothing
+  preflight.check_latest_checkpoint_reads(model_dir, schedule in TRAINING_SCHEDULES)
   if schedule not in TRAINING_SCHEDULES:
     schedules.require_checkpoint(job, schedule)  # before anything is recorded
   existed = tf.io.gfile.isdir(model_dir)  # the checks below may create it
@@ -105,6 +106,8 @@ def _guarded(model_dir, schedule, command_line, trained, existed, locate, role):
   try:
     with ModelDirLock(model_dir, command_line) if writes else contextlib.nullcontext():
       # Only under the lock, where no other run writes: the rest could be its work.
+      if writes and schedule in TRAINING_SCHEDULES:  # before the snapshot: kept on failure
+        preflight.set_aside_damaged(model_dir)
       undoable = writes and not role.in_cluster
       snapshot = rollback.Snapshot(model_dir, existed) if undoable else None
       try:

@@ -49,3 +49,24 @@ def test_a_directory_where_finetune_writes_a_file_is_named(tmp_path, digits_modu
                      "the model_dir's lock file"):
     api.train(model_dir=str(model_dir), bindings=["TRAIN_STEPS = 4"])
   assert helpers.checkpoint_step(model_dir) == before
+
+
+def test_a_damaged_latest_checkpoint_falls_back_to_the_one_before(tmp_path, digits_module):
+  """A latest checkpoint cut short (a disk that filled): evaluate refuses it naming the one
+  that reads; training resumes from that one (not from scratch) and keeps the damaged files."""
+  model_dir = tmp_path / "model"
+  bindings = [f"MODULE_HANDLE = '{digits_module}'", "learning_rate_schedule.warmup_steps = 0"]
+  api.train(["digits/finetune.gin"], bindings + ["TRAIN_STEPS = 4"], model_dir=str(model_dir),
+            schedule="train")
+  data = model_dir / "model.ckpt-4.data-00000-of-00001"
+  data.write_bytes(data.read_bytes()[:len(data.read_bytes()) // 2])
+  with pytest.raises(FinetuneError, match=f"The latest checkpoint {model_dir}/model.ckpt-4 is "
+                     f"damaged .* resumes from {model_dir}/model.ckpt-0, the newest one that "
+                     "reads"):
+    api.train(model_dir=str(model_dir), schedule="evaluate")
+  before = helpers.checkpoint_values(str(model_dir / "model.ckpt-0"))
+  api.train(model_dir=str(model_dir), bindings=["TRAIN_STEPS = 5"], schedule="train")
+  assert helpers.checkpoint_step(model_dir) == 5
+  assert (model_dir / "model.ckpt-0.index").exists()  # resumed from it: kept, not rewritten
+  assert (model_dir / "damaged-model.ckpt-4.data-00000-of-00001").exists()
+  assert helpers.checkpoint_values(str(model_dir / "model.ckpt-0")).keys() == before.keys()

@@ -6,6 +6,7 @@ directories from a killed run are removed (an export is whole or absent). The lo
 two trainings apart is in lock.py.
 """
 
+import logging
 import os
 import socket
 
@@ -14,6 +15,8 @@ import tensorflow as tf
 from finetune.errors import FinetuneError
 from finetune.outputs import exporters
 from finetune.runtime.diagnosis import different_model
+
+log = logging.getLogger("finetune")
 
 
 def check_writable(model_dir):
@@ -67,6 +70,69 @@ def _remove_temp_exports(kind_dir):
   return removed
 
 
+def _damage(checkpoint):
+  """Why `checkpoint` cannot be read whole (a cut data file, a damaged index), or None. Reads
+  every tensor once: what restoring it would read anyway."""
+  try:
+    reader = tf.train.load_checkpoint(checkpoint)
+    for name in reader.get_variable_to_shape_map():
+      reader.get_tensor(name)
+  except Exception as e:  # pylint: disable=broad-except  (OpError, IndexError: a cut file)
+    return f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"
+  return None
+
+
+def damaged_latest_checkpoint(model_dir):
+  """(latest checkpoint, what is wrong with it, the newest older one that reads or None) if
+  the latest checkpoint cannot be read whole (a disk that filled, a copy cut short); else
+  None."""
+  state = tf.train.get_checkpoint_state(model_dir) if tf.io.gfile.isdir(model_dir) else None
+  if not state or not state.model_checkpoint_path:
+    return None
+  latest = state.model_checkpoint_path
+  damage = _damage(latest)
+  if damage is None:
+    return None
+  older = [p for p in reversed(state.all_model_checkpoint_paths) if p != latest]
+  return latest, damage, next((p for p in older if _damage(p) is None), None)
+
+
+def check_latest_checkpoint_reads(model_dir, training):
+  """Before a run restores anything: a damaged latest checkpoint is refused, unless a
+  training can fall back to an older one that reads (set_aside_damaged does, under the
+  lock)."""
+  found = damaged_latest_checkpoint(model_dir)
+  if not found:
+    return
+  latest, damage, readable = found
+  if training and readable:
+    return
+  then = (f"a training run here resumes from {readable}, the newest one that reads, and keeps "
+          "the damaged files aside" if readable else
+          "no earlier checkpoint reads; start a new --model_dir")
+  raise FinetuneError(f"The latest checkpoint {latest} is damaged ({damage}). Nothing was "
+                      f"changed; {then}.")
+
+
+def set_aside_damaged(model_dir):
+  """Under the model_dir lock: renames a damaged latest checkpoint's files to
+  *.damaged-<name> (kept, never deleted) and points the checkpoint index at the newest
+  checkpoint that reads, so the training resumes from there instead of from scratch."""
+  found = damaged_latest_checkpoint(model_dir)
+  if not found or not found[2]:
+    return None
+  latest, damage, readable = found
+  for path in tf.io.gfile.glob(latest + ".*"):
+    folder, name = os.path.split(path)
+    tf.io.gfile.rename(path, os.path.join(folder, f"damaged-{name}"), overwrite=True)
+  state = tf.train.get_checkpoint_state(model_dir)
+  kept = [p for p in state.all_model_checkpoint_paths if p != latest]
+  tf.compat.v1.train.update_checkpoint_state(model_dir, readable, all_model_checkpoint_paths=kept)
+  log.warning("The latest checkpoint %s is damaged (%s): resuming from %s; its files are kept "
+              "as damaged-*.", latest, damage, readable)
+  return readable
+
+
 def check_checkpoint_matches(model_dir, model_fn, feature_specs, run_config):
   """Refuses a model_dir whose checkpoint lacks this model's variables or has other shapes.
 
@@ -76,6 +142,9 @@ def check_checkpoint_matches(model_dir, model_fn, feature_specs, run_config):
   checkpoint = tf.train.latest_checkpoint(model_dir)
   if checkpoint is None:
     return
+  damaged = damaged_latest_checkpoint(model_dir)
+  if damaged:  # the one a training will resume from
+    checkpoint = damaged[2]
   saved = dict(tf.train.list_variables(checkpoint))
   with tf.Graph().as_default():
     features = {
