@@ -70,3 +70,16 @@ def test_a_damaged_latest_checkpoint_falls_back_to_the_one_before(tmp_path, digi
   assert (model_dir / "model.ckpt-0.index").exists()  # resumed from it: kept, not rewritten
   assert (model_dir / "damaged-model.ckpt-4.data-00000-of-00001").exists()
   assert helpers.checkpoint_values(str(model_dir / "model.ckpt-0")).keys() == before.keys()
+
+
+def test_a_gs_path_without_network_is_one_line():
+  """TensorFlow's own message when GCS cannot be reached (seen on a machine without network)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from finetune.runtime import diagnosis  # pylint: disable=g-import-not-at-top
+  error = tf.errors.FailedPreconditionError(
+      None, None, "Error executing an HTTP request: libcurl code 6 meaning 'Couldn't resolve "
+      "host name', error details: Could not resolve host: www.googleapis.com")
+  explained = diagnosis.explain(error)
+  assert str(explained).startswith("A remote path (gs://) could not be reached: Error executing "
+                                   "an HTTP request: libcurl code 6")
+  assert "credentials" in str(explained)

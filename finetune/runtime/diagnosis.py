@@ -101,7 +101,20 @@ def _disk_full(message, model_dir):
           "same command to resume (half-written files are cleared at the next start).")
 
 
-_RECOGNIZERS = (_non_finite_loss, _disk_full, _bad_label, _bad_csv, _other_checkpoint)
+def _unreachable(message, model_dir):
+  """A gs:// (or other remote) path while the network or the credentials are missing."""
+  del model_dir
+  if not re.search(r"resolve host|libcurl code|Couldn't connect|Network is unreachable|"
+                   r"Connection refused|metadata\.google\.internal", message):
+    return None
+  detail = next((line.strip() for line in message.splitlines() if line.strip()), "")[:200]
+  return (f"A remote path (gs://) could not be reached: {detail}. Check the network and, for "
+          "Google Cloud Storage, the credentials (GOOGLE_APPLICATION_CREDENTIALS), or use "
+          "local paths.")
+
+
+_RECOGNIZERS = (_non_finite_loss, _disk_full, _bad_label, _bad_csv, _other_checkpoint,
+                _unreachable)
 
 
 # Failures of the input pipeline or the label checks: the data can name the record.
