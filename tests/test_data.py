@@ -198,3 +198,38 @@ def test_mixed_gzip_and_plain_csv_files_are_refused(tmp_path):
                    label_column="label")
   with pytest.raises(FinetuneError, match="mix gzip-compressed and plain files"):
     source.input_fn(data_lib.TRAIN)()
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("wrong_kind", "Record 0 of {path} holds feature 'pixels' as float_list where the spec says "
+     "int64_list (int64)"),
+    ("wrong_length", "Record 3 of {path} holds 63 values for feature 'pixels' where its shape "
+     "[64] needs 64"),
+    ("not_examples", "Record 0 of {path} is not a tf.train.Example"),
+])
+def test_tfrecord_records_that_do_not_fit_the_spec_are_named(tmp_path, digits_module, case,
+                                                             expected):
+  from finetune import api  # pylint: disable=g-import-not-at-top
+  (train_x, train_y), _ = [(f["pixels"], y) for f, y in builders.finetune_arrays()]
+  path = tmp_path / "train.tfrecord"
+  if case == "not_examples":
+    with tf.io.TFRecordWriter(str(path)) as writer:
+      for _ in range(8):
+        writer.write(b"a record that is not an Example")
+  else:
+    rows = [list(r) for r in train_x[:40]]
+    if case == "wrong_length":
+      rows[3] = rows[3][:63]
+    write_tfrecord(path, rows, [int(y) % 2 for y in train_y[:40]])
+  spec = {"wrong_kind": "('int', [64])", "wrong_length": "('float', [64])",
+          "not_examples": "('float', [64])"}[case]
+  with pytest.raises(FinetuneError) as raised:
+    api.train(["digits/finetune.gin"], [
+        f"MODULE_HANDLE = '{digits_module}'", "experiment.data = @tfrecord_data()",
+        f"tfrecord_data.train_files = '{path}'", f"tfrecord_data.eval_files = '{path}'",
+        f"tfrecord_data.feature_spec = {{'pixels': {spec}}}", "tfrecord_data.label_key = 'label'",
+        "binary_class_head.label_vocabulary = None", "hub_module.input_mapping = None",
+        "TRAIN_STEPS = 2", "learning_rate_schedule.warmup_steps = 0"
+    ], model_dir=str(tmp_path / "run"), schedule="train")
+  assert str(raised.value).startswith(expected.format(path=path)), str(raised.value)
+  assert not (tmp_path / "run").exists()

@@ -171,8 +171,29 @@ def tfrecord_cut(path, max_records=MAX_RECORDS):
   return None
 
 
-def tfrecord_problem(path, compression_type, feature_names, label_key, label_problem):
-  """The first bad record of a TFRecord file (corrupt, missing a feature, bad label)."""
+_LIST_OF = {tf.float32: "float_list", tf.int64: "int64_list", tf.string: "bytes_list"}
+
+
+def example_problem(features, specs):
+  """What in one tf.train.Example's features does not fit `specs` ({name: TensorSpec}):
+  a missing feature, values of another kind, or another number of values than the shape."""
+  for name, spec in specs.items():
+    if name not in features:
+      return f"has no feature '{name}' (it has: {', '.join(sorted(features)) or 'none'})"
+    kind, wanted = features[name].WhichOneof("kind"), _LIST_OF.get(spec.dtype)
+    if kind != wanted:
+      return (f"holds feature '{name}' as {kind or 'an empty feature'} where the spec says "
+              f"{wanted} ({spec.dtype.name})")
+    count = len(getattr(features[name], kind).value)
+    if spec.shape.is_fully_defined() and count != max(spec.shape.num_elements(), 1):
+      return (f"holds {count} values for feature '{name}' where its shape "
+              f"{spec.shape.as_list()} needs {spec.shape.num_elements()}")
+  return None
+
+
+def tfrecord_problem(path, compression_type, specs, label_key, label_problem):
+  """The first bad record of a TFRecord file (corrupt, not an Example, a feature missing or
+  of another kind or length than `specs` says, a bad label)."""
   read = 0  # records read whole
   try:
     for index, record in enumerate(
@@ -180,12 +201,15 @@ def tfrecord_problem(path, compression_type, feature_names, label_key, label_pro
       read = index + 1
       if read > MAX_RECORDS:
         return None
-      example = tf.train.Example.FromString(record)
+      try:
+        example = tf.train.Example.FromString(record)
+      except Exception:  # pylint: disable=broad-except  (protobuf's DecodeError)
+        return (f"Record {index} of {path} is not a tf.train.Example (a TFRecord file of "
+                "another kind of record?).")
       features = example.features.feature
-      for name in list(feature_names) + [label_key]:
-        if name not in features:
-          return (f"Record {index} of {path} has no feature '{name}' (it has: "
-                  f"{', '.join(sorted(features)) or 'none'}).")
+      problem = example_problem(features, specs)
+      if problem:
+        return f"Record {index} of {path} {problem}. Fix tfrecord_data.feature_spec or the data."
       record = {name: (_values(feature) or [""])[0] for name, feature in features.items()}
       for value in _values(features[label_key]):
         problem = label_problem(value, record)

@@ -73,9 +73,10 @@ class TFRecordData(DataSource):
                             "tfrecord_data.compression_type = 'GZIP'.")
 
   def find_problem(self, label_problem):
-    names = list(self.specs) + list(self.image_features)
+    specs = dict(self.specs, **{n: tf.TensorSpec([], tf.string) for n in self.image_features})
+    specs[self.label_key] = self.label
     for _, path in self.split_files("tfrecord_data"):
-      problem = scan.tfrecord_problem(path, self.compression_type, names, self.label_key,
+      problem = scan.tfrecord_problem(path, self.compression_type, specs, self.label_key,
                                       label_problem)
       if problem:
         return problem

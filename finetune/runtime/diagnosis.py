@@ -123,7 +123,8 @@ _DATA_ERRORS = re.compile(
     r"is required but missing|is required but could not be found|corrupted record|"
     r"truncated record|DataLossError|Key: .* Can't parse|Name: <unknown>, Feature|"
     r"Invalid JPEG data|Unknown image file format|Invalid PNG|Invalid GIF|Input is empty|"
-    r"DecodeImage|DecodeJpeg|DecodePng|DecodeBmp|DecodeGif")
+    r"DecodeImage|DecodeJpeg|DecodePng|DecodeBmp|DecodeGif|Could not parse example input|"
+    r"Data types don't match|ParseExample")
 
 
 def _located(locate):
