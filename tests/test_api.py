@@ -39,8 +39,8 @@ def test_mistakes_raise_one_readable_error_and_the_next_call_works(tmp_path, dig
   assert "Signature 'tokens' not in module" in str(raised.value)
   assert "In call to configurable" not in str(raised.value)
   assert not (tmp_path / "bad").exists()
-  with pytest.raises(FinetuneError, match="Missing required setting: hub_module.handle"):
-    api.train([], ["experiment.data = None"], model_dir=str(tmp_path / "none"))
+  with pytest.raises(FinetuneError, match="Missing required settings?: .*hub_module.handle"):
+    api.train([], ["training.train_steps = 3"], model_dir=str(tmp_path / "none"))
   result = api.train([DIGITS], bindings(digits_module, 2), model_dir=str(tmp_path / "good"))
   assert result.metrics["global_step"] == 2
 

@@ -69,7 +69,7 @@ class HubModule:
   """
 
   def __init__(self,
-               handle: str = gin.REQUIRED,
+               handle: Optional[str] = gin.REQUIRED,
                signature: str = "default",
                output_key: str = "default",
                input_mapping: Optional[Mapping[str, str]] = None,
