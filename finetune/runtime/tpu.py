@@ -56,8 +56,9 @@ class TPURuntime(Runtime):
     super().__init__(run_config)
     self.use_tpu = checks.boolean(use_tpu, "tpu_runtime.use_tpu")
     self.tpu, self.zone, self.project = tpu, zone, project
-    self.iterations_per_loop = iterations_per_loop
-    self.num_shards = num_shards
+    self.iterations_per_loop = checks.positive_int(iterations_per_loop,
+                                                   "tpu_runtime.iterations_per_loop")
+    self.num_shards = checks.positive_int(num_shards, "tpu_runtime.num_shards", allow_none=True)
     self.bfloat16 = checks.boolean(bfloat16, "tpu_runtime.bfloat16")
     self.host_hooks = not self.use_tpu  # on a TPU, steps run in loops the host cannot see
 
