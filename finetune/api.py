@@ -193,7 +193,7 @@ def export_embedding(embedding_file, export_path, vocabulary_file=None, input_fo
 
 @_funneled
 def sweep(gin_files, sweep_dir, grid, bindings=(), zipped=False, parallel=1, metric="accuracy",
-          higher_is_better=True, dry_run=False, verbose=False):
+          higher_is_better=True, dry_run=False, verbose=False, allow_gin_imports=False):
   """Runs a sweep (each trial a `finetune.train` process) and collects its results.
 
   Args:
@@ -205,6 +205,8 @@ def sweep(gin_files, sweep_dir, grid, bindings=(), zipped=False, parallel=1, met
     parallel: trials run at once.
     metric, higher_is_better: how trials are ranked.
     dry_run: return the trials' command lines instead of running them.
+    allow_gin_imports: let the configs' `import` lines import modules other than finetune's
+      (the sweep and each trial).
 
   Returns:
     The ranked result rows (dicts), best first; or, with dry_run, the commands.
@@ -218,15 +220,16 @@ def sweep(gin_files, sweep_dir, grid, bindings=(), zipped=False, parallel=1, met
   files.check_directory_or_absent(sweep_dir, "sweep_dir")
   pairs = list(grid.items()) if isinstance(grid, dict) else list(grid)
   planned = grid_lib.plan(pairs, zipped)
-  _check_trial_configs(gin_files, bindings, planned)
-  trials = runner.Sweep(sweep_dir, gin_files, bindings, planned, parallel=parallel)
+  _check_trial_configs(gin_files, bindings, planned, allow_gin_imports)
+  trials = runner.Sweep(sweep_dir, gin_files, bindings, planned, parallel=parallel,
+                        allow_gin_imports=allow_gin_imports)
   if dry_run:
     return trials.commands()
   trials.run()
   return collect(sweep_dir, metric, higher_is_better)
 
 
-def _check_trial_configs(gin_files, bindings, planned):
+def _check_trial_configs(gin_files, bindings, planned, allow_gin_imports=False):
   """Parses every trial's config here, once, before any trial starts: a misspelled parameter
   in a grid is one error now, not a failure in every trial."""
   from finetune import config  # pylint: disable=g-import-not-at-top
@@ -234,7 +237,7 @@ def _check_trial_configs(gin_files, bindings, planned):
   for name, values in planned:
     trial_bindings = [f"{p} = {grid_lib.format_value(v)}" for p, v in values.items()]
     try:
-      config.parse(gin_files, list(bindings) + trial_bindings)
+      config.parse(gin_files, list(bindings) + trial_bindings, allow_imports=allow_gin_imports)
     except FinetuneError as e:
       raise FinetuneError(f"Trial {name} of the sweep cannot be configured: {e}") from None
 

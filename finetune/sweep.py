@@ -29,6 +29,8 @@ flags.DEFINE_bool("dry_run", False, "Print one command per trial instead of runn
 flags.DEFINE_bool("collect", False, "Only build results from existing trial directories.")
 flags.DEFINE_string("metric", "accuracy", "Eval metric the trials are ranked by.")
 flags.DEFINE_bool("lower_is_better", False, "Rank by the smallest metric (e.g. loss).")
+flags.DEFINE_bool("allow_gin_imports", False,
+                  "Let the configs' `import` lines import modules other than finetune's.")
 flags.DEFINE_bool("verbose", False, "Full tracebacks.")
 FLAGS = flags.FLAGS
 
@@ -72,7 +74,7 @@ def _sweep():
     grids, zipped = _grids()
     rows = api.sweep(FLAGS.gin_file, FLAGS.sweep_dir, grids, FLAGS.gin_bindings, zipped,
                      FLAGS.parallel, FLAGS.metric, higher, dry_run=FLAGS.dry_run,
-                     verbose=FLAGS.verbose)
+                     verbose=FLAGS.verbose, allow_gin_imports=FLAGS.allow_gin_imports)
     if FLAGS.dry_run:
       print("\n".join(shlex.join(line) for line in rows))
       return 0

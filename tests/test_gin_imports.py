@@ -48,3 +48,17 @@ def test_allowed_import_runs_and_finetune_imports_need_no_allowance(tmp_path, mo
   assert not (tmp_path / "imported.txt").exists()
   config.parse(["digits/finetune.gin"], ["import planted"], allow_imports=True)
   assert (tmp_path / "imported.txt").read_text() == "ran"
+
+
+def test_a_sweep_refuses_imports_unless_allowed_and_passes_the_allowance_to_its_trials(
+    tmp_path, monkeypatch):
+  from finetune import api  # pylint: disable=g-import-not-at-top
+  monkeypatch.chdir(tmp_path)
+  monkeypatch.syspath_prepend(str(tmp_path))
+  (tmp_path / "planted.py").write_text(PLANTED)
+  (tmp_path / "task.gin").write_text("include 'digits/finetune.gin'\nimport planted\n")
+  with pytest.raises(FinetuneError, match="would import Python module 'planted'"):
+    api.sweep(["task.gin"], str(tmp_path / "sweep"), {"TRAIN_STEPS": [1, 2]}, dry_run=True)
+  lines = api.sweep(["task.gin"], str(tmp_path / "sweep"), {"TRAIN_STEPS": [1, 2]},
+                    dry_run=True, allow_gin_imports=True)
+  assert len(lines) == 2 and all(line[-1] == "--allow_gin_imports" for line in lines)

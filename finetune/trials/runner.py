@@ -78,8 +78,10 @@ class _Adopted:
 class Sweep:
   """Runs the planned trials, `parallel` at a time, and keeps their state on disk."""
 
-  def __init__(self, sweep_dir, gin_files, gin_bindings, trials, parallel=1, cores=None):
+  def __init__(self, sweep_dir, gin_files, gin_bindings, trials, parallel=1, cores=None,
+               allow_gin_imports=False):
     self.sweep_dir = sweep_dir
+    self.allow_gin_imports = allow_gin_imports
     self.gin_files = list(gin_files)
     self.gin_bindings = list(gin_bindings)
     self.trials = trials
@@ -92,8 +94,9 @@ class Sweep:
     return os.path.join(self.sweep_dir, TRIALS, name)
 
   def command(self, name, values):
-    return trial_command(self.gin_files, self.gin_bindings, values, self.trial_dir(name),
+    line = trial_command(self.gin_files, self.gin_bindings, values, self.trial_dir(name),
                          self.threads)
+    return line + ["--allow_gin_imports"] if self.allow_gin_imports else line
 
   def cache_dir(self):
     """The module cache the trials share: the caller's TFHUB_CACHE_DIR, else the sweep's own."""
