@@ -52,10 +52,12 @@ def _check(binding, raw, hint):
   if value is _NOT_CHECKED or fits(value, hint):
     return
   wanted = describe(hint)
-  if isinstance(value, gin.config.ConfigurableReference) and not value.evaluate:
+  if isinstance(value, gin.config.ConfigurableReference):
     name = value.configurable.name
-    if f"@{name}()" in wanted:
+    if not value.evaluate and f"@{name}()" in wanted:
       wanted += f" (@{name} is the configurable itself; @{name}() builds one)"
+    elif value.evaluate and _reference_fits(_uncalled(value), hint):
+      wanted += f" (@{name}() builds an instance; write @{name} for the class itself)"
   raise FinetuneError(f"{binding} = {_shown(raw)} is {_kind(value)}; it takes {wanted}.")
 
 
@@ -114,7 +116,10 @@ def _reference_fits(reference, hint):
   if origin is typing.Union:
     return any(_reference_fits(reference, arm) for arm in args)
   if origin is collections.abc.Callable or hint is collections.abc.Callable:
-    return True
+    # `@AdamOptimizer` is a class to call; `@AdamOptimizer()` an instance, callable only if
+    # its class defines __call__.
+    return not (reference.evaluate and inspect.isclass(wrapped) and not any(
+        "__call__" in vars(k) for k in wrapped.__mro__ if k is not object))
   if not reference.evaluate:
     return False
   if inspect.isclass(wrapped) and inspect.isclass(hint):
@@ -123,6 +128,11 @@ def _reference_fits(reference, hint):
   if returns is None:
     return not inspect.isclass(wrapped) or hint is typing.Any
   return fits_type(returns, hint)
+
+
+def _uncalled(reference):
+  """`@name` for a reference written `@name()`."""
+  return gin.config.ConfigurableReference(reference.scoped_selector, False)
 
 
 def fits_type(given, hint):
