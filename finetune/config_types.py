@@ -61,18 +61,23 @@ def _check(binding, raw, hint):
   raise FinetuneError(f"{binding} = {_shown(raw)} is {_kind(value)}; it takes {wanted}.")
 
 
-def _resolved(value):
+def _resolved(value, chain=()):
   """A binding's value as the configurable will receive it, as far as parsing can tell:
-  macros followed; a reference stays a reference (its configurable is what is known)."""
+  macros followed (a cycle of macros is refused); a reference stays a reference (its
+  configurable is what is known)."""
   if isinstance(value, gin.config.ConfigurableReference):
     if value.configurable.wrapped is gin.config.macro:
-      macro = gin.config._CONFIG.get((value.scopes[-1], "gin.macro"), {})  # pylint: disable=protected-access
-      return _resolved(macro["value"]) if "value" in macro else _NOT_CHECKED
+      name = value.scopes[-1]
+      if name in chain:
+        raise FinetuneError(f"Macros refer to each other in a cycle: "
+                            f"{' -> '.join(chain + (name,))}; give one of them a value.")
+      macro = gin.config._CONFIG.get((name, "gin.macro"), {})  # pylint: disable=protected-access
+      return _resolved(macro["value"], chain + (name,)) if "value" in macro else _NOT_CHECKED
     return value
   if isinstance(value, (list, tuple)):
-    return type(value)(_resolved(v) for v in value)
+    return type(value)(_resolved(v, chain) for v in value)
   if isinstance(value, dict):
-    return {k: _resolved(v) for k, v in value.items()}
+    return {k: _resolved(v, chain) for k, v in value.items()}
   return value
 
 

@@ -74,6 +74,8 @@ class Training:
                           f"{early_stopping!r}.")
     self.early_stopping = early_stopping
     self.warm_start_from = warm_start_from
+    for pattern in [warm_start_vars] if isinstance(warm_start_vars, str) else warm_start_vars:
+      checks.regex(pattern, "training.warm_start_vars")
     self.warm_start_vars = warm_start_vars
     self.progress_every_secs = checks.positive_number(progress_every_secs,
                                                       "training.progress_every_secs")

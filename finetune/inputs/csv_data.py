@@ -90,6 +90,10 @@ class CsvData(DataSource):
       line = _header_line(path)
       if not line:
         raise FinetuneError(f"CSV file '{path}' is empty; it needs a header row.")
+      if scan.cr_line_endings(path):
+        raise FinetuneError(f"CSV file '{path}' ends its lines with CR alone (classic Mac OS); "
+                            "TensorFlow's reader would see one line. Save it with LF or CRLF "
+                            "line endings.")
       columns = [c.strip() for c in line.split(self.field_delim)]
       if header is None:
         header, first = columns, path
@@ -117,6 +121,10 @@ class CsvData(DataSource):
       if not fnmatch.filter(self.header, pattern):
         raise FinetuneError(f"Column group '{name}' = '{pattern}' matches no CSV column; the "
                             f"columns are: {', '.join(self.header)}.")
+      if self.label_column in fnmatch.filter(self.header, pattern):
+        raise FinetuneError(f"The label column '{self.label_column}' is in column group "
+                            f"'{name}' = '{pattern}': the model would see its own label. Choose "
+                            "a pattern that leaves it out.")
 
   def _groups(self):
     return {

@@ -65,6 +65,19 @@ QUOTING_ADVICE = ("TensorFlow's CSV reader takes one line per record, a quoted f
                   "\"...\" with inner quotes doubled (\"\")")
 
 
+def cr_line_endings(path):
+  """Whether a text file ends its lines with CR alone (a classic Mac OS export): TensorFlow's
+  line reader splits at LF only, so the whole file would be one line, the header."""
+  with open_text(path) as f:
+    head = f.read(1 << 16)
+  return "\r" in head and "\n" not in head
+
+
+def clipped(value, limit=60):
+  """A value shown in a message: a 20 MB field must not become a 20 MB error line."""
+  return value if len(value) <= limit else f"{value[:limit]}... ({len(value):,} characters)"
+
+
 def quoting_fault(line, delimiter):
   """What TensorFlow's decode_csv would refuse in one line of a CSV file, or None: a quoted
   field left open (a line break inside quotes: the record goes on past the line), a quote
@@ -109,31 +122,38 @@ def csv_quoting_problem(path, delimiter, max_lines=MAX_RECORDS):
 def csv_problem(path, header, delimiter, numeric_columns, label_column, label_problem):
   """The first bad row of a CSV file, described with its file and row, or None.
   `label_problem(label, {column: value})` says what is wrong with a row's label."""
-  positions = {c: header.index(c) for c in list(numeric_columns) + [label_column]}
   quoting = csv_quoting_problem(path, delimiter)
   if quoting:
     return quoting
   with open_text(path) as f:
     reader = csv.reader(f, delimiter=delimiter)
-    next(reader, None)
-    for count, row in enumerate(reader):
-      if count >= MAX_RECORDS:
-        return None
-      where = f"Row {reader.line_num} of {path}"
-      if not row:
-        continue  # blank lines are skipped when reading, too
-      if len(row) != len(header):
-        return (f"{where} has {len(row)} fields where the header has {len(header)}: quote "
-                "fields that contain the delimiter, or fill in the missing value.")
-      for column, kind in numeric_columns.items():
-        value = row[positions[column]]
-        if not _parses(value, kind):
-          wanted = "an int" if kind is int else "a finite float"
-          return (f"{where}: column '{column}' is '{value}', not {wanted}. Fix the value, or "
-                  "declare the column's type in csv_data.column_types.")
-      problem = label_problem(row[positions[label_column]], dict(zip(header, row)))
-      if problem:
-        return f"{where}: {problem}. Fix the label column, or the head's classes."
+    try:
+      return _first_bad_row(reader, path, header, numeric_columns, label_column, label_problem)
+    except csv.Error as e:  # a field over csv's limit (131,072 characters)
+      return f"Row {reader.line_num} of {path}: {e}; no field of a CSV row can be that long."
+
+
+def _first_bad_row(reader, path, header, numeric_columns, label_column, label_problem):
+  positions = {c: header.index(c) for c in list(numeric_columns) + [label_column]}
+  next(reader, None)
+  for count, row in enumerate(reader):
+    if count >= MAX_RECORDS:
+      return None
+    where = f"Row {reader.line_num} of {path}"
+    if not row:
+      continue  # blank lines are skipped when reading, too
+    if len(row) != len(header):
+      return (f"{where} has {len(row)} fields where the header has {len(header)}: quote "
+              "fields that contain the delimiter, or fill in the missing value.")
+    for column, kind in numeric_columns.items():
+      value = row[positions[column]]
+      if not _parses(value, kind):
+        wanted = "an int" if kind is int else "a finite float"
+        return (f"{where}: column '{column}' is '{clipped(value)}', not {wanted}. Fix the "
+                "value, or declare the column's type in csv_data.column_types.")
+    problem = label_problem(row[positions[label_column]], dict(zip(header, row)))
+    if problem:
+      return f"{where}: {problem}. Fix the label column, or the head's classes."
   return None
 
 

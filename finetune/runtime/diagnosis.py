@@ -75,8 +75,10 @@ def _bad_csv(message, model_dir):
             "quote fields that contain the delimiter.")
   parse = re.search(r"Field (\d+) in record (\d+) is not a valid (\w+): ?(.*?)(\n|$)", message)
   if parse:
+    value = parse.group(4).strip()
+    value = value if len(value) <= 60 else f"{value[:60]}... ({len(value):,} characters)"
     return (f"CSV field {parse.group(1)} of a row is not a valid {parse.group(3)}: "
-            f"'{parse.group(4).strip()}'. Declare the column's type in csv_data.column_types "
+            f"'{value}'. Declare the column's type in csv_data.column_types "
             "or fix the value.")
   return None
 

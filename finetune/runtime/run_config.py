@@ -77,6 +77,11 @@ class RunSettings:
                           "None (a TF_CONFIG cluster needs no setting here).")
     checks.positive_int(save_checkpoints_steps, "run_config.save_checkpoints_steps", True)
     checks.positive_int(save_checkpoints_secs, "run_config.save_checkpoints_secs", True)
+    if save_checkpoints_steps is not None and save_checkpoints_secs is not None:
+      raise FinetuneError(
+          f"run_config.save_checkpoints_steps = {save_checkpoints_steps} and "
+          f"save_checkpoints_secs = {save_checkpoints_secs} are both set, and TensorFlow takes "
+          "one: set the other to None (the shipped base config sets save_checkpoints_steps).")
     if save_checkpoints_steps is None and save_checkpoints_secs is None:
       save_checkpoints_secs = 600
     self.random_seed = random_seed

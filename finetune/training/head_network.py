@@ -1,5 +1,6 @@
 """The new layers between the module's output and the head's logits."""
 
+import inspect
 from typing import Callable, Sequence
 
 import gin
@@ -32,6 +33,9 @@ class HeadNetwork:
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
       raise FinetuneError(f"head_network.dropout must be a rate in [0, 1), got {dropout!r}.")
     self.dropout = dropout
+    if inspect.isclass(activation) or not callable(activation):
+      raise FinetuneError(f"head_network.activation must be an activation function such as "
+                          f"@tf.nn.relu or @tf.nn.gelu; got {activation!r}.")
     self.activation = activation
     self.l2_regularization = checks.non_negative_number(l2_regularization,
                                                         "head_network.l2_regularization")

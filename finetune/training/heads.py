@@ -152,10 +152,28 @@ def _vocabulary(label_vocabulary, n_classes, head):
   """The class names as a list, one per class, or None."""
   if not label_vocabulary:
     return None
+  if len(label_vocabulary) != n_classes and head == "binary_class_head":
+    raise FinetuneError(f"binary_class_head.label_vocabulary must name two classes (the negative "
+                        f"first), got {len(label_vocabulary)}: {list(label_vocabulary)}.")
   if len(label_vocabulary) != n_classes:
     raise FinetuneError(f"{head}.label_vocabulary has {len(label_vocabulary)} entries but "
                         f"n_classes = {n_classes}; they must agree.")
+  repeated = sorted({w for w in label_vocabulary if list(label_vocabulary).count(w) > 1})
+  if repeated:
+    raise FinetuneError(f"{head}.label_vocabulary names {', '.join(map(repr, repeated))} more "
+                        "than once; each class needs a name of its own.")
   return list(label_vocabulary)
+
+
+def _thresholds(thresholds, head):
+  """Probabilities strictly between 0 and 1, or None."""
+  if thresholds is None:
+    return None
+  bad = [t for t in thresholds if not 0 < t < 1]
+  if bad:
+    raise FinetuneError(f"{head}.thresholds must be probabilities strictly between 0 and 1, "
+                        f"got {bad}.")
+  return list(thresholds)
 
 
 @gin.configurable
@@ -184,8 +202,8 @@ def binary_class_head(label_vocabulary: Optional[Sequence[str]] = None,
     label_vocabulary: the two class names (negative first) when labels are words; else 0/1.
     thresholds: probabilities at which precision and recall are also reported.
   """
-  return BinaryClassHead(label_vocabulary=list(label_vocabulary) if label_vocabulary else None,
-                         thresholds=thresholds)
+  return BinaryClassHead(label_vocabulary=_vocabulary(label_vocabulary, 2, "binary_class_head"),
+                         thresholds=_thresholds(thresholds, "binary_class_head"))
 
 
 @gin.configurable
@@ -205,7 +223,7 @@ def multi_label_head(n_classes: int = gin.REQUIRED,
   return MultiLabelHead(n_classes,
                         label_vocabulary=_vocabulary(label_vocabulary, n_classes,
                                                      "multi_label_head"),
-                        thresholds=thresholds,
+                        thresholds=_thresholds(thresholds, "multi_label_head"),
                         label_delimiter=label_delimiter)
 
 

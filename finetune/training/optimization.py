@@ -6,7 +6,7 @@ the head's rate: scaling the rate rather than the gradient keeps the multiplier 
 adaptive optimizers (Adam ignores a constant gradient scale).
 """
 
-import re
+import inspect
 from typing import Callable, Optional, Sequence, Union
 
 import gin
@@ -45,7 +45,11 @@ class Optimization:
     self.optimizer = optimizer
     self.module_learning_rate_multiplier = checks.non_negative_number(
         module_learning_rate_multiplier, "optimization.module_learning_rate_multiplier")
-    self.freeze_variables = [re.compile(p) for p in freeze_variables]
+    if not (inspect.isclass(optimizer) and issubclass(optimizer, tf.compat.v1.train.Optimizer)):
+      raise FinetuneError(f"optimization.optimizer must be a tf.compat.v1.train optimizer class, "
+                          f"e.g. @tf.train.AdamOptimizer or @AdamWOptimizer; got {optimizer!r}.")
+    self.freeze_variables = [checks.regex(p, "optimization.freeze_variables entry")
+                             for p in freeze_variables]
     if clip_gradient_norm is not None:
       checks.positive_number(clip_gradient_norm, "optimization.clip_gradient_norm")
     self.clip_gradient_norm = clip_gradient_norm

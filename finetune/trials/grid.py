@@ -66,6 +66,10 @@ def plan(grids, zipped=False):
   if not grids:
     raise FinetuneError("No grid: give --grid='PARAM=[v1, v2]' or --sweep_file.")
   params = [p for p, _ in grids]
+  twice = sorted({p for p in params if params.count(p) > 1})
+  if twice:
+    raise FinetuneError(f"{', '.join(twice)} is gridded more than once; give all its values in "
+                        "one --grid (or one line of the sweep file).")
   if zipped:
     lengths = {len(v) for _, v in grids}
     if len(lengths) != 1:

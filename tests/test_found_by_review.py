@@ -1,0 +1,74 @@
+"""Bad inputs a reviewer invented that no test named: each silently wrong or an unexpected
+error before; now one line, before anything is written."""
+
+import os
+
+import pytest
+
+from finetune import api
+from finetune import config
+from finetune.errors import FinetuneError
+from finetune.errors import UnexpectedError
+from finetune.trials import grid
+from tests import builders
+
+TRAIN_CSV = os.path.join(builders.DIGITS_DATA, "finetune_train.csv")
+
+
+def _check(tmp_path, digits_module, *bindings):
+  api.train(["digits/finetune.gin"], [f"MODULE_HANDLE = '{digits_module}'", *bindings],
+            model_dir=str(tmp_path / "run"), schedule="check")
+
+
+@pytest.mark.parametrize("bindings, message", [
+    (["csv_data.label_column = 'pixel_0'", "csv_data.column_types = {'parity': 'string'}",
+      "experiment.head = @regression_head()", "evaluation.best_export_metric = None"],
+     "The label column 'pixel_0' is in column group 'pixels' = 'pixel_*'"),
+    (["run_config.save_checkpoints_secs = 10"], "are both set, and TensorFlow takes one"),
+    (["TRAIN_STEPS = %S2", "S2 = %TRAIN_STEPS"], "Macros refer to each other in a cycle"),
+    (["optimization.freeze_variables = ['[']"], "is not a regular expression"),
+    (["training.warm_start_vars = '('"], "is not a regular expression"),
+    (["optimization.optimizer = @tf.nn.relu"], "must be a tf.compat.v1.train optimizer class"),
+    (["head_network.activation = @AdamOptimizer", "head_network.hidden_units = [4]"],
+     "must be an activation function"),
+    (["binary_class_head.thresholds = [1.5]"], "strictly between 0 and 1, got [1.5]"),
+    (["experiment.head = @multi_class_head()", "multi_class_head.n_classes = 3",
+      "multi_class_head.label_vocabulary = ['even', 'odd', 'odd']"], "names 'odd' more than once"),
+])
+def test_refused_before_anything_runs(tmp_path, digits_module, bindings, message):
+  with pytest.raises(FinetuneError) as raised:
+    _check(tmp_path, digits_module, *bindings)
+  assert not isinstance(raised.value, UnexpectedError), str(raised.value)
+  assert message in str(raised.value), str(raised.value)
+  assert not (tmp_path / "run").exists()
+
+
+def test_a_csv_with_cr_line_endings_is_refused_instead_of_read_as_one_line(tmp_path,
+                                                                            digits_module):
+  with open(TRAIN_CSV) as f:
+    lines = f.read().splitlines()[:30]
+  cr = tmp_path / "mac.csv"
+  cr.write_bytes("\r".join(lines).encode() + b"\r")
+  with pytest.raises(FinetuneError, match="ends its lines with CR alone"):
+    _check(tmp_path, digits_module, f"csv_data.train_files = '{cr}'")
+
+
+def test_a_huge_field_is_clipped_in_the_message(tmp_path, digits_module):
+  with open(TRAIN_CSV) as f:
+    lines = f.read().splitlines()[:30]
+  lines[4] = "1" * 200_000 + "," + lines[4].split(",", 1)[1]
+  big = tmp_path / "big.csv"
+  big.write_text("\n".join(lines) + "\n")
+  with pytest.raises(FinetuneError) as raised:
+    api.train(["digits/finetune.gin"], [f"MODULE_HANDLE = '{digits_module}'", "TRAIN_STEPS = 2",
+                                        "learning_rate_schedule.warmup_steps = 0",
+                                        f"csv_data.train_files = '{big}'"],
+              model_dir=str(tmp_path / "run"), schedule="train")
+  assert len(str(raised.value)) < 500
+  assert f"Row 5 of {big}: field larger than field limit" in str(raised.value)
+
+
+def test_a_parameter_gridded_twice_is_refused():
+  with pytest.raises(FinetuneError, match="LEARNING_RATE is gridded more than once"):
+    grid.plan([("LEARNING_RATE", [0.01]), ("LEARNING_RATE", [0.02])])
+  config.parse(["digits/finetune.gin"], [])  # the module's gin state stays usable
