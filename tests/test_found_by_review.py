@@ -72,3 +72,13 @@ def test_a_parameter_gridded_twice_is_refused():
   with pytest.raises(FinetuneError, match="LEARNING_RATE is gridded more than once"):
     grid.plan([("LEARNING_RATE", [0.01]), ("LEARNING_RATE", [0.02])])
   config.parse(["digits/finetune.gin"], [])  # the module's gin state stays usable
+
+
+def test_a_gzip_csv_cut_short_is_named(tmp_path, digits_module):
+  import gzip  # pylint: disable=g-import-not-at-top
+  with open(TRAIN_CSV, "rb") as f:
+    whole = gzip.compress(f.read())
+  cut = tmp_path / "train.csv.gz"
+  cut.write_bytes(whole[:len(whole) // 2])
+  with pytest.raises(FinetuneError, match=f"'{cut}' is a gzip file that is cut short or damaged"):
+    _check(tmp_path, digits_module, f"csv_data.train_files = '{cut}'")

@@ -7,11 +7,14 @@ Python, only after such a failure, and name the first bad record: file, row and 
 """
 
 import csv
-import math
 import gzip
 import io
+import math
+import zlib
 
 import tensorflow as tf
+
+from finetune.errors import FinetuneError
 
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_RECORDS = 2_000_000  # per file: a scan that finds nothing ends, the graph's error stands
@@ -43,7 +46,21 @@ class _GFileStream(io.RawIOBase):
 
 
 class _GzipStream(gzip.GzipFile):
-  """A GzipFile that closes the stream it reads (GzipFile leaves `fileobj` open)."""
+  """A GzipFile that closes the stream it reads (GzipFile leaves `fileobj` open) and names
+  its file when the data is cut short or damaged (gzip raises a bare EOFError)."""
+
+  def read(self, size=-1):
+    return self._named(super().read, size)
+
+  def read1(self, size=-1):
+    return self._named(super().read1, size)
+
+  def _named(self, read, size):
+    try:
+      return read(size)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+      raise FinetuneError(f"'{self.name}' is a gzip file that is cut short or damaged ({e}); "
+                          "compress it again.") from None
 
   def close(self):
     raw = self.fileobj
@@ -57,7 +74,7 @@ def open_text(path):
   that are not UTF-8 are replaced (the scans only describe what they find)."""
   stream = io.BufferedReader(_GFileStream(path))
   if is_gzip(path):
-    stream = _GzipStream(fileobj=stream)
+    stream = _GzipStream(filename=path, fileobj=stream)
   return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
 
 
