@@ -66,7 +66,21 @@ class Job:
     self.module.validate(self.data.feature_specs(), per_position_head=self.head.per_position)
     self.runtime.check_module(self.module)
     self.data.check_not_empty()
+    self._check_warm_start()
     self.model.batch_size = self.data.batch_size
+
+  def _check_warm_start(self):
+    """training.warm_start_from names a checkpoint, or a model_dir that holds one: a path to
+    nothing would fail inside the Estimator after the model_dir was set up."""
+    source = self.training.warm_start_from
+    if not source:
+      return
+    found = (tf.train.latest_checkpoint(source) if tf.io.gfile.isdir(source) else
+             source if tf.io.gfile.exists(f"{source}.index") else None)
+    if found is None:
+      raise FinetuneError(f"training.warm_start_from = '{source}' is neither a checkpoint nor a "
+                          "model_dir that holds one; give e.g. 'runs/old' or "
+                          "'runs/old/model.ckpt-600'.")
 
   def _check_metric_names(self):
     """Metric names in settings (best export, early stopping) exist: a typo would otherwise

@@ -32,6 +32,9 @@ def _check(tmp_path, digits_module, *bindings):
     (["head_network.activation = @AdamOptimizer", "head_network.hidden_units = [4]"],
      "must be an activation function"),
     (["binary_class_head.thresholds = [1.5]"], "strictly between 0 and 1, got [1.5]"),
+    (["training.warm_start_from = '/nonexistent/run'"], "is neither a checkpoint nor a "
+     "model_dir that holds one"),
+    (["training.warm_start_from = '/tmp'"], "is neither a checkpoint nor a model_dir"),
     (["experiment.head = @multi_class_head()", "multi_class_head.n_classes = 3",
       "multi_class_head.label_vocabulary = ['even', 'odd', 'odd']"], "names 'odd' more than once"),
 ])
