@@ -35,6 +35,8 @@ def _check(tmp_path, digits_module, *bindings):
     (["training.warm_start_from = '/nonexistent/run'"], "is neither a checkpoint nor a "
      "model_dir that holds one"),
     (["training.warm_start_from = '/tmp'"], "is neither a checkpoint nor a model_dir"),
+    (["csv_data.column_types = {'pixel_5': 'string'}"], "Column group 'pixels' takes pixel_5, "
+     "which csv_data.column_types makes a string"),
     (["experiment.head = @multi_class_head()", "multi_class_head.n_classes = 3",
       "multi_class_head.label_vocabulary = ['even', 'odd', 'odd']"], "names 'odd' more than once"),
 ])

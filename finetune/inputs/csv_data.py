@@ -79,6 +79,12 @@ class CsvData(DataSource):
     self.header = self._read_header()
     self._check_columns(feature_columns)
     grouped = {c for cols in self._groups().values() for c in cols}
+    for name, columns in self._groups().items():
+      text = [c for c in columns if self._type(c) == tf.string]
+      if text:
+        raise FinetuneError(f"Column group '{name}' takes {', '.join(text)}, which "
+                            "csv_data.column_types makes a string; a group stacks numbers. Leave "
+                            "it out of the group's pattern or give it a number type.")
     self.feature_columns = [
         c for c in (feature_columns or self.header) if c != label_column and c not in grouped
     ]
