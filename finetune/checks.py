@@ -1,5 +1,6 @@
 """Type and range checks of gin values, shared so that every parameter says the same thing."""
 
+import math
 import re
 
 from finetune.errors import FinetuneError
@@ -44,6 +45,8 @@ def non_negative_number(value, name):
   """Returns `value` if it is an int or float >= 0 (not a bool)."""
   if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
     raise FinetuneError(f"{name} must be a number >= 0, got {value!r}.")
+  if not math.isfinite(value):
+    raise FinetuneError(f"{name} must be a finite number, got {value!r}.")
   return value
 
 
@@ -51,6 +54,8 @@ def positive_number(value, name):
   """Returns `value` if it is an int or float > 0 (not a bool)."""
   if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
     raise FinetuneError(f"{name} must be > 0, got {value!r}.")
+  if not math.isfinite(value):
+    raise FinetuneError(f"{name} must be a finite number, got {value!r}.")
   return value
 
 
