@@ -31,6 +31,8 @@ def _check(tmp_path, digits_module, *bindings):
     (["optimization.optimizer = @tf.nn.relu"], "must be a tf.compat.v1.train optimizer class"),
     (["head_network.activation = @AdamOptimizer", "head_network.hidden_units = [4]"],
      "must be an activation function"),
+    (["csv_data.feature_columns = []", "csv_data.column_groups = {}"],
+     "csv_data has no features"),
     (["LEARNING_RATE = 1e999"], "base_learning_rate must be a finite number, got inf"),
     (["binary_class_head.thresholds = [1.5]"], "strictly between 0 and 1, got [1.5]"),
     (["training.warm_start_from = '/nonexistent/run'"], "is neither a checkpoint nor a "

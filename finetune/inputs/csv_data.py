@@ -85,9 +85,12 @@ class CsvData(DataSource):
         raise FinetuneError(f"Column group '{name}' takes {', '.join(text)}, which "
                             "csv_data.column_types makes a string; a group stacks numbers. Leave "
                             "it out of the group's pattern or give it a number type.")
-    self.feature_columns = [
-        c for c in (feature_columns or self.header) if c != label_column and c not in grouped
-    ]
+    chosen = self.header if feature_columns is None else feature_columns  # [] means none
+    self.feature_columns = [c for c in chosen if c != label_column and c not in grouped]
+    if not self.feature_columns and not self._groups():
+      raise FinetuneError("csv_data has no features: feature_columns is empty and no "
+                          "column_groups are set; name the feature columns (or leave "
+                          "feature_columns unset for every column but the label).")
 
   def _read_header(self):
     """The header every train and eval file shares (a file that differs is refused)."""
