@@ -101,9 +101,8 @@ def train(gin_files=(), bindings=(), model_dir=None, schedule="train_and_evaluat
     model_dir: the run's directory (default: runs/<name of the last gin file>).
     schedule: train_and_evaluate, train, evaluate, export, predict, or check (every check a
       training makes and its graph built once; nothing is written).
-    hooks: extra SessionRunHooks for training.
+    hooks, verbose: extra SessionRunHooks for training; keep TensorFlow's logs.
     command_line: recorded in MODEL_DIR/command_lines.txt (the command passes its argv).
-    verbose: keep TensorFlow's logs.
     module, data, head, head_network, training, evaluation, runtime: the run's pieces as
       objects (`HubModule`, a `DataSource` such as `ArrayData`, a head from
       training/heads.py, ...); each one given replaces what the configs build for it.
@@ -115,26 +114,18 @@ def train(gin_files=(), bindings=(), model_dir=None, schedule="train_and_evaluat
 
   Raises:
     FinetuneError: the config, data or module is wrong (nothing in model_dir changed), or
-      Preempted (a FinetuneError) after SIGTERM or SIGINT during training, with the
-      checkpoint saved.
+      Preempted (one) after SIGTERM or SIGINT in training, with the checkpoint saved.
     errors.Interrupted: (not an Exception, like KeyboardInterrupt) a signal outside training
       steps, or a second one; only while a command's or experiment.run's StopSignal is on.
   """
   logs.configure(verbose)
   from finetune import config, experiment  # pylint: disable=g-import-not-at-top
-  from finetune.outputs import summary  # pylint: disable=g-import-not-at-top
-  if model_dir is not None and not str(model_dir).strip():
-    # An empty --model_dir= (an unset shell variable) must not resume runs/<config>.
-    raise FinetuneError("model_dir is empty; pass --model_dir=DIR, or leave the flag out for "
-                        "runs/<name of the last gin file>.")
-  model_dir = model_dir or default_model_dir(gin_files)
-  if not model_dir:
-    raise FinetuneError("Pass a model_dir (--model_dir=DIR), or a gin file to name a default.")
+  model_dir = _model_dir(model_dir, gin_files)
+  pieces = dict(module=module, data=data, head=head, head_network=head_network,
+                training=training, evaluation=evaluation, runtime=runtime)
+  given = {name: piece for name, piece in pieces.items() if piece is not None}
   try:
     config.parse(gin_files, bindings, model_dir, allow_imports=allow_gin_imports)
-    pieces = dict(module=module, data=data, head=head, head_network=head_network,
-                  training=training, evaluation=evaluation, runtime=runtime)
-    given = {name: piece for name, piece in pieces.items() if piece is not None}
     config.replace_pieces(given)
     result = experiment.run(model_dir, schedule, hooks=hooks, command_line=command_line,
                             **given)
@@ -145,6 +136,24 @@ def train(gin_files=(), bindings=(), model_dir=None, schedule="train_and_evaluat
     if explained is None:
       raise
     raise _clean(explained) from e
+  return _run_result(model_dir, schedule, result)
+
+
+def _model_dir(model_dir, gin_files):
+  """The run's directory: the one given, else runs/<name of the last gin file>."""
+  if model_dir is not None and not str(model_dir).strip():
+    # An empty --model_dir= (an unset shell variable) must not resume runs/<config>.
+    raise FinetuneError("model_dir is empty; pass --model_dir=DIR, or leave the flag out for "
+                        "runs/<name of the last gin file>.")
+  model_dir = model_dir or default_model_dir(gin_files)
+  if not model_dir:
+    raise FinetuneError("Pass a model_dir (--model_dir=DIR), or a gin file to name a default.")
+  return model_dir
+
+
+def _run_result(model_dir, schedule, result):
+  """What experiment.run returned, filed under what the schedule makes."""
+  from finetune.outputs import summary  # pylint: disable=g-import-not-at-top
   return RunResult(model_dir=model_dir,
                    schedule=schedule,
                    metrics=result if schedule in ("train_and_evaluate", "evaluate") else None,

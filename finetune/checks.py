@@ -69,6 +69,15 @@ def folder_name(value, name):
   return value
 
 
+def scope_name(value, name, example):
+  """Returns `value` if TensorFlow takes it as a name scope of its own (a variable scope, an
+  optimizer's name): letters, digits, '_', '.' and '-', no '/'."""
+  if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9.][A-Za-z0-9_.-]*", value):
+    raise FinetuneError(f"{name} = {value!r} must be a scope name: letters, digits, '_', '.' "
+                        f"and '-', e.g. '{example}'.")
+  return value
+
+
 def boolean(value, name, allow_none=False):
   """Returns `value` if it is True or False: gin passes a quoted 'no' through as a string,
   which Python would take as true."""

@@ -54,8 +54,8 @@ def run(model_dir,
 
   Args:
     model_dir: where checkpoints, events, exports and metrics.json go (not set in gin).
-    schedule: one of train_and_evaluate, train, evaluate, export, predict, or check (every
-      check a training makes, and its graph built once, with nothing written).
+    schedule: train_and_evaluate, train, evaluate, export, predict, or check (a training's
+      checks and graph, nothing written).
     module, data, head, head_network, training, evaluation, runtime: the pieces (see above).
     hooks: extra SessionRunHooks for training (from Python, e.g. measurements).
     command_line: argv of the command, recorded in MODEL_DIR/command_lines.txt once the

@@ -105,3 +105,39 @@ def image_bytes_receiver_fn(feature_names, size):
     return tf.estimator.export.ServingInputReceiver(features, receivers)
 
   return receiver_fn
+
+
+_IMAGE_MAGIC = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"GIF87a", "GIF"),
+                (b"GIF89a", "GIF"), (b"BM", "BMP"))
+
+
+def image_format_problem(path):
+  """What is wrong with an image file's first bytes (empty, or not JPEG/PNG/GIF/BMP), or None:
+  a look at 8 bytes a file, cheap enough to make before training on every image."""
+  with tf.io.gfile.GFile(path, "rb") as f:
+    head = f.read(8)
+  if not head:
+    return f"Image '{path}' is empty"
+  if not any(head.startswith(magic) for magic, _ in _IMAGE_MAGIC):
+    return (f"Image '{path}' is not a JPEG, PNG, GIF or BMP image (it starts with "
+            f"{head!r})")
+  return None
+
+
+def image_decode_problem(paths):
+  """The first of `paths` TensorFlow cannot decode, described, or None (after a decoding
+  error in the graph: a truncated or damaged file whose first bytes look right)."""
+  with tf.Graph().as_default(), tf.compat.v1.Session() as session:
+    encoded = tf.compat.v1.placeholder(tf.string, [])
+    decoded = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+    for path in paths:
+      problem = image_format_problem(path)
+      if problem:
+        return problem
+      with tf.io.gfile.GFile(path, "rb") as f:
+        data = f.read()
+      try:
+        session.run(decoded, {encoded: data})
+      except tf.errors.OpError as e:
+        return f"Image '{path}' cannot be decoded ({e.message.splitlines()[0]})"
+  return None

@@ -13,7 +13,6 @@ A TF2 SavedModel handle (saved_model.pb without tfhub_module.pb) goes through tf
 instead: same validation (its spec speaks ModuleSpec's vocabulary), hub.KerasLayer in the graph.
 """
 
-import re
 from typing import Mapping, Optional, Sequence
 
 import gin
@@ -92,10 +91,7 @@ class HubModule:
     self.trainable = checks.boolean(trainable, "hub_module.trainable")
     self.export_name = checks.folder_name(export_name or handle_short_name(handle),
                                           "hub_module.export_name")
-    if not re.fullmatch(r"[A-Za-z0-9.][A-Za-z0-9_.-]*", name):
-      raise FinetuneError(f"hub_module.name = {name!r} must be a variable scope name: letters, "
-                          "digits, '_', '.' and '-', e.g. 'module'.")
-    self.name = name
+    self.name = checks.scope_name(name, "hub_module.name", "module")
     self.allowed_handle_prefixes = (None if allowed_handle_prefixes is None else
                                     list(allowed_handle_prefixes))
     self.pooling = pooling_lib.check(pooling)

@@ -6,6 +6,7 @@ directories from a killed run are removed (an export is whole or absent). The lo
 two trainings apart is in lock.py.
 """
 
+import functools
 import logging
 import os
 import socket
@@ -72,7 +73,16 @@ def _remove_temp_exports(kind_dir):
 
 def _damage(checkpoint):
   """Why `checkpoint` cannot be read whole (a cut data file, a damaged index), or None. Reads
-  every tensor once: what restoring it would read anyway."""
+  every tensor once per start (what restoring it reads anyway): the checks before a run and
+  the set-aside under the lock ask about the same files, and get the remembered answer."""
+  files = tuple((f, s.length, s.mtime_nsec) for f in sorted(tf.io.gfile.glob(checkpoint + ".*"))
+                for s in [tf.io.gfile.stat(f)])
+  return _damage_of(checkpoint, files)
+
+
+@functools.lru_cache(maxsize=16)
+def _damage_of(checkpoint, files):  # `files`: names, sizes and times; a rewrite is read again
+  del files
   try:
     reader = tf.train.load_checkpoint(checkpoint)
     for name in reader.get_variable_to_shape_map():

@@ -24,7 +24,7 @@ def _adam_settings(name, beta1, beta2, epsilon, use_locking, op_name):
       raise FinetuneError(f"{name}.{setting} must be a decay rate in [0, 1), got {beta!r}.")
   return dict(beta1=beta1, beta2=beta2, epsilon=checks.positive_number(epsilon, f"{name}.epsilon"),
               use_locking=checks.boolean(use_locking, f"{name}.use_locking"),
-              name=checks.folder_name(op_name, f"{name}.name"))
+              name=checks.scope_name(op_name, f"{name}.name", "Adam"))
 
 
 class _AdamW(tf.compat.v1.train.AdamOptimizer):
