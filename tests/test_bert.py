@@ -70,6 +70,26 @@ def test_tokenization_agrees_with_reference_wordpiece(bert):
   assert truncated > 10  # the comparison covered truncation
 
 
+@pytest.mark.parametrize("lower_case", [True, False])
+def test_prebuilt_tokenizer_models_give_tensorflow_texts_own_ids(bert, lower_case):
+  """The tokenizer's models are built once per vocabulary (tokenization._fast_bert_models);
+  they must tokenize as tensorflow-text's tokenizer built from the vocabulary does."""
+  import tensorflow_text as text  # pylint: disable=g-import-not-at-top
+  from finetune.inputs import tokenization  # pylint: disable=g-import-not-at-top
+  vocab = sorted(vocabulary(bert), key=vocabulary(bert).get)
+  words = task_lines("eval")[0].split() + ["Naïve", "WORLD!", "python,", "", "x" * 150, "ÿ"]
+  wordpiece, normalizer = tokenization._fast_bert_models(vocab, lower_case)
+  with tf.Graph().as_default(), tf.compat.v1.Session() as session:
+    own = text.FastBertTokenizer(vocab=vocab, token_out_type=tf.int32,
+                                 lower_case_nfd_strip_accents=lower_case).tokenize(words)
+    prebuilt = text.FastBertTokenizer(
+        token_out_type=tf.int32,
+        fast_wordpiece_model_buffer=tokenization._uint8_constant(wordpiece),
+        fast_bert_normalizer_model_buffer=tokenization._uint8_constant(normalizer)).tokenize(words)
+    own, prebuilt = session.run([own, prebuilt])
+  assert prebuilt.to_list() == own.to_list() and len(own.to_list()) == len(words)
+
+
 def kept_words(line, vocab, max_seq_length):
   """How many words have their first wordpiece inside max_seq_length (reference tokenizer)."""
   words = line.split()

@@ -19,6 +19,7 @@ import codecs
 from typing import Optional, Sequence
 
 import gin
+import numpy as np
 import tensorflow as tf
 import tensorflow_hub as hub
 
@@ -52,6 +53,25 @@ def _is_sentencepiece(path):
   return b"\x00" in head
 
 
+def _fast_bert_models(vocab, lower_case):
+  """FastBertTokenizer's two flatbuffer models, built once per vocabulary: given a vocabulary,
+  the tokenizer builds them again on every call and turns each into a graph constant through
+  a Python list of its bytes (seconds for a small vocabulary, minutes for BERT's 30,000)."""
+  # pylint: disable-next=g-import-not-at-top
+  from tensorflow_text.core.pybinds import pywrap_fast_bert_normalizer_model_builder as normalizer
+  # pylint: disable-next=g-import-not-at-top
+  from tensorflow_text.core.pybinds import pywrap_fast_wordpiece_tokenizer_model_builder as pieces
+  # The tokenizer's own defaults: "##" suffixes, 100 bytes a word, split on whitespace and
+  # punctuation first, no detokenization.
+  wordpiece = pieces.build_fast_wordpiece_model(vocab, 100, "##", "[UNK]", False, False)
+  return wordpiece, normalizer.build_fast_bert_normalizer_model(lower_case)
+
+
+def _uint8_constant(model):
+  """A model's bytes as the uint8 tensor the tokenizer takes, without a Python list."""
+  return tf.constant(np.frombuffer(model, dtype=np.uint8))
+
+
 class _Vocabulary:
   """The tokenizer of one vocabulary: tokenize(words [n]) -> ragged ids [n, (pieces)]."""
 
@@ -78,10 +98,11 @@ class _Vocabulary:
       raise FinetuneError(f"The WordPiece vocabulary {vocab_file} lacks {', '.join(missing)}; "
                           "a BERT-style vocabulary needs [CLS], [SEP] and [UNK].")
     self.cls_id, self.sep_id = vocab.index("[CLS]"), vocab.index("[SEP]")
-    self._tokenizer = lambda: text.FastBertTokenizer(vocab=vocab,
-                                                     token_out_type=INT,
-                                                     unknown_token="[UNK]",
-                                                     lower_case_nfd_strip_accents=do_lower_case)
+    wordpiece, normalizer = _fast_bert_models(vocab, bool(do_lower_case))
+    self._tokenizer = lambda: text.FastBertTokenizer(
+        token_out_type=INT,
+        fast_wordpiece_model_buffer=_uint8_constant(wordpiece),
+        fast_bert_normalizer_model_buffer=_uint8_constant(normalizer))
 
   def _sentencepiece_ids(self, pieces):
     with tf.Graph().as_default():
