@@ -86,8 +86,8 @@ def test_interrupted_sweep_resumes_without_redoing_work(tmp_path, quality_module
   args = [
       "--gin_file=digits/finetune.gin", f"--sweep_dir={tmp_path}",
       f"--gin_bindings=MODULE_HANDLE = '{quality_modules['good']}'",
-      "--gin_bindings=TRAIN_STEPS = 200", "--gin_bindings=run_config."
-      "save_checkpoints_steps = 50", "--grid=LEARNING_RATE=[0.01, 0.02, 0.03]"
+      "--gin_bindings=TRAIN_STEPS = 60", "--gin_bindings=run_config."
+      "save_checkpoints_steps = 20", "--grid=LEARNING_RATE=[0.01, 0.02, 0.03]"
   ]
   proc = subprocess.Popen([sys.executable, "-m", "finetune.sweep", *args],
                           cwd=helpers.REPO,
@@ -98,7 +98,7 @@ def test_interrupted_sweep_resumes_without_redoing_work(tmp_path, quality_module
   second = None
   while time.time() < deadline:  # wait for trial 0 to finish and trial 1 to checkpoint
     names = sorted(os.listdir(trials)) if trials.exists() else []
-    if len(names) >= 2 and os.path.exists(trials / names[1] / "model.ckpt-50.index"):
+    if len(names) >= 2 and os.path.exists(trials / names[1] / "model.ckpt-20.index"):
       second = names[1]
       break
     time.sleep(0.1)
@@ -112,7 +112,7 @@ def test_interrupted_sweep_resumes_without_redoing_work(tmp_path, quality_module
 
   helpers.run_sweep(*args)
   rows = {r["trial"]: r for r in helpers.sweep_results(tmp_path)}
-  assert len(rows) == 3 and all(r["state"] == "done" and r["steps"] == "200" for r in rows.values())
+  assert len(rows) == 3 and all(r["state"] == "done" and r["steps"] == "60" for r in rows.values())
   assert helpers.command_count(trials / first) == 1  # finished: not run again
   assert helpers.command_count(trials / second) == 2  # resumed in its own model_dir
 
