@@ -40,6 +40,9 @@ def publish(embedding_file, export_path, vocabulary_file=None, input_format="aut
             num_lines_to_ignore=0, num_lines_to_use=None, options=None, module_format="tf1"):
   """Reads `embedding_file` (vector_files.py) and writes it as a module at `export_path`.
 
+  The table is staged in files (the words, and the rows of a text file), so memory holds
+  only the module's own copy of it (tf1_module.export).
+
   Raises:
     FinetuneError: a bad file, option or path (nothing is written).
   """
@@ -48,33 +51,45 @@ def publish(embedding_file, export_path, vocabulary_file=None, input_format="aut
   if module_format == "tf2":
     tf2_module.check_options(options)
   _check_new_path(export_path)
-  with signals.phase(f"reading {embedding_file}"):
-    table = vector_files.read(embedding_file, vocabulary_file, input_format,
-                              num_lines_to_ignore, num_lines_to_use)
-  log.info("read %s vectors of dim %d from %s", f"{len(table.words):,}", table.dim,
-           embedding_file)
-  return write_module(table.words, table.vectors, export_path, options, module_format,
-                      exporter=exporter)
+  with tempfile.TemporaryDirectory(prefix="finetune-vocabulary-") as scratch:
+    with signals.phase(f"reading {embedding_file}"):
+      table = vector_files.stage(embedding_file, os.path.join(scratch, VOCABULARY_FILE),
+                                 os.path.join(scratch, "rows.f32"), vocabulary_file,
+                                 input_format, num_lines_to_ignore, num_lines_to_use)
+    log.info("read %s vectors of dim %d from %s", f"{table.words:,}", table.dim,
+             embedding_file)
+    export_path = _write(table.vocabulary_file, table.rows, export_path, options, exporter)
+  unreachable = table.capitalized_words if options.lowercase else 0
+  return Published(export_path, module_format, table.words, table.dim,
+                   options.num_oov_buckets, unreachable)
 
 
 def write_module(words, vectors, export_path, options, module_format="tf1", exporter=None):
   """Writes `words` with `vectors` [len(words), dim] as a module at the new `export_path`."""
   exporter = exporter or _exporter(module_format)
-  _check_new_path(export_path)
   # An array (or a memory-mapped .npy) stays as it is: the writers read it a slice at a time.
   vectors = vectors if isinstance(vectors, np.ndarray) else np.asarray(vectors, np.float32)
   if vectors.ndim != 2 or vectors.shape[0] != len(words):
     raise FinetuneError(f"{len(words)} words need a [{len(words)}, dim] matrix; got "
                         f"{list(vectors.shape)}.")
-  remote = "://" in export_path
-  export_path = export_path if remote else export_path.rstrip("/") or "/"
-  target = export_path if remote else f"{export_path}.partial-{os.getpid()}"
-  scratch = tempfile.mkdtemp(prefix="finetune-vocabulary-")
-  complete = False
-  try:
+  with tempfile.TemporaryDirectory(prefix="finetune-vocabulary-") as scratch:
     vocabulary_file = os.path.join(scratch, VOCABULARY_FILE)
     with open(vocabulary_file, "w", encoding="utf-8", errors="surrogateescape") as f:
       f.write("\n".join(words) + "\n")
+    export_path = _write(vocabulary_file, vectors, export_path, options, exporter)
+  unreachable = sum(1 for w in words if w != w.lower()) if options.lowercase else 0
+  return Published(export_path, module_format, len(words), vectors.shape[1],
+                   options.num_oov_buckets, unreachable)
+
+
+def _write(vocabulary_file, vectors, export_path, options, exporter):
+  """Exports beside `export_path` and renames into place; returns the path as written."""
+  _check_new_path(export_path)  # again: a long read gives time for the path to appear
+  remote = "://" in export_path
+  export_path = export_path if remote else export_path.rstrip("/") or "/"
+  target = export_path if remote else f"{export_path}.partial-{os.getpid()}"
+  complete = False
+  try:
     parent = os.path.dirname(os.path.abspath(export_path)) if not remote else None
     if parent:
       os.makedirs(parent, exist_ok=True)
@@ -85,12 +100,9 @@ def write_module(words, vectors, export_path, options, module_format="tf1", expo
         os.rename(target, export_path)
     complete = True
   finally:
-    shutil.rmtree(scratch, ignore_errors=True)
     if not complete and not remote:
       shutil.rmtree(target, ignore_errors=True)
-  unreachable = sum(1 for w in words if w != w.lower()) if options.lowercase else 0
-  return Published(export_path, module_format, len(words), vectors.shape[1],
-                   options.num_oov_buckets, unreachable)
+  return export_path
 
 
 def _exporter(module_format):

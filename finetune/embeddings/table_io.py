@@ -1,5 +1,6 @@
-"""What the word-vector readers share: the table they return, opening files (plain or
-gzipped, local or gs://), and the checks every table passes."""
+"""What the word-vector readers share: opening files (plain or gzipped, local or gs://), the
+size of a slice, and rows kept in a file and read a slice at a time (RowFile), so that no
+reader or writer holds a second copy of the table."""
 
 import dataclasses
 import gzip
@@ -10,11 +11,16 @@ import tensorflow as tf
 from finetune import files
 from finetune.errors import FinetuneError
 
+# Rows per slice; None: as many as fit in CHUNK_BYTES. Small slices matter: the allocator keeps
+# freed slices, so 64k-row slices of GloVe 50d held about half the table again.
+CHUNK_ROWS = None
+CHUNK_BYTES = 1 << 20
+
 
 @dataclasses.dataclass
 class WordVectors:
-  """The words in row order and their vectors; `places` names each row's place in the file
-  (for errors), e.g. "line 12 of glove.txt"."""
+  """A whole table in memory (vector_files.read): the words in row order and their vectors;
+  `place_of_row` names a row's place in the file, e.g. "line 12 of glove.txt"."""
   words: list
   vectors: np.ndarray
   source: str
@@ -25,6 +31,71 @@ class WordVectors:
     return self.vectors.shape[1]
 
 
+def chunk_rows(dim):
+  return CHUNK_ROWS or max(1, CHUNK_BYTES // (4 * dim))
+
+
+def chunks(vectors):
+  """(first row, float32 rows) of `vectors`, an array or a RowFile, a slice at a time."""
+  if isinstance(vectors, RowFile):
+    yield from vectors.chunks()
+    return
+  size = chunk_rows(vectors.shape[1])
+  for start in range(0, vectors.shape[0], size):
+    yield start, np.asarray(vectors[start:start + size], np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class RowFile:
+  """Rows `first` to `first + count` of a [rows_in_file, dim] matrix stored from byte `offset`
+  of `path` (a .npy's data, or the float32 rows a text reader wrote). Read with plain reads
+  rather than mapped: mapped pages count as the process's memory once read."""
+  path: str
+  offset: int
+  dtype: np.dtype
+  rows_in_file: int
+  dim: int
+  first: int = 0
+  count: int = None
+  fortran_order: bool = False  # column after column, as the GloVe package's .npy is
+
+  @property
+  def shape(self):
+    return (self.rows_in_file - self.first if self.count is None else self.count, self.dim)
+
+  def chunks(self):
+    count, dim = self.shape
+    size = chunk_rows(dim)
+    with open_raw(self.path) as f:
+      for start in range(0, count, size):
+        n = min(size, count - start)
+        yield start, self._read(f, self.first + start, n)
+
+  def _read(self, f, row, n):
+    item = self.dtype.itemsize
+    if not self.fortran_order:
+      f.seek(self.offset + row * self.dim * item)
+      return self._values(f.read(n * self.dim * item), n * self.dim).reshape(n, self.dim)
+    rows = np.empty((n, self.dim), np.float32)
+    for column in range(self.dim):
+      f.seek(self.offset + (column * self.rows_in_file + row) * item)
+      rows[:, column] = self._values(f.read(n * item), n)
+    return rows
+
+  def _values(self, data, n):
+    if len(data) != n * self.dtype.itemsize:
+      raise FinetuneError(f"{self.path} ends before the {self.rows_in_file:,} x {self.dim} "
+                          "values its header announces: the file is cut short.")
+    return np.frombuffer(data, self.dtype).astype(np.float32, copy=False)
+
+  def load(self):
+    """The rows as one float32 array in memory."""
+    rows = np.empty(self.shape, np.float32)
+    for start, chunk in self.chunks():
+      rows[start:start + len(chunk)] = chunk
+    return rows
+
+
 def check_regular_file(path, flag):
   if not tf.io.gfile.exists(path):
     raise FinetuneError(f"{flag}: {path} does not exist.")
@@ -33,10 +104,14 @@ def check_regular_file(path, flag):
   files.check_regular(path, flag)
 
 
+def open_raw(path):
+  # Python's own file is several times faster per line than GFile; GFile reads gs:// etc.
+  return tf.io.gfile.GFile(path, "rb") if "://" in path else open(path, "rb")  # pylint: disable=consider-using-with
+
+
 def open_file(path):
   """A binary file object, gunzipped if the file starts with gzip's magic bytes."""
-  # Python's own file is several times faster per line than GFile; GFile reads gs:// etc.
-  raw = tf.io.gfile.GFile(path, "rb") if "://" in path else open(path, "rb")  # pylint: disable=consider-using-with
+  raw = open_raw(path)
   magic = raw.read(2)
   raw.seek(0)
   return gzip.GzipFile(fileobj=raw, mode="rb") if magic == b"\x1f\x8b" else raw
@@ -51,34 +126,3 @@ def text(raw):
 def empty_message(path, ignore):
   skipped = f" after the {ignore} ignored line(s)" if ignore else ""
   return f"{path} holds no vectors{skipped}: expected `word v1 ... vd` per line."
-
-
-def check_table(table):
-  for start, rows in chunks(table.vectors):  # a slice at a time: a .npy may be memory-mapped
-    finite = np.isfinite(rows).all(axis=1)
-    if not finite.all():
-      row = start + int(np.argmin(finite))
-      raise FinetuneError(f"The vector of '{table.words[row]}' ({table.place_of_row(row)}) "
-                          "holds NaN or infinity; fix or drop it.")
-  seen = {}
-  for row, word in enumerate(table.words):
-    # Empty or ASCII-blank words are a malformed file; a word of Unicode spaces (GloVe 840B
-    # has a few) can never be looked up but harms nothing, so it stays.
-    if not word or (word.isascii() and word.isspace()) or "\n" in word:
-      raise FinetuneError(f"The word at {table.place_of_row(row)} is {word!r}: a word must be "
-                          "non-empty and on one line.")
-    first = seen.setdefault(word, row)
-    if first != row:
-      raise FinetuneError(f"'{word}' appears twice: at {table.place_of_row(first)} and at "
-                          f"{table.place_of_row(row)}. Every word needs one vector; drop one.")
-
-
-CHUNK_ROWS = 65536  # rows per slice: a module's writer holds the table once, plus one slice
-
-
-def chunks(vectors, size=None):
-  """(first row, float32 rows) of `vectors` in slices of `size` rows (CHUNK_ROWS): a
-  memory-mapped .npy is read a slice at a time, and a feed copies a slice, not the table."""
-  size = size or CHUNK_ROWS
-  for start in range(0, vectors.shape[0], size):
-    yield start, np.asarray(vectors[start:start + size], np.float32)

@@ -61,7 +61,8 @@ def module_fn(vocabulary_file, vocab_size, dim, options, is_training):
 
 def export(export_dir, vocabulary_file, vectors, options):
   """Writes the module to `export_dir` (which must not exist) with `vectors` [vocab, dim]
-  as the vocabulary's rows; the out-of-vocabulary rows are zeros."""
+  (an array or a table_io.RowFile) as the vocabulary's rows; the out-of-vocabulary rows are
+  zeros. Memory holds the table once, in the variable, plus a slice."""
   vocab_size, dim = vectors.shape
   args = dict(vocabulary_file=vocabulary_file, vocab_size=vocab_size, dim=dim, options=options)
   variants = [(set(), dict(args, is_training=False))]
@@ -71,14 +72,21 @@ def export(export_dir, vocabulary_file, vectors, options):
   with tf.Graph().as_default():
     module = hub.Module(spec)
     embeddings = module.variable_map[EMBEDDINGS]
+    # A fed shape: with a constant one, TensorFlow folds the zeros into a constant that the
+    # session keeps, and the first slice assigned copies the table (twice the memory).
+    shape = tf.compat.v1.placeholder(tf.int32, [2])
+    zeros = embeddings.assign(tf.zeros(shape), read_value=False)
     rows = tf.compat.v1.placeholder(tf.float32, [None, dim])
     begin = tf.compat.v1.placeholder(tf.int64, [])
     load = embeddings[begin:begin + tf.shape(rows, out_type=tf.int64)[0]].assign(rows).op
+    # A slice assignment puts the variable in copy-on-read mode, where hub's saver would read
+    # a copy of the table; the variable holds the only reference, so turning it off is free.
+    no_copy = tf.raw_ops.DisableCopyOnRead(resource=embeddings.handle)
     with tf.compat.v1.Session() as session:
       # Not the lookup table: it is filled from the asset when the module is loaded, and
       # filling it here would hold every word in memory a second time.
-      session.run(tf.compat.v1.global_variables_initializer())
+      session.run(zeros, {shape: [vocab_size + options.num_oov_buckets, dim]})
       for start, chunk in table_io.chunks(vectors):
         session.run(load, {rows: chunk, begin: start})
+      session.run(no_copy)
       module.export(export_dir, session)
-

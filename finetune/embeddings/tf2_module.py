@@ -34,7 +34,11 @@ class TextEmbedding(tf.train.Checkpoint):
     self.embeddings = tf.Variable(tf.zeros([vocab_size + options.num_oov_buckets, dim]),
                                   name="embeddings")
     for start, chunk in table_io.chunks(vectors):  # the table once, plus one chunk
-      self.embeddings[start:start + len(chunk)].assign(chunk)
+      # Not `embeddings[a:b].assign`: that reads the variable first, and once a slice is
+      # assigned each read copies the whole table.
+      tf.raw_ops.ResourceStridedSliceAssign(ref=self.embeddings.handle, begin=[start, 0],
+                                            end=[start + len(chunk), dim], strides=[1, 1],
+                                            value=chunk)
     self.variables = [self.embeddings]
     self.trainable_variables = [self.embeddings]
     self.regularization_losses = []
