@@ -14,7 +14,9 @@ import tensorflow as tf
 from finetune import files
 from finetune.errors import FinetuneError
 from finetune.outputs.summary import latest_module_export
+from finetune.trials import curves
 from finetune.trials import hparams
+from finetune.trials import plots
 from finetune.trials import state
 from finetune.trials.runner import TRIALS
 from finetune.trials.state import DONE, PRUNED
@@ -188,27 +190,11 @@ def write_results(sweep_dir, rows, metric):
 
 
 def plot(sweep_dir, rows, metric):
-  """results.png: the metric per trial, when matplotlib is installed (an optional extra)."""
-  try:
-    # A Figure with its own Agg canvas: no pyplot, so a notebook's backend is left alone.
-    # pylint: disable-next=g-import-not-at-top
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
-  except ImportError:
-    return None
-  done = [r for r in rows if metric in r["metrics"]]
-  if not done:
-    return None
-  figure = Figure(figsize=(8, 0.4 * len(done) + 1.5))
-  FigureCanvasAgg(figure)
-  axes = figure.subplots()
-  axes.barh([r["trial"] for r in done][::-1], [r["metrics"][metric] for r in done][::-1])
-  axes.set_xlabel(metric)
-  figure.tight_layout()
-  path = os.path.join(sweep_dir, "results.png")
-  with tf.io.gfile.GFile(path, "wb") as f:
-    figure.savefig(f, format="png")
-  return path
+  """results.png (plots.py), with each trial's evaluation curve (curves.py)."""
+  root = os.path.join(sweep_dir, TRIALS)
+  found = {r["trial"]: curves.eval_curve(os.path.join(root, r["trial"]), metric) for r in rows
+           if metric in r["metrics"]}
+  return plots.plot(sweep_dir, rows, metric, found)
 
 
 def _fmt(value):
