@@ -222,6 +222,7 @@ def sweep(gin_files, sweep_dir, grid, bindings=(), zipped=False, parallel=1, met
   """
   logs.configure(verbose)
   from finetune.trials import grid as grid_lib  # pylint: disable=g-import-not-at-top
+  from finetune import sweep_plans  # pylint: disable=g-import-not-at-top
   from finetune.trials import runner  # pylint: disable=g-import-not-at-top
   if not gin_files:
     raise FinetuneError("Pass the base config of every trial (--gin_file=F).")
@@ -229,26 +230,13 @@ def sweep(gin_files, sweep_dir, grid, bindings=(), zipped=False, parallel=1, met
   files.check_directory_or_absent(sweep_dir, "sweep_dir")
   pairs = list(grid.items()) if isinstance(grid, dict) else list(grid)
   planned = grid_lib.plan(pairs, zipped)
-  _check_trial_configs(gin_files, bindings, planned, allow_gin_imports)
+  sweep_plans.check_trial_configs(gin_files, bindings, planned, allow_gin_imports)
   trials = runner.Sweep(sweep_dir, gin_files, bindings, planned, parallel=parallel,
                         allow_gin_imports=allow_gin_imports)
   if dry_run:
     return trials.commands()
   trials.run()
   return collect(sweep_dir, metric, higher_is_better)
-
-
-def _check_trial_configs(gin_files, bindings, planned, allow_gin_imports=False):
-  """Parses every trial's config here, once, before any trial starts: a misspelled parameter
-  in a grid is one error now, not a failure in every trial."""
-  from finetune import config  # pylint: disable=g-import-not-at-top
-  from finetune.trials import grid as grid_lib  # pylint: disable=g-import-not-at-top
-  for name, values in planned:
-    trial_bindings = [f"{p} = {grid_lib.format_value(v)}" for p, v in values.items()]
-    try:
-      config.parse(gin_files, list(bindings) + trial_bindings, allow_imports=allow_gin_imports)
-    except FinetuneError as e:
-      raise FinetuneError(f"Trial {name} of the sweep cannot be configured: {e}") from None
 
 
 @_funneled
@@ -297,17 +285,18 @@ def search(gin_files, sweep_dir, space=(), trials=None, search="tpe", grid=(), b
   """
   logs.configure(verbose)
   from finetune import files  # pylint: disable=g-import-not-at-top
+  from finetune import sweep_plans  # pylint: disable=g-import-not-at-top
   from finetune.trials import runner  # pylint: disable=g-import-not-at-top
-  from finetune.trials import search as search_lib  # pylint: disable=g-import-not-at-top
-  from finetune.trials import study as study_lib  # pylint: disable=g-import-not-at-top
+  search_lib, study_lib = _optuna_parts()
   if not gin_files:
     raise FinetuneError("Pass the base config of every trial (--gin_file=F).")
   files.check_directory_or_absent(sweep_dir, "sweep_dir")
-  settings = _search_settings(search, space, grid, trials, pruner, startup_trials)
-  for_check = _search_check_trials(settings)
-  _check_trial_configs(gin_files, bindings, for_check, allow_gin_imports)
-  _search_defaults(settings, gin_files, list(bindings) + _bindings(for_check[0][1]), metric,
-                   higher_is_better, allow_gin_imports)
+  settings = sweep_plans.settings(search, space, grid, trials, pruner, startup_trials)
+  for_check = sweep_plans.check_trials(settings)
+  sweep_plans.check_trial_configs(gin_files, bindings, for_check, allow_gin_imports)
+  sweep_plans.fill_defaults(settings, gin_files,
+                            list(bindings) + sweep_plans.bindings(for_check[0][1]), metric,
+                            higher_is_better, allow_gin_imports)
   study_lib.quiet()
   study = study_lib.open_study(study_lib.open_storage(sweep_dir, storage),
                                study_name or os.path.basename(os.path.normpath(sweep_dir)),
@@ -318,79 +307,13 @@ def search(gin_files, sweep_dir, space=(), trials=None, search="tpe", grid=(), b
   return collect(sweep_dir, settings.metric, settings.higher_is_better)
 
 
-def _bindings(values):
-  from finetune.trials import grid as grid_lib  # pylint: disable=g-import-not-at-top
-  return [f"{p} = {grid_lib.format_value(v)}" for p, v in values.items()]
-
-
-def _search_settings(search, space, grid, trials, pruner, startup_trials):
-  """The search asked for, checked: one line for each mistake, before anything runs."""
-  from finetune.trials import space as space_lib  # pylint: disable=g-import-not-at-top
+def _optuna_parts():
+  """The search modules, which need Optuna (the `search` extra)."""
+  try:
+    import optuna  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError:
+    raise FinetuneError("Search sweeps (--search) need Optuna, which is not installed: "
+                        "pip install 'finetune[search]' (or pip install 'optuna>=5,<6').") from None
+  from finetune.trials import search as search_lib  # pylint: disable=g-import-not-at-top
   from finetune.trials import study as study_lib  # pylint: disable=g-import-not-at-top
-  if search not in study_lib.SEARCHES:
-    raise FinetuneError(f"--search={search} is not a search; use one of "
-                        f"{', '.join(study_lib.SEARCHES)}.")
-  if pruner not in study_lib.PRUNERS:
-    raise FinetuneError(f"--pruner={pruner} is not a pruner; use one of "
-                        f"{', '.join(study_lib.PRUNERS)}.")
-  space = space_lib.plan_space(list(space))
-  grid = list(grid.items()) if isinstance(grid, dict) else list(grid or ())
-  if search == "grid":
-    if space or not grid:
-      raise FinetuneError("--search=grid searches the --grid values alone: give --grid="
-                          "'PARAM=[v1, v2]' and no --space (or --search=tpe with --space).")
-    size = study_lib.grid_size(grid)
-    trials = size if trials is None else trials
-    if trials > size:
-      raise FinetuneError(f"--trials={trials} is more than the grid's {size} points; pass "
-                          f"--trials={size} or fewer.")
-  elif grid or not space:
-    raise FinetuneError(f"--search={search} samples the --space ranges"
-                        f"{'' if space else ' (none given)'}; write a grid as "
-                        "--space=\"PARAM=choice([v1, v2])\", or use --search=grid.")
-  if trials is None or trials < 1:
-    raise FinetuneError(f"--trials is the study's total number of trials: 1 or more, got "
-                        f"{trials}.")
-  if startup_trials is not None and startup_trials < 0:
-    raise FinetuneError(f"--startup_trials must be 0 or more, got {startup_trials}.")
-  return study_lib.SearchSettings(search=search, space=space, grid=grid, trials=trials,
-                                  pruner=pruner, startup_trials=startup_trials)
-
-
-def _search_check_trials(settings):
-  """[(label, values)] that reach every choice and both ends of every range."""
-  from finetune.trials import space as space_lib  # pylint: disable=g-import-not-at-top
-  from finetune.trials import grid as grid_lib  # pylint: disable=g-import-not-at-top
-  if settings.search == "grid":
-    return grid_lib.plan(settings.grid)
-  sets = space_lib.corners(settings.space)
-  return [("with " + ", ".join(f"{p} = {grid_lib.format_value(v)}" for p, v in s.items()), s)
-          for s in sets]
-
-
-def _search_defaults(settings, gin_files, bindings, metric, higher_is_better, allow_imports):
-  """Fills in what the config decides: the metric and its direction (evaluation's
-  best_export_metric), the steps between evaluations and a trial's train steps."""
-  import gin  # pylint: disable=g-import-not-at-top
-  from finetune import config  # pylint: disable=g-import-not-at-top
-  from finetune import settings as settings_lib  # pylint: disable=g-import-not-at-top
-  config.parse(gin_files, bindings, allow_imports=allow_imports)
-  evaluation = settings_lib.Evaluation()
-  settings.metric = metric or evaluation.best_export_metric or "accuracy"
-  if higher_is_better is None:
-    same = evaluation.best_export_metric in (None, settings.metric)
-    higher_is_better = evaluation.best_export_higher_is_better if same else True
-  settings.higher_is_better = higher_is_better
-
-  def bound(name):
-    try:
-      value = gin.query_parameter(name)
-      while isinstance(value, gin.config.ConfigurableReference):
-        value = gin.query_parameter(str(value))  # a macro: %NAME
-      return value if isinstance(value, int) else None
-    except ValueError:
-      return None
-
-  settings.eval_every_steps = bound("run_config.save_checkpoints_steps") or 1
-  settings.train_steps = bound("training.train_steps")
-  gin.clear_config(clear_constants=False)
+  return search_lib, study_lib

@@ -7,7 +7,7 @@ stale when its worker is a dead process on this host, or its heartbeat is older 
 STALE_SECS (another host: their clocks are assumed within a minute of each other). A stale
 trial is failed and a copy with the same parameters and trial directory is queued: the next
 free worker takes it first and resumes it from its last checkpoint (Optuna's
-RetryHeartbeatStaleTrialCallback, with the trial directory kept). An interrupted sweep queues
+RetryFailedTrialCallback, with the trial directory kept). An interrupted sweep queues
 its own trials the same way, so that a rerun resumes them.
 """
 
