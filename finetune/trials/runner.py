@@ -63,6 +63,8 @@ class _Adopted:
   """A trial that another live process runs (a killed sweep's trial still stopping, a
   scheduler's `--dry_run` line): waited for, then judged by its model_dir."""
 
+  adopted = True
+
   def __init__(self, trial_dir):
     self.trial_dir = trial_dir
     self.started = time.time()

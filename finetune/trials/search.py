@@ -31,6 +31,7 @@ from finetune.trials.state import DONE, FAILED, PRUNED
 
 log = logging.getLogger("finetune")
 SURPLUS = "surplus"  # user attribute of a trial asked for when the study was already full
+DUPLICATE = "duplicate"  # user attribute of a grid point another worker took at the same time
 
 
 @dataclasses.dataclass
@@ -77,6 +78,12 @@ class Search:
     earlier = [t for t in self.study.get_trials(deepcopy=False) if t.number < trial.number]
     return sum(t.state != TrialState.FAIL for t in earlier) >= self.settings.trials
 
+  def _repeats_a_point(self, trial):
+    """Two workers asking at once can get the same grid point (Optuna's GridSampler reads the
+    study, then picks): the later trial number yields it and asks again."""
+    return any(t.number < trial.number and t.state != TrialState.FAIL and t.params == trial.params
+               for t in self.study.get_trials(deepcopy=False))
+
   def _frozen(self, trial):
     return next(t for t in self.study.get_trials(deepcopy=False) if t.number == trial.number)
 
@@ -88,6 +95,10 @@ class Search:
         trial.set_user_attr(SURPLUS, True)
         self.study.tell(trial, state=TrialState.FAIL)
         return None
+      if self.settings.search == "grid" and self._repeats_a_point(trial):
+        trial.set_user_attr(DUPLICATE, True)
+        self.study.tell(trial, state=TrialState.FAIL)
+        continue
       liveness.claim(trial)
       name = trial.user_attrs.get(liveness.TRIAL_DIR) or trial_name(trial.number, trial.params)
       trial.set_user_attr(liveness.TRIAL_DIR, name)

@@ -89,9 +89,18 @@ def open_storage(sweep_dir, storage=None):
   return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
 
 
+class _GridSampler(optuna.samplers.GridSampler):
+  """Optuna's GridSampler without its call of Study.stop once the grid is used up: that ends
+  an optimize() loop, and raises RuntimeError under ask/tell, which the sweep uses. Workers
+  stop by themselves when the study holds its trials (trials/search.py)."""
+
+  def after_trial(self, study, trial, state, values):
+    del study, trial, state, values
+
+
 def sampler(settings):
   if settings.search == "grid":
-    return optuna.samplers.GridSampler({p: list(v) for p, v in settings.grid})
+    return _GridSampler({p: list(v) for p, v in settings.grid})
   if settings.search == "random":
     return optuna.samplers.RandomSampler()
   # constant_liar: parallel workers do not all sample next to the same running trial.
