@@ -60,6 +60,13 @@ def _scatter(axes, rows, param, metric, colours):
                  marker="x" if row["state"] == PRUNED else "o")
   if _log_scale(param, values):
     axes.set_xscale("log")
+    # pylint: disable-next=g-import-not-at-top
+    from matplotlib import ticker
+    # Labels at 1, 2 and 5 of each decade, as plain numbers: the default labels every minor
+    # tick of a range under a decade, and they overlap.
+    axes.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    axes.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+    axes.xaxis.set_minor_formatter(ticker.NullFormatter())
   axes.set_xlabel(param)
   axes.set_ylabel(metric)
   axes.margins(0.1)
