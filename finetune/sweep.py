@@ -4,6 +4,11 @@
       --grid="MODULE_HANDLE=['build/modules/digits_pretrained', 'build/modules/digits_untrained']" \
       --grid='LEARNING_RATE=[0.003, 0.01]' [--zip] [--sweep_file=F.json|F.gin] \
       [--parallel=2] [--dry_run] [--collect] [--metric=accuracy] [--lower_is_better]
+
+  python -m finetune.sweep --gin_file=digits/finetune.gin --sweep_dir=runs/search \
+      --search=tpe --trials=16 --space='LEARNING_RATE=loguniform(1e-4, 1e-1)' \
+      --space="MODULE_HANDLE=choice(['build/modules/digits_pretrained', ...])" \
+      [--pruner=median|halving|hyperband|none] [--storage=URL|PATH] [--parallel=2]
 """
 
 import os
@@ -29,6 +34,19 @@ flags.DEFINE_bool("dry_run", False, "Print one command per trial instead of runn
 flags.DEFINE_bool("collect", False, "Only build results from existing trial directories.")
 flags.DEFINE_string("metric", "accuracy", "Eval metric the trials are ranked by.")
 flags.DEFINE_bool("lower_is_better", False, "Rank by the smallest metric (e.g. loss).")
+flags.DEFINE_enum("search", None, ["tpe", "random", "grid"],
+                  "Search with an Optuna study instead of running the whole grid: tpe or random "
+                  "over --space, or grid (Optuna's GridSampler over --grid).")
+flags.DEFINE_integer("trials", None, "The study's total number of trials (workers stop there).")
+flags.DEFINE_multi_string("space", [], "PARAM=loguniform(a, b) | uniform(a, b) | int(a, b) | "
+                          "choice([v1, v2]); repeat for more parameters.")
+flags.DEFINE_enum("pruner", "median", ["median", "halving", "hyperband", "none"],
+                  "What stops a search's bad trials after an evaluation.")
+flags.DEFINE_integer("startup_trials", None, "Random, unpruned trials before the study's "
+                     "history is used (default: a quarter of --trials, 2 to 10).")
+flags.DEFINE_string("storage", None, "The study: an RDB URL (sqlite:///F, postgresql://...) "
+                    "or a journal file path (default SWEEP_DIR/study.journal).")
+flags.DEFINE_string("study_name", None, "Default: the sweep directory's name.")
 flags.DEFINE_bool("allow_gin_imports", False,
                   "Let the configs' `import` lines import modules other than finetune's.")
 flags.DEFINE_bool("verbose", False, "Full tracebacks.")
@@ -67,7 +85,22 @@ def _sweep():
   if FLAGS.parallel < 1:
     raise FinetuneError(f"--parallel is the number of trials run at once: 1 or more, got "
                         f"{FLAGS.parallel}.")
-  if FLAGS.collect:  # the grid flags, if given, name the planned trials
+  if FLAGS.search and not FLAGS.collect:
+    if FLAGS.zip:
+      raise FinetuneError("--zip pairs a grid's values; --search=grid takes their cross "
+                          "product (Optuna's GridSampler): drop --zip.")
+    if FLAGS.dry_run:
+      raise FinetuneError("--dry_run prints a grid's trials; a search picks its trials as it "
+                          "runs: start the same command on every host instead (each one is a "
+                          "worker of the study).")
+    grids = _grids()[0] if FLAGS.grid or FLAGS.sweep_file else ()
+    rows = api.search(FLAGS.gin_file, FLAGS.sweep_dir, FLAGS.space, FLAGS.trials, FLAGS.search,
+                      grids, FLAGS.gin_bindings, FLAGS.pruner, FLAGS.parallel,
+                      FLAGS.metric if FLAGS["metric"].present else None,
+                      not FLAGS.lower_is_better if FLAGS["lower_is_better"].present else None,
+                      FLAGS.storage, FLAGS.study_name, FLAGS.startup_trials,
+                      verbose=FLAGS.verbose, allow_gin_imports=FLAGS.allow_gin_imports)
+  elif FLAGS.collect:  # the grid flags, if given, name the planned trials
     grids, zipped = _grids() if FLAGS.grid or FLAGS.sweep_file else (None, False)
     rows = api.collect(FLAGS.sweep_dir, FLAGS.metric, higher, grids, zipped)
   else:
@@ -85,7 +118,7 @@ def _sweep():
     print(f.read())
   print("Results: " + ", ".join(p for p in paths if tf.io.gfile.exists(p)))
   print(f"HParams dashboard: tensorboard --logdir {paths[-1]}")
-  done = [r for r in rows if r["state"] == "done" and FLAGS.metric in r["metrics"]]
+  done = [r for r in rows if r["state"] in ("done", "pruned") and r["metrics"]]
   return 1 if len(done) < len(rows) and not done else 0
 
 

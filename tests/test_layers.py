@@ -24,6 +24,7 @@ LAYERS = (
     ("experiment",),
     ("registry",),
     ("config",),
+    ("sweep_plans",),
     ("api", "command"),
     ("train", "inspect", "sweep", "export_embedding", "parameters"),
 )

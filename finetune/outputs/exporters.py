@@ -21,6 +21,7 @@ import tensorflow_hub as hub
 from finetune import files
 from finetune.errors import FinetuneError
 from finetune.formatting import to_text
+from finetune.outputs import eval_gate
 from finetune.outputs import metrics
 from finetune.outputs import tf2_export
 from finetune.process import signals
@@ -166,7 +167,8 @@ def default_exporters(model_dir, runtime, module, serving_fn, evaluation):
   """Exporters run after each evaluation: metrics.json, the module, serving, best module."""
   exporters = [MetricsReporter(model_dir)]
   exporters += final_exporters(runtime, module, serving_fn, evaluation.exports_to_keep)
-  return exporters + _best_exporters(runtime, module, serving_fn, evaluation)
+  exporters += _best_exporters(runtime, module, serving_fn, evaluation)
+  return exporters + eval_gate.from_environment(model_dir)  # last: a search sweep's wait
 
 
 def evaluator_exporters(model_dir, runtime, module, serving_fn, evaluation):

@@ -2,7 +2,8 @@
 
 Written with TensorBoard's own hparams summary protos (it ships with TensorFlow): the
 experiment (every swept parameter and every eval metric) at the root, and one run per
-finished trial with its parameter values and final metrics, so the dashboard shows the table,
+finished trial with its parameter values and final metrics (a pruned trial's are those of
+its last evaluation), so the dashboard shows the table,
 parallel coordinates and scatter plots of all trials. Rebuilt from the trial directories,
 like results.csv, whenever results are collected.
 """
@@ -40,7 +41,7 @@ def write(sweep_dir, rows):
   _write(root, [hp.hparams_config_pb(hparams=[hp.HParam(p) for p in params],
                                      metrics=[hp.Metric(m) for m in metrics])])
   for row in rows:
-    if row["state"] != "done" or not row["metrics"]:
+    if row["state"] not in ("done", "pruned") or not row["metrics"]:
       continue
     values = {hp.HParam(p): _value(v) for p, v in row["params"].items()}
     scalars = tf.compat.v1.Summary(value=[

@@ -14,10 +14,12 @@ import tensorflow as tf
 from finetune import files
 from finetune.errors import FinetuneError
 from finetune.outputs.summary import latest_module_export
+from finetune.trials import curves
 from finetune.trials import hparams
+from finetune.trials import plots
 from finetune.trials import state
 from finetune.trials.runner import TRIALS
-from finetune.trials.state import DONE
+from finetune.trials.state import DONE, PRUNED
 
 
 
@@ -45,11 +47,13 @@ def collect(sweep_dir, metric="accuracy", higher_is_better=True, planned=None):
   _keep_varying(rows, from_commands)
   ranked = [r for r in rows if r["state"] == DONE and metric in r["metrics"]]
   ranked.sort(key=lambda r: r["metrics"][metric], reverse=higher_is_better)
+  pruned = [r for r in rows if r["state"] == PRUNED and metric in r["metrics"]]
+  pruned.sort(key=lambda r: r["metrics"][metric], reverse=higher_is_better)
   if rows and not ranked and any(r["state"] == DONE for r in rows):
     names = sorted({k for r in rows for k in r["metrics"]})
     raise FinetuneError(f"Metric '{metric}' is not in the trials' metrics; they have: "
                         f"{', '.join(names)}.")
-  return ranked + [r for r in rows if r not in ranked]
+  return ranked + pruned + [r for r in rows if r not in ranked and r not in pruned]
 
 
 def _row(name, trial_dir, values):
@@ -61,7 +65,8 @@ def _row(name, trial_dir, values):
       "state": trial_state,
       "params": values,
       "metrics": metrics,
-      "steps": metrics.get("global_step"),
+      # A pruned trial's steps are those it trained (its checkpoint), past its last evaluation.
+      "steps": status.get("step") if trial_state == PRUNED else metrics.get("global_step"),
       "wall_time_secs": status.get("wall_time_secs"),
       "export": latest_module_export(trial_dir, "hub") if trial_state == DONE else None,
       "error": status.get("error", "") if trial_state == state.FAILED else ""
@@ -91,6 +96,31 @@ def command_bindings(trial_dir):
     if value and param.strip() not in SWEEP_THREAD_SETTINGS:
       values[param.strip()] = _literal(value.strip())
   return values
+
+
+def best_command(sweep_dir, row):
+  """The best trial's command, ready to train its configuration again into runs/<trial>:
+  its config files and bindings, without the sweep's thread settings."""
+  trial_dir = os.path.join(sweep_dir, TRIALS, row["trial"])
+  line = (files.read_json(os.path.join(trial_dir, "trial.json")) or {}).get("command")
+  path = os.path.join(trial_dir, "command_lines.txt")
+  if not line and tf.io.gfile.exists(path):
+    with tf.io.gfile.GFile(path) as f:
+      line = (f.readline().split("  ", 1) + [""])[1].strip()
+  try:
+    words = shlex.split(line or "")
+  except ValueError:
+    return None
+  if "finetune.train" not in words:
+    return None
+  kept = ["python"]
+  for word in words[1:]:
+    if word.startswith("--model_dir="):
+      word = f"--model_dir=runs/{row['trial']}"
+    binding = word.split("=", 1)[1] if word.startswith("--gin_bindings=") else ""
+    if binding.partition("=")[0].strip() not in SWEEP_THREAD_SETTINGS:
+      kept.append(word)
+  return shlex.join(kept)
 
 
 def _literal(text):
@@ -147,6 +177,9 @@ def write_results(sweep_dir, rows, metric):
   lines.append(f"Best trial by {metric}: {best['trial']} ({metric} = "
                f"{best['metrics'][metric]:.4f}), exported module: {best['export']}"
                if best else f"No finished trial has {metric}.")
+  command = best_command(sweep_dir, best) if best else None
+  if command:
+    lines += ["", "Train the best trial's configuration again:", "", "    " + command]
   with tf.io.gfile.GFile(paths["md"], "w") as f:
     f.write("\n".join(lines) + "\n")
   png = plot(sweep_dir, rows, metric)
@@ -157,27 +190,11 @@ def write_results(sweep_dir, rows, metric):
 
 
 def plot(sweep_dir, rows, metric):
-  """results.png: the metric per trial, when matplotlib is installed (an optional extra)."""
-  try:
-    # A Figure with its own Agg canvas: no pyplot, so a notebook's backend is left alone.
-    # pylint: disable-next=g-import-not-at-top
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
-  except ImportError:
-    return None
-  done = [r for r in rows if metric in r["metrics"]]
-  if not done:
-    return None
-  figure = Figure(figsize=(8, 0.4 * len(done) + 1.5))
-  FigureCanvasAgg(figure)
-  axes = figure.subplots()
-  axes.barh([r["trial"] for r in done][::-1], [r["metrics"][metric] for r in done][::-1])
-  axes.set_xlabel(metric)
-  figure.tight_layout()
-  path = os.path.join(sweep_dir, "results.png")
-  with tf.io.gfile.GFile(path, "wb") as f:
-    figure.savefig(f, format="png")
-  return path
+  """results.png (plots.py), with each trial's evaluation curve (curves.py)."""
+  root = os.path.join(sweep_dir, TRIALS)
+  found = {r["trial"]: curves.eval_curve(os.path.join(root, r["trial"]), metric) for r in rows
+           if metric in r["metrics"]}
+  return plots.plot(sweep_dir, rows, metric, found)
 
 
 def _fmt(value):

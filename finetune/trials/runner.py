@@ -34,6 +34,8 @@ class _Started:
   """A trial this sweep started: a `finetune.train` child in a session of its own that gets
   SIGTERM if the sweep dies (children.py)."""
 
+  adopted = False
+
   def __init__(self, command, log_path, env):
     self.log_file = open(log_path, "a")
     self.proc = subprocess.Popen(command,
@@ -60,6 +62,8 @@ class _Started:
 class _Adopted:
   """A trial that another live process runs (a killed sweep's trial still stopping, a
   scheduler's `--dry_run` line): waited for, then judged by its model_dir."""
+
+  adopted = True
 
   def __init__(self, trial_dir):
     self.trial_dir = trial_dir
@@ -108,6 +112,10 @@ class Sweep:
     prefix = ["env", f"TFHUB_CACHE_DIR={self.cache_dir()}"]
     return [prefix + self.command(name, values) for name, values in self.trials]
 
+  def env(self):
+    """The trials' environment: the caller's, with the shared module cache."""
+    return dict(os.environ, TFHUB_CACHE_DIR=self.cache_dir())
+
   def _status(self, name):
     return files.read_json(os.path.join(self.trial_dir(name), "status.json")) or {}
 
@@ -117,7 +125,7 @@ class Sweep:
 
   def run(self):
     """Runs unfinished trials; returns {name: state}. A failed trial stops no other."""
-    env = dict(os.environ, TFHUB_CACHE_DIR=self.cache_dir())
+    env = self.env()
     pending = [(n, v) for n, v in self.trials if self.status(n) != DONE]
     skipped = len(self.trials) - len(pending)
     if skipped:
@@ -129,14 +137,14 @@ class Sweep:
         while pending and len(running) < self.parallel:
           name, values = pending.pop(0)
           with signals.held():  # a stop now must find the new trial registered, to stop it
-            running[name] = (values, self._adopt(name, values) or self._start(name, values, env))
+            running[name] = (values, self.adopt(name, values) or self.start(name, values, env))
         time.sleep(0.2)
         for name, (values, child) in list(running.items()):
           code = child.poll()
           if code is None:
             continue
           del running[name]
-          outcome = self._finish(name, child, code)
+          outcome = self.finish(name, child, code)
           if outcome is None:  # another process had it, and stopped early: run it now
             pending.insert(0, (name, values))
             continue
@@ -151,7 +159,7 @@ class Sweep:
         child.wait()
     return states
 
-  def _record(self, name, values):
+  def record(self, name, values):
     tf.io.gfile.makedirs(self.trial_dir(name))
     files.write_json_atomically(os.path.join(self.trial_dir(name), "trial.json"), {
         "name": name,
@@ -159,19 +167,19 @@ class Sweep:
         "command": shlex.join(self.command(name, values))
     })
 
-  def _adopt(self, name, values):
+  def adopt(self, name, values):
     """Waits for a live process that holds the trial's model_dir instead of failing on it."""
     owner = state.holder(self.trial_dir(name))
     if owner is None:
       return None
-    self._record(name, values)
+    self.record(name, values)
     log.info("waiting for %s: pid %s (started %s) is running it; its results are read when it "
              "exits", name, owner["pid"], owner.get("started", "?"))
     return _Adopted(self.trial_dir(name))
 
-  def _start(self, name, values, env):
+  def start(self, name, values, env):
     trial_dir = self.trial_dir(name)
-    self._record(name, values)
+    self.record(name, values)
     previous = self._status(name)
     files.write_json_atomically(os.path.join(trial_dir, "status.json"), {
         "state": RUNNING,
@@ -181,10 +189,10 @@ class Sweep:
     log.info("start %s", name)
     return _Started(self.command(name, values), os.path.join(trial_dir, "trial.log"), env)
 
-  def _finish(self, name, child, returncode):
+  def finish(self, name, child, returncode):
     """Records the trial's outcome; None if it must run (again) or be waited for."""
     trial_dir = self.trial_dir(name)
-    adopted = isinstance(child, _Adopted)
+    adopted = child.adopted
     if adopted and not state.finished(trial_dir):
       return None  # stopped before its end (a killed sweep's trial): resume it
     if returncode and state.holder(trial_dir):

@@ -16,6 +16,7 @@ from finetune import files
 from finetune.process import lock
 
 DONE, FAILED, RUNNING = "done", "failed", "running"
+PRUNED = "pruned"  # stopped by a search sweep's pruner after an evaluation, with a checkpoint
 UNFINISHED, NOT_STARTED = "unfinished", "not started"
 
 
@@ -36,9 +37,23 @@ def _setting(text, name):
   return value
 
 
-def _latest_checkpoint_step(trial_dir):
+def latest_checkpoint_step(trial_dir):
+  """The step of the model_dir's latest checkpoint, or None."""
   latest = tf.train.latest_checkpoint(trial_dir)
   return int(latest.rsplit("-", 1)[1]) if latest else None
+
+
+def train_steps(trial_dir):
+  """training.train_steps of the run's operative config, or None before it is written."""
+  config_path = os.path.join(trial_dir, "operative_config.gin")
+  if not tf.io.gfile.exists(config_path):
+    return None
+  with tf.io.gfile.GFile(config_path) as f:
+    text = f.read()
+  try:
+    return int(_setting(text, "training.train_steps"))
+  except (TypeError, ValueError):
+    return None
 
 
 def finished(trial_dir):
@@ -59,11 +74,11 @@ def finished(trial_dir):
   if step >= train_steps:
     return True
   early = _setting(text, "training.early_stopping")
-  return early not in (None, "None") and step == _latest_checkpoint_step(trial_dir)
+  return early not in (None, "None") and step == latest_checkpoint_step(trial_dir)
 
 
 def state(trial_dir, status=None):
-  """done, running (a live run holds the model_dir's lock), failed (the sweep's
+  """done, running (a live run holds the model_dir's lock), failed or pruned (the sweep's
   status file says so), unfinished, or not started."""
   if not tf.io.gfile.isdir(trial_dir):
     return NOT_STARTED
@@ -72,6 +87,6 @@ def state(trial_dir, status=None):
   recorded = (status or {}).get("state")
   if recorded == DONE or finished(trial_dir):
     return DONE
-  if recorded == FAILED:
-    return FAILED
+  if recorded in (FAILED, PRUNED):
+    return recorded
   return UNFINISHED
