@@ -17,6 +17,7 @@ import gin
 import gin.tf.external_configurables  # noqa: F401  (tf.train optimizers, decays, activations)
 import tensorflow as tf
 
+from finetune import config_scopes
 from finetune import config_types
 from finetune import files
 from finetune import registry  # noqa: F401  (registers finetune's configurables)
@@ -43,7 +44,8 @@ def parse(gin_files, gin_bindings, model_dir=None, allow_imports=False):
 
   Raises:
     FinetuneError: an import not allowed, a missing file, a syntax error (with file and line), an unknown
-      configurable or parameter (with the closest known names), a value of the wrong kind.
+      configurable or parameter (with the closest known names), a value of the wrong kind, a
+      binding in a scope that no reference enters.
   """
   gin.clear_config(clear_constants=False)
   _add_search_path()
@@ -80,6 +82,7 @@ def parse(gin_files, gin_bindings, model_dir=None, allow_imports=False):
       logging.disable(logging.NOTSET)
   _check_macros_are_read(gin_files, gin_bindings or [])
   config_types.check_bindings(gin.config._REGISTRY.get_match, signature_chain)  # pylint: disable=protected-access
+  config_scopes.check(gin.config._CONFIG, gin.config._REGISTRY.get_match)  # pylint: disable=protected-access
 
 
 def signature_chain(wrapped):

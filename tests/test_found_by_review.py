@@ -42,6 +42,8 @@ def _check(tmp_path, digits_module, *bindings):
      "which csv_data.column_types makes a string"),
     (["experiment.head = @multi_class_head()", "multi_class_head.n_classes = 3",
       "multi_class_head.label_vocabulary = ['even', 'odd', 'odd']"], "names 'odd' more than once"),
+    (["foo/hub_module.handle = 'x'"], "foo/hub_module.handle is bound in scope 'foo', which no "
+     "reference in the config enters"),
 ])
 def test_refused_before_anything_runs(tmp_path, digits_module, bindings, message):
   with pytest.raises(FinetuneError) as raised:
