@@ -17,6 +17,7 @@ import gin
 import gin.tf.external_configurables  # noqa: F401  (tf.train optimizers, decays, activations)
 import tensorflow as tf
 
+from finetune import config_includes
 from finetune import config_scopes
 from finetune import config_types
 from finetune import files
@@ -65,7 +66,8 @@ def parse(gin_files, gin_bindings, model_dir=None, allow_imports=False):
     logging.disable(logging.CRITICAL)
   try:
     _check_imports(gin_files, gin_bindings or [], allow_imports)
-    gin.parse_config_files_and_bindings(gin_files, gin_bindings or [], finalize_config=False)
+    with config_includes.file_readers():
+      gin.parse_config_files_and_bindings(gin_files, gin_bindings or [], finalize_config=False)
   except FinetuneError:
     raise
   except SyntaxError as e:

@@ -11,6 +11,7 @@ from finetune.errors import FinetuneError
 from finetune.errors import UnexpectedError
 from finetune.trials import grid
 from tests import builders
+from tests import helpers
 
 TRAIN_CSV = os.path.join(builders.DIGITS_DATA, "finetune_train.csv")
 
@@ -92,3 +93,19 @@ def test_a_gzip_csv_cut_short_is_named(tmp_path, digits_module):
   cut.write_bytes(whole[:len(whole) // 2])
   with pytest.raises(FinetuneError, match=f"'{cut}' is a gzip file that is cut short or damaged"):
     _check(tmp_path, digits_module, f"csv_data.train_files = '{cut}'")
+
+
+def test_a_folder_named_like_a_config_folder_in_the_working_directory(tmp_path, digits_module):
+  # Under `python -m` the working directory is on sys.path: its `digits/` and `base/` folders
+  # are namespace packages to gin's package reader, which failed with a TypeError on them.
+  for folder in ("digits", "base", "images"):
+    (tmp_path / folder).mkdir()
+  data = os.path.join(builders.DIGITS_DATA, "finetune_{}.csv")
+  result = helpers.python_module(
+      "finetune.train", "--gin_file=digits/frozen.gin", "--schedule=check",
+      f"--model_dir={tmp_path / 'run'}", f"--gin_bindings=MODULE_HANDLE = '{digits_module}'",
+      f"--gin_bindings=csv_data.train_files = '{data.format('train')}'",
+      f"--gin_bindings=csv_data.eval_files = '{data.format('eval')}'",
+      cwd=str(tmp_path), env=dict(os.environ, PYTHONPATH=helpers.REPO))
+  assert result.returncode == 0, result.stderr
+  assert not (tmp_path / "run").exists()
