@@ -136,7 +136,7 @@ def _texts_with_includes(path, seen=None):
   for name in re.findall(r"^\s*include\s+['\"]([^'\"]+)['\"]", text, re.M):
     for candidate in (os.path.join(os.path.dirname(path), name), name,
                       os.path.join(CONFIG_DIR, name)):
-      if tf.io.gfile.exists(candidate):
+      if tf.io.gfile.exists(candidate) and not tf.io.gfile.isdir(candidate):  # gin refuses one
         texts.extend(_texts_with_includes(candidate, seen))
         break
   return texts

@@ -8,12 +8,16 @@ a package `images`; under `python -m` the working directory is on sys.path, so a
 instead of answering "not here": a shipped config's include broke in any directory holding a
 folder named like a config folder. While gin parses, `file_readers` gives every reader's
 existence check the answer "not here" for such a failure, so the search goes on to the shipped
-configs, as it does when there is no such folder.
+configs, as it does when there is no such folder. A path that is a directory (`include
+'digits'`) is refused there with one line, instead of the reader's error on reading it.
 """
 
 import contextlib
 
 import gin
+import tensorflow as tf
+
+from finetune.errors import FinetuneError
 
 
 @contextlib.contextmanager
@@ -31,9 +35,18 @@ def file_readers():
 def _guarded(exists):
 
   def guarded(path):
+    if tf.io.gfile.isdir(path):
+      raise FinetuneError(_directory_message(path))
     try:
       return exists(path)
     except (TypeError, ValueError, ImportError, AttributeError):
       return False  # a reader that cannot tell has not found the file
 
   return guarded
+
+
+def _directory_message(path):
+  """gin adds the file and line of the include to the message."""
+  gin_files = sorted(name for name in tf.io.gfile.listdir(path) if name.endswith(".gin"))
+  held = f"; that directory holds {', '.join(gin_files[:6])}" if gin_files else ""
+  return f"'{path}' is a directory; include takes a .gin file{held}."

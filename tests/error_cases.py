@@ -141,6 +141,9 @@ CASES = [
         "--gin_file=" + write(t / "a.gin", f"include '{t / 'b.gin'}'" + chr(10)),
         "--gin_file=" + write(t / "b.gin", f"include '{t / 'a.gin'}'" + chr(10))
     ], "Gin files include each other in a cycle"),
+    ("gin_include_of_a_directory",
+     lambda t, m, b: ["--gin_file=" + write(t / "i.gin", f"include '{t}'" + chr(10))],
+     "is a directory; include takes a .gin file; that directory holds i.gin. In file "),
     ("best_export_metric_typo", lambda t, m, b: ["--gin_bindings=evaluation.best_export_metric = 'acuracy'"],
      "evaluation.best_export_metric = 'acuracy' is not an eval metric of this head; its metrics are: accuracy"),
     ("early_stopping_metric_typo", lambda t, m, b: [
