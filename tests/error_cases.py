@@ -5,6 +5,7 @@ module's handle and the BERT fixtures, expected message), on the digits task.
 """
 
 import os
+import shutil
 
 import tensorflow as tf
 
@@ -167,6 +168,12 @@ CASES = [
     ("module_variables_truncated",
      lambda t, m, b: [f"--gin_bindings=MODULE_HANDLE = '{builders.damaged_copy(m, t / 'mod', 'cut')}'"],
      "its variables data holds"),
+    ("module_file_empty",
+     lambda t, m, b: [f"--gin_bindings=MODULE_HANDLE = '{replaced(m, t / 'mod', 'tfhub_module.pb', b'')}'"],
+     "mod/tfhub_module.pb) is empty (0 bytes), so the module is incomplete"),
+    ("module_file_damaged",
+     lambda t, m, b: [f"--gin_bindings=MODULE_HANDLE = '{replaced(m, t / 'mod', 'saved_model.pb', b'not a protocol buffer')}'"],
+     "saved_model.pb) does not read as a SavedModel (DecodeError"),
     ("tfrecord_corrupt", lambda t, m, b: TFRECORD(corrupt(records(t / "c.tfrecord"))),
      "c.tfrecord is damaged after record"),
     ("tfrecord_not_a_tfrecord_file", lambda t, m, b: TFRECORD(TRAIN_CSV),
@@ -248,6 +255,13 @@ def records(path, n=4, label=1, leave_out=None, compression=""):
       feature.pop(leave_out, None)
       writer.write(tf.train.Example(features=tf.train.Features(
           feature=feature)).SerializeToString())
+  return str(path)
+
+
+def replaced(module, path, name, content):
+  """A copy of `module` at `path` whose file `name` holds `content`."""
+  shutil.copytree(module, path)
+  (path / name).write_bytes(content)
   return str(path)
 
 

@@ -13,6 +13,7 @@ import tensorflow_hub as hub
 
 from finetune.errors import FinetuneError
 from finetune.modules import graph_ops
+from finetune.modules import module_files
 from finetune.modules import resolvers
 from finetune.modules import tf2_module
 from finetune.modules import variables_check
@@ -76,6 +77,7 @@ def load_spec(handle, allowed_prefixes=None, check=None):
   try:
     path = hub.resolve(handle)
     check_no_links(handle, path)
+    module_files.check(handle, path)
     if check is not None:
       check(path)
     try:
