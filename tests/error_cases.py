@@ -55,6 +55,14 @@ CASES = [
      "does not exist. Give a directory that holds tfhub_module.pb"),
     ("handle_not_a_module", lambda t, m, b: [f"--gin_bindings=MODULE_HANDLE = '{t}'"],
      "is a directory without tfhub_module.pb"),
+    ("handle_is_a_module_file",
+     lambda t, m, b: [f"--gin_bindings=MODULE_HANDLE = '{m}/tfhub_module.pb'"],
+     "is the module's file tfhub_module.pb; a handle names the module's folder: "
+     "hub_module.handle = '"),
+    ("handle_is_a_local_archive",
+     lambda t, m, b: [f"--gin_bindings=MODULE_HANDLE = '{builders.make_tarball(m, str(t / 'm.tar.gz'))}'"],
+     "m.tar.gz' is a local archive, and tensorflow_hub reads a local module only as a folder "
+     "(archives only over http(s)). Unpack it (mkdir MODULE && tar -xzf "),
     ("handle_not_allowed",
      lambda t, m, b: ["--gin_bindings=hub_module.allowed_handle_prefixes = ['gs://trusted/']"],
      "is not allowed: hub_module.allowed_handle_prefixes = ['gs://trusted/']"),
