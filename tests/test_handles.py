@@ -98,6 +98,19 @@ def test_unreachable_url_names_the_handle(cache_dir):
       _ = HubModule(handle=f"{url}/gone.tar.gz").spec
 
 
+def test_a_web_page_instead_of_an_archive_is_named(tmp_path, cache_dir):
+  page = tmp_path / "page.html"
+  page.write_text("<!DOCTYPE html><html><body>Sign in to download</body></html>")
+  with helpers.serve(str(page), content_type="text/html; charset=utf-8") as (url, _):
+    with pytest.raises(FinetuneError) as raised:
+      _ = HubModule(handle=f"{url}/google/digits/1").spec
+  assert (f"Refused the download of '{url}/google/digits/1': the server answered with text/html;"
+          " charset=utf-8 ('<!DOCTYPE html><html><body>Sign in to download</...'), not a "
+          "module archive (.tar.gz: ") in str(raised.value), str(raised.value)
+  assert "Nothing was kept in the cache." in str(raised.value)
+  assert not os.path.exists(cache_dir) or cached_modules(cache_dir) == []
+
+
 def copy_tree_with_gfile(src, dst):
   for root, _, files in os.walk(src):
     for name in files:
