@@ -7,6 +7,7 @@ import pytest
 
 from finetune import api
 from finetune import config
+from finetune import formatting
 from finetune.errors import FinetuneError
 from finetune.errors import UnexpectedError
 from finetune.trials import grid
@@ -109,3 +110,21 @@ def test_a_folder_named_like_a_config_folder_in_the_working_directory(tmp_path, 
       cwd=str(tmp_path), env=dict(os.environ, PYTHONPATH=helpers.REPO))
   assert result.returncode == 0, result.stderr
   assert not (tmp_path / "run").exists()
+
+
+def test_a_nul_byte_in_a_label_is_shown_escaped(tmp_path, digits_module):
+  with open(TRAIN_CSV) as f:
+    lines = f.read().splitlines()[:30]
+  lines[3] = lines[3].rsplit(",", 1)[0] + ",o\x00dd"
+  data = tmp_path / "nul.csv"
+  data.write_text("\n".join(lines) + "\n")
+  with pytest.raises(FinetuneError) as raised:
+    api.train(["digits/finetune.gin"], [f"MODULE_HANDLE = '{digits_module}'", "TRAIN_STEPS = 2",
+                                        "learning_rate_schedule.warmup_steps = 0",
+                                        f"csv_data.train_files = '{data}'"],
+              model_dir=str(tmp_path / "run"), schedule="train")
+  assert (f"Row 4 of {data}: label 'o\\x00dd' is not in the label_vocabulary (even, odd)"
+          in str(raised.value)), str(raised.value)
+  assert "\x00" not in str(raised.value)
+  # The command's one line escapes whatever a message still holds that a terminal hides.
+  assert formatting.one_line("a 'b\x00\x1b[2J'\n  c") == "a 'b\\x00\\x1b[2J': `c`"
