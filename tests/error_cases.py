@@ -142,6 +142,9 @@ CASES = [
     ], "names pixel_0 more than once; column names must be unique"),
     ("data_file_is_a_directory", lambda t, m, b: [f"--gin_bindings=csv_data.train_files = '{t}'"],
      "names the directory"),
+    ("no_data_files_listed", lambda t, m, b: ["--gin_bindings=csv_data.eval_files = []"],
+     "csv_data.eval_files = [] names no files; give a file, a glob pattern (e.g. "
+     "'data/eval-*') or a list of them."),
     ("one_of_the_data_files_missing",
      lambda t, m, b: [f"--gin_bindings=csv_data.train_files = ['{TRAIN_CSV}', '{t}/gone.csv']"],
      "gone.csv')"),
