@@ -128,3 +128,19 @@ def test_a_nul_byte_in_a_label_is_shown_escaped(tmp_path, digits_module):
   assert "\x00" not in str(raised.value)
   # The command's one line escapes whatever a message still holds that a terminal hides.
   assert formatting.one_line("a 'b\x00\x1b[2J'\n  c") == "a 'b\\x00\\x1b[2J': `c`"
+
+
+def test_a_csv_with_quoted_header_and_fields_trains(tmp_path, digits_module):
+  import csv  # pylint: disable=g-import-not-at-top
+  with open(TRAIN_CSV) as f:
+    rows = list(csv.reader(f))[:40]
+  quoted = tmp_path / "quoted.csv"
+  with open(quoted, "w", newline="") as f:  # as R's write.csv and pandas' QUOTE_ALL write them
+    csv.writer(f, quoting=csv.QUOTE_ALL).writerows(rows)
+  result = api.train(["digits/finetune.gin"], [
+      f"MODULE_HANDLE = '{digits_module}'", "TRAIN_STEPS = 2",
+      "learning_rate_schedule.warmup_steps = 0", f"csv_data.train_files = '{quoted}'",
+      f"csv_data.eval_files = '{quoted}'", "evaluation.eval_steps = 1"
+  ], model_dir=str(tmp_path / "run"), schedule="train")
+  assert result.model_dir == str(tmp_path / "run")
+  assert helpers.checkpoint_step(tmp_path / "run") == 2
