@@ -86,6 +86,22 @@ def test_a_parameter_gridded_twice_is_refused():
   config.parse(["digits/finetune.gin"], [])  # the module's gin state stays usable
 
 
+@pytest.mark.parametrize("grids, zipped, message", [
+    ([("LEARNING_RATE", [0.1, 0.1])], False, "Grid LEARNING_RATE = [0.1, 0.1] gives 0.1 more "
+     "than once, so two trials would be the same; give each value once."),
+    ([("LEARNING_RATE", [0.1, 0.10, 0.2])], False, "gives 0.1 more than once"),
+    ([("LEARNING_RATE", [0.1, 0.1]), ("BATCH_SIZE", [8, 8])], True, "Zipped trials 0 and 1 are "
+     "the same (LEARNING_RATE=0.1, BATCH_SIZE=8); give each combination once."),
+])
+def test_a_grid_with_identical_trials_is_refused_before_any_runs(tmp_path, grids, zipped,
+                                                                  message):
+  with pytest.raises(FinetuneError) as raised:
+    api.sweep(["digits/finetune.gin"], str(tmp_path / "sweep"), grids, zipped=zipped)
+  assert message in str(raised.value), str(raised.value)
+  assert not (tmp_path / "sweep").exists()
+  grid.plan([("LEARNING_RATE", [0.1, 0.1]), ("BATCH_SIZE", [8, 16])], zipped=True)  # distinct
+
+
 def test_a_gzip_csv_cut_short_is_named(tmp_path, digits_module):
   import gzip  # pylint: disable=g-import-not-at-top
   with open(TRAIN_CSV, "rb") as f:
