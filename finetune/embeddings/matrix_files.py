@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from finetune.embeddings import table_io
+from finetune.embeddings import text_checks
 from finetune.errors import FinetuneError
 
 
@@ -46,6 +47,7 @@ def read_word_list(path):
   table_io.check_regular_file(path, "--vocabulary_file")
   if path.lower().endswith(".parquet"):
     return _read_parquet_words(path)
+  text_checks.check_encoding(path, "--vocabulary_file")
   with table_io.open_file(path) as f:
     words = [table_io.text(line).rstrip("\r\n") for line in f]
   if words and not words[-1]:

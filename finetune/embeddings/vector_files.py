@@ -22,6 +22,7 @@ import numpy as np
 
 from finetune.embeddings import matrix_files
 from finetune.embeddings import table_io
+from finetune.embeddings import text_checks
 from finetune.errors import FinetuneError
 
 FORMATS = ("auto", "text", "word2vec_binary", "npy")
@@ -61,6 +62,8 @@ def read(path, vocabulary_file=None, input_format="auto", num_lines_to_ignore=0,
     raise FinetuneError(f"--vocabulary_file goes with a .npy matrix; {path} is read as "
                         f"{fmt}, which carries its words. Leave --vocabulary_file out.")
   table_io.check_regular_file(path, "--embedding_file")
+  if fmt == "text":
+    text_checks.check_encoding(path, "--embedding_file")
   progress = _Progress(path, progress_every_secs)
   use = num_lines_to_use
   if fmt == "npy":
@@ -70,6 +73,7 @@ def read(path, vocabulary_file=None, input_format="auto", num_lines_to_ignore=0,
   else:
     table = _read_text(path, num_lines_to_ignore, use, progress)
   table_io.check_table(table)
+  text_checks.check_words(table, keep_cut_words=fmt == "word2vec_binary")
   return table
 
 
@@ -188,7 +192,8 @@ def _parse_text_line(raw, dim, number, path):
   if len(parts) != dim + 1 or _looks_like_numbers(parts[0]):
     found = len(line.split(" ")) - 1
     raise FinetuneError(f"Line {number} of {path} has {found} numbers after its word where "
-                        f"the file's vectors have {dim}: a ragged row. Fix or drop that line.")
+                        f"the file's vectors have {dim}: a ragged row. Fix or drop that line."
+                        f"{text_checks.ragged_hint(line)}")
   word = parts[0]
   if not word or (word.isascii() and word.isspace()):
     raise FinetuneError(f"Line {number} of {path} has an empty word; every vector needs one.")
