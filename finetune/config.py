@@ -17,6 +17,8 @@ import gin
 import gin.tf.external_configurables  # noqa: F401  (tf.train optimizers, decays, activations)
 import tensorflow as tf
 
+from finetune import config_includes
+from finetune import config_scopes
 from finetune import config_types
 from finetune import files
 from finetune import registry  # noqa: F401  (registers finetune's configurables)
@@ -43,7 +45,8 @@ def parse(gin_files, gin_bindings, model_dir=None, allow_imports=False):
 
   Raises:
     FinetuneError: an import not allowed, a missing file, a syntax error (with file and line), an unknown
-      configurable or parameter (with the closest known names), a value of the wrong kind.
+      configurable or parameter (with the closest known names), a value of the wrong kind, a
+      binding in a scope that no reference enters.
   """
   gin.clear_config(clear_constants=False)
   _add_search_path()
@@ -63,7 +66,8 @@ def parse(gin_files, gin_bindings, model_dir=None, allow_imports=False):
     logging.disable(logging.CRITICAL)
   try:
     _check_imports(gin_files, gin_bindings or [], allow_imports)
-    gin.parse_config_files_and_bindings(gin_files, gin_bindings or [], finalize_config=False)
+    with config_includes.file_readers():
+      gin.parse_config_files_and_bindings(gin_files, gin_bindings or [], finalize_config=False)
   except FinetuneError:
     raise
   except SyntaxError as e:
@@ -80,6 +84,7 @@ def parse(gin_files, gin_bindings, model_dir=None, allow_imports=False):
       logging.disable(logging.NOTSET)
   _check_macros_are_read(gin_files, gin_bindings or [])
   config_types.check_bindings(gin.config._REGISTRY.get_match, signature_chain)  # pylint: disable=protected-access
+  config_scopes.check(gin.config._CONFIG, gin.config._REGISTRY.get_match)  # pylint: disable=protected-access
 
 
 def signature_chain(wrapped):
@@ -131,7 +136,7 @@ def _texts_with_includes(path, seen=None):
   for name in re.findall(r"^\s*include\s+['\"]([^'\"]+)['\"]", text, re.M):
     for candidate in (os.path.join(os.path.dirname(path), name), name,
                       os.path.join(CONFIG_DIR, name)):
-      if tf.io.gfile.exists(candidate):
+      if tf.io.gfile.exists(candidate) and not tf.io.gfile.isdir(candidate):  # gin refuses one
         texts.extend(_texts_with_includes(candidate, seen))
         break
   return texts

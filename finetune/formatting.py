@@ -31,12 +31,23 @@ def handle_short_name(handle, default="module"):
   return "".join(c if c.isalnum() or c in "-_." else "_" for c in tail) or default
 
 
+def printable(text):
+  """`text` with its control and other invisible characters as escapes (a NUL as \\x00, a tab
+  as \\t): a value from a user's data, echoed in a message, must not hide part of the message
+  or act on the terminal."""
+  text = str(text)
+  if text.isprintable():
+    return text
+  return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def one_line(message):
   """A multi-line message (gin quotes the offending line on a line of its own) as one line:
-  a quoted line of code goes in backticks, a location line gets a colon."""
+  a quoted line of code goes in backticks, a location line gets a colon; what is left that
+  a terminal would not show is escaped (`printable`)."""
   lines = str(message).splitlines()
   if len(lines) <= 1:
-    return str(message).strip()
+    return printable(str(message).strip())
   out = lines[0].strip()
   for line in lines[1:]:
     text = line.strip()
@@ -46,4 +57,4 @@ def one_line(message):
       out = out.rstrip(".:") + f": `{text}`"
     else:
       out += " " + text
-  return out
+  return printable(out)

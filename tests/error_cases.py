@@ -5,6 +5,7 @@ module's handle and the BERT fixtures, expected message), on the digits task.
 """
 
 import os
+import shutil
 
 import tensorflow as tf
 
@@ -54,6 +55,14 @@ CASES = [
      "does not exist. Give a directory that holds tfhub_module.pb"),
     ("handle_not_a_module", lambda t, m, b: [f"--gin_bindings=MODULE_HANDLE = '{t}'"],
      "is a directory without tfhub_module.pb"),
+    ("handle_is_a_module_file",
+     lambda t, m, b: [f"--gin_bindings=MODULE_HANDLE = '{m}/tfhub_module.pb'"],
+     "is the module's file tfhub_module.pb; a handle names the module's folder: "
+     "hub_module.handle = '"),
+    ("handle_is_a_local_archive",
+     lambda t, m, b: [f"--gin_bindings=MODULE_HANDLE = '{builders.make_tarball(m, str(t / 'm.tar.gz'))}'"],
+     "m.tar.gz' is a local archive, and tensorflow_hub reads a local module only as a folder "
+     "(archives only over http(s)). Unpack it (mkdir MODULE && tar -xzf "),
     ("handle_not_allowed",
      lambda t, m, b: ["--gin_bindings=hub_module.allowed_handle_prefixes = ['gs://trusted/']"],
      "is not allowed: hub_module.allowed_handle_prefixes = ['gs://trusted/']"),
@@ -133,6 +142,9 @@ CASES = [
     ], "names pixel_0 more than once; column names must be unique"),
     ("data_file_is_a_directory", lambda t, m, b: [f"--gin_bindings=csv_data.train_files = '{t}'"],
      "names the directory"),
+    ("no_data_files_listed", lambda t, m, b: ["--gin_bindings=csv_data.eval_files = []"],
+     "csv_data.eval_files = [] names no files; give a file, a glob pattern (e.g. "
+     "'data/eval-*') or a list of them."),
     ("one_of_the_data_files_missing",
      lambda t, m, b: [f"--gin_bindings=csv_data.train_files = ['{TRAIN_CSV}', '{t}/gone.csv']"],
      "gone.csv')"),
@@ -141,6 +153,9 @@ CASES = [
         "--gin_file=" + write(t / "a.gin", f"include '{t / 'b.gin'}'" + chr(10)),
         "--gin_file=" + write(t / "b.gin", f"include '{t / 'a.gin'}'" + chr(10))
     ], "Gin files include each other in a cycle"),
+    ("gin_include_of_a_directory",
+     lambda t, m, b: ["--gin_file=" + write(t / "i.gin", f"include '{t}'" + chr(10))],
+     "is a directory; include takes a .gin file; that directory holds i.gin. In file "),
     ("best_export_metric_typo", lambda t, m, b: ["--gin_bindings=evaluation.best_export_metric = 'acuracy'"],
      "evaluation.best_export_metric = 'acuracy' is not an eval metric of this head; its metrics are: accuracy"),
     ("early_stopping_metric_typo", lambda t, m, b: [
@@ -164,6 +179,12 @@ CASES = [
     ("module_variables_truncated",
      lambda t, m, b: [f"--gin_bindings=MODULE_HANDLE = '{builders.damaged_copy(m, t / 'mod', 'cut')}'"],
      "its variables data holds"),
+    ("module_file_empty",
+     lambda t, m, b: [f"--gin_bindings=MODULE_HANDLE = '{replaced(m, t / 'mod', 'tfhub_module.pb', b'')}'"],
+     "mod/tfhub_module.pb) is empty (0 bytes), so the module is incomplete"),
+    ("module_file_damaged",
+     lambda t, m, b: [f"--gin_bindings=MODULE_HANDLE = '{replaced(m, t / 'mod', 'saved_model.pb', b'not a protocol buffer')}'"],
+     "saved_model.pb) does not read as a SavedModel (DecodeError"),
     ("tfrecord_corrupt", lambda t, m, b: TFRECORD(corrupt(records(t / "c.tfrecord"))),
      "c.tfrecord is damaged after record"),
     ("tfrecord_not_a_tfrecord_file", lambda t, m, b: TFRECORD(TRAIN_CSV),
@@ -245,6 +266,13 @@ def records(path, n=4, label=1, leave_out=None, compression=""):
       feature.pop(leave_out, None)
       writer.write(tf.train.Example(features=tf.train.Features(
           feature=feature)).SerializeToString())
+  return str(path)
+
+
+def replaced(module, path, name, content):
+  """A copy of `module` at `path` whose file `name` holds `content`."""
+  shutil.copytree(module, path)
+  (path / name).write_bytes(content)
   return str(path)
 
 

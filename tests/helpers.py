@@ -123,8 +123,9 @@ def wait_for(predicate, timeout=300, poll_secs=0.05):
 
 
 @contextlib.contextmanager
-def serve(tarball, delay_secs=0.0):
-  """Serves `tarball` for any path ending in .tar.gz or asking ?tf-hub-format=compressed."""
+def serve(tarball, delay_secs=0.0, content_type=None):
+  """Serves `tarball` (any file, with `content_type` if given) for any path ending in .tar.gz
+  or asking ?tf-hub-format=compressed."""
   requests = []
 
   class Handler(http.server.BaseHTTPRequestHandler):
@@ -139,6 +140,8 @@ def serve(tarball, delay_secs=0.0):
         body = f.read()
       self.send_response(200)
       self.send_header("Content-Length", str(len(body)))
+      if content_type:
+        self.send_header("Content-Type", content_type)
       self.end_headers()
       self.wfile.write(body)
 

@@ -37,6 +37,27 @@ def test_a_value_of_the_wrong_kind_is_named_with_what_the_parameter_takes(bindin
     ["head_network.hidden_units = (8, 4)", "head_network.activation = @tf.nn.tanh"],
     ["csv_data.train_files = ['a.csv', 'b.csv']", "hub_module.handle = None"],
     ["experiment.head = @multi_class_head()", "multi_class_head.n_classes = 3"],
+    # A scope entered by a reference; its bindings reach what that call builds (a download).
+    ["experiment.module = @text/hub_module()", "text/hub_module.output_key = 'default'",
+     "text/download.timeout_secs = 5.0"],
+    ["A = @outer/inner/head_network()", "experiment.head_network = %A",
+     "outer/inner/head_network.dropout = 0.2"],
 ])
 def test_values_of_the_right_kind_pass(bindings):
   config.parse([DIGITS], bindings)
+
+
+@pytest.mark.parametrize("bindings, message", [
+    (["foo/hub_module.handle = 'x'"], "foo/hub_module.handle is bound in scope 'foo', which no "
+     "reference in the config enters (a scope is entered by a reference such as "
+     "@foo/hub_module()), so gin would never apply it. The config enters no scope. For the "
+     "setting without a scope, write hub_module.handle."),
+    (["experiment.module = @text/hub_module()", "txt/hub_module.handle = 'x'"],
+     "The scopes the config enters are: text. Did you mean text?"),
+    (["experiment.module = @text/hub_module()", "text/other/hub_module.handle = 'x'"],
+     "bound in scope 'other'"),
+])
+def test_a_binding_in_a_scope_nothing_enters_is_refused(bindings, message):
+  with pytest.raises(FinetuneError) as raised:
+    config.parse([DIGITS], bindings)
+  assert message in str(raised.value), str(raised.value)

@@ -259,17 +259,32 @@ BAD_FILES = {
     "cut short": ("3 3\nthe 1 2 3\npython 1 2 3\n", "ends after 2 vectors", "header line "
                   "says 3"),
     "no numbers": ("the\npython\n", "Line 1 of", "no numbers"),
+    "utf-16": ("the 1 2 3\npython 1 2 3\n".encode("utf-16"), "bad.txt is UTF-16LE text (it "
+               "starts with that byte-order mark); word vectors are read as UTF-8. Convert it: "
+               "iconv -f UTF-16 -t UTF-8"),
+    "utf-16 without a mark": ("the 1 2 3\n".encode("utf-16-le"), "holds NUL bytes near its "
+                              "start, so it is not UTF-8 text"),
+    "utf-8 byte-order mark": (b"\xef\xbb\xbfthe 1 2 3\n", "starts with a UTF-8 byte-order "
+                              "mark, which would become part of its first word"),
+    "tab in a word": ("the 1 2 3\nnew\tyork 1 2 3\n", "The word 'new\\tyork' at line 2 of",
+                      "it holds a tab or another whitespace character, and sentences are split "
+                      "at whitespace, so it would never be looked up"),
+    "tab-separated": ("the\t1\t2\t3\n", "a ragged row", "The line holds tabs: is the file "
+                      "tab-separated?"),
+    "latin-1": ("the 1 2 3\ncaf\xe9 1 2 3\n".encode("latin-1"), "The word b'caf\\xe9' at line "
+                "2 of", "it is not UTF-8 (byte 0xe9 at 3), and sentences are read as UTF-8, so "
+                "it would never be looked up. Is the file in another encoding (Latin-1, cp1252)?"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD_FILES))
 def test_bad_files_are_refused_with_what_and_where(tmp_path, case):
   content, *fragments = BAD_FILES[case]
-  path = write(tmp_path / "bad.txt", content)
+  path = write(tmp_path / "bad.txt", content, "wb" if isinstance(content, bytes) else "w")
   with pytest.raises(FinetuneError) as error:
     api.export_embedding(path, str(tmp_path / "module"))
   for fragment in fragments:
-    assert fragment in str(error.value)
+    assert fragment in str(error.value), str(error.value)
   assert sorted(os.listdir(tmp_path)) == ["bad.txt"]
 
 
@@ -282,6 +297,23 @@ def test_word_list_that_does_not_match_the_matrix(formats, tmp_path):
   np.save(tmp_path / "pickled.npy", np.array([{"a": 1}], dtype=object))
   with pytest.raises(FinetuneError, match="without pickle"):
     vector_files.read(str(tmp_path / "pickled.npy"), words)
+
+
+def test_non_utf8_words_in_binary_files_and_word_lists(formats, tmp_path):
+  def binary(words):
+    return f"{len(words)} {DIM}\n".encode() + b"".join(
+        w + b" " + struct.pack(f"<{DIM}f", *v) + b"\n" for w, v in zip(words, VECTORS))
+
+  # word2vec.c cut long words at a byte count, inside a character: kept (never looked up).
+  cut = "caf\u00e9".encode()[:-1]
+  table = vector_files.read(write(tmp_path / "cut.bin", binary([b"the", cut]), "wb"))
+  assert len(table.words) == 2
+  with pytest.raises(FinetuneError, match=r"The word b'\\xe9lan' at record 2 of .* is not UTF-8"):
+    vector_files.read(write(tmp_path / "latin.bin", binary([b"the", b"\xe9lan"]), "wb"))
+  words = write(tmp_path / "words.txt", b"\n".join(w.encode("latin-1") for w in WORDS) + b"\n",
+                "wb")
+  with pytest.raises(FinetuneError, match=r"The word b'caf\\xe9' at row 6 of .* is not UTF-8"):
+    vector_files.read(formats["npy+txt"][0], words)
 
 
 def test_binary_file_cut_inside_a_record(formats, tmp_path):

@@ -7,10 +7,12 @@ import pytest
 
 from finetune import api
 from finetune import config
+from finetune import formatting
 from finetune.errors import FinetuneError
 from finetune.errors import UnexpectedError
 from finetune.trials import grid
 from tests import builders
+from tests import helpers
 
 TRAIN_CSV = os.path.join(builders.DIGITS_DATA, "finetune_train.csv")
 
@@ -42,6 +44,8 @@ def _check(tmp_path, digits_module, *bindings):
      "which csv_data.column_types makes a string"),
     (["experiment.head = @multi_class_head()", "multi_class_head.n_classes = 3",
       "multi_class_head.label_vocabulary = ['even', 'odd', 'odd']"], "names 'odd' more than once"),
+    (["foo/hub_module.handle = 'x'"], "foo/hub_module.handle is bound in scope 'foo', which no "
+     "reference in the config enters"),
 ])
 def test_refused_before_anything_runs(tmp_path, digits_module, bindings, message):
   with pytest.raises(FinetuneError) as raised:
@@ -82,6 +86,22 @@ def test_a_parameter_gridded_twice_is_refused():
   config.parse(["digits/finetune.gin"], [])  # the module's gin state stays usable
 
 
+@pytest.mark.parametrize("grids, zipped, message", [
+    ([("LEARNING_RATE", [0.1, 0.1])], False, "Grid LEARNING_RATE = [0.1, 0.1] gives 0.1 more "
+     "than once, so two trials would be the same; give each value once."),
+    ([("LEARNING_RATE", [0.1, 0.10, 0.2])], False, "gives 0.1 more than once"),
+    ([("LEARNING_RATE", [0.1, 0.1]), ("BATCH_SIZE", [8, 8])], True, "Zipped trials 0 and 1 are "
+     "the same (LEARNING_RATE=0.1, BATCH_SIZE=8); give each combination once."),
+])
+def test_a_grid_with_identical_trials_is_refused_before_any_runs(tmp_path, grids, zipped,
+                                                                  message):
+  with pytest.raises(FinetuneError) as raised:
+    api.sweep(["digits/finetune.gin"], str(tmp_path / "sweep"), grids, zipped=zipped)
+  assert message in str(raised.value), str(raised.value)
+  assert not (tmp_path / "sweep").exists()
+  grid.plan([("LEARNING_RATE", [0.1, 0.1]), ("BATCH_SIZE", [8, 16])], zipped=True)  # distinct
+
+
 def test_a_gzip_csv_cut_short_is_named(tmp_path, digits_module):
   import gzip  # pylint: disable=g-import-not-at-top
   with open(TRAIN_CSV, "rb") as f:
@@ -90,3 +110,53 @@ def test_a_gzip_csv_cut_short_is_named(tmp_path, digits_module):
   cut.write_bytes(whole[:len(whole) // 2])
   with pytest.raises(FinetuneError, match=f"'{cut}' is a gzip file that is cut short or damaged"):
     _check(tmp_path, digits_module, f"csv_data.train_files = '{cut}'")
+
+
+def test_a_folder_named_like_a_config_folder_in_the_working_directory(tmp_path, digits_module):
+  # Under `python -m` the working directory is on sys.path: its `digits/` and `base/` folders
+  # are namespace packages to gin's package reader, which failed with a TypeError on them.
+  for folder in ("digits", "base", "images"):
+    (tmp_path / folder).mkdir()
+  data = os.path.join(builders.DIGITS_DATA, "finetune_{}.csv")
+  result = helpers.python_module(
+      "finetune.train", "--gin_file=digits/frozen.gin", "--schedule=check",
+      f"--model_dir={tmp_path / 'run'}", f"--gin_bindings=MODULE_HANDLE = '{digits_module}'",
+      f"--gin_bindings=csv_data.train_files = '{data.format('train')}'",
+      f"--gin_bindings=csv_data.eval_files = '{data.format('eval')}'",
+      cwd=str(tmp_path), env=dict(os.environ, PYTHONPATH=helpers.REPO))
+  assert result.returncode == 0, result.stderr
+  assert not (tmp_path / "run").exists()
+
+
+def test_a_nul_byte_in_a_label_is_shown_escaped(tmp_path, digits_module):
+  with open(TRAIN_CSV) as f:
+    lines = f.read().splitlines()[:30]
+  lines[3] = lines[3].rsplit(",", 1)[0] + ",o\x00dd"
+  data = tmp_path / "nul.csv"
+  data.write_text("\n".join(lines) + "\n")
+  with pytest.raises(FinetuneError) as raised:
+    api.train(["digits/finetune.gin"], [f"MODULE_HANDLE = '{digits_module}'", "TRAIN_STEPS = 2",
+                                        "learning_rate_schedule.warmup_steps = 0",
+                                        f"csv_data.train_files = '{data}'"],
+              model_dir=str(tmp_path / "run"), schedule="train")
+  assert (f"Row 4 of {data}: label 'o\\x00dd' is not in the label_vocabulary (even, odd)"
+          in str(raised.value)), str(raised.value)
+  assert "\x00" not in str(raised.value)
+  # The command's one line escapes whatever a message still holds that a terminal hides.
+  assert formatting.one_line("a 'b\x00\x1b[2J'\n  c") == "a 'b\\x00\\x1b[2J': `c`"
+
+
+def test_a_csv_with_quoted_header_and_fields_trains(tmp_path, digits_module):
+  import csv  # pylint: disable=g-import-not-at-top
+  with open(TRAIN_CSV) as f:
+    rows = list(csv.reader(f))[:40]
+  quoted = tmp_path / "quoted.csv"
+  with open(quoted, "w", newline="") as f:  # as R's write.csv and pandas' QUOTE_ALL write them
+    csv.writer(f, quoting=csv.QUOTE_ALL).writerows(rows)
+  result = api.train(["digits/finetune.gin"], [
+      f"MODULE_HANDLE = '{digits_module}'", "TRAIN_STEPS = 2",
+      "learning_rate_schedule.warmup_steps = 0", f"csv_data.train_files = '{quoted}'",
+      f"csv_data.eval_files = '{quoted}'", "evaluation.eval_steps = 1"
+  ], model_dir=str(tmp_path / "run"), schedule="train")
+  assert result.model_dir == str(tmp_path / "run")
+  assert helpers.checkpoint_step(tmp_path / "run") == 2

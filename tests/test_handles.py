@@ -98,6 +98,19 @@ def test_unreachable_url_names_the_handle(cache_dir):
       _ = HubModule(handle=f"{url}/gone.tar.gz").spec
 
 
+def test_a_web_page_instead_of_an_archive_is_named(tmp_path, cache_dir):
+  page = tmp_path / "page.html"
+  page.write_text("<!DOCTYPE html><html><body>Sign in to download</body></html>")
+  with helpers.serve(str(page), content_type="text/html; charset=utf-8") as (url, _):
+    with pytest.raises(FinetuneError) as raised:
+      _ = HubModule(handle=f"{url}/google/digits/1").spec
+  assert (f"Refused the download of '{url}/google/digits/1': the server answered with text/html;"
+          " charset=utf-8 ('<!DOCTYPE html><html><body>Sign in to download</...'), not a "
+          "module archive (.tar.gz: ") in str(raised.value), str(raised.value)
+  assert "Nothing was kept in the cache." in str(raised.value)
+  assert not os.path.exists(cache_dir) or cached_modules(cache_dir) == []
+
+
 def copy_tree_with_gfile(src, dst):
   for root, _, files in os.walk(src):
     for name in files:
@@ -120,12 +133,26 @@ def test_module_on_a_tf_io_gfile_filesystem_resolves_and_validates(digits_module
   assert module.train_tags == {"train"} and module.export_name == "digits"
 
 
-def test_corrupt_saved_model_is_named(tmp_path, digits_module):
+@pytest.mark.parametrize("name, content, message", [
+    ("saved_model.pb", b"\x08\x96\x01 this is not a protocol buffer",
+     "saved_model.pb) does not read as a SavedModel (DecodeError"),
+    ("saved_model.pb", b"", "saved_model.pb) is empty (0 bytes)"),
+    ("saved_model.pb", b"\x08\x01", "saved_model.pb) holds no graph"),
+    ("tfhub_module.pb", b"", "tfhub_module.pb) is empty (0 bytes)"),
+    ("tfhub_module.pb", b"garbage\x00\xff garbage", "tfhub_module.pb) is not a TF1 Hub module "
+     "definition (DecodeError"),
+    ("tfhub_module.pb", b"\x08\x07", "tfhub_module.pb) declares module format 7, and "
+     "tensorflow_hub reads only format 3"),
+])
+def test_a_damaged_module_file_is_named(tmp_path, digits_module, name, content, message):
   broken = tmp_path / "broken"
   copy_tree_with_gfile(digits_module, str(broken))
-  (broken / "saved_model.pb").write_bytes(b"\x08\x96\x01 this is not a protocol buffer")
-  with pytest.raises(FinetuneError, match="saved_model.pb could not be read .*corrupt"):
+  (broken / name).write_bytes(content)
+  with pytest.raises(FinetuneError) as raised:
     _ = HubModule(handle=str(broken)).spec
+  assert f"Module '{broken}': its {name} ({broken / name}" in str(raised.value)
+  assert message in str(raised.value), str(raised.value)
+  assert "Export the module again" in str(raised.value)
 
 
 def test_allowed_prefixes_compare_whole_normalized_paths(tmp_path):

@@ -10,7 +10,7 @@ import finetune
 # Bottom to top: a module may import from its own package and from packages of lower layers.
 LAYERS = (
     ("errors",),
-    ("files", "checks", "formatting", "logs", "config_types"),
+    ("files", "checks", "formatting", "logs", "config_types", "config_scopes", "config_includes"),
     ("process",),  # signals, locks, other processes
     ("modules",),
     ("inputs", "embeddings"),

@@ -9,6 +9,7 @@ import os
 import numpy as np
 
 from finetune.embeddings import table_io
+from finetune.embeddings import text_checks
 from finetune.errors import FinetuneError
 
 
@@ -79,6 +80,7 @@ def _words(path):
   if path.lower().endswith(".parquet"):
     yield from _parquet_words(path)
     return
+  text_checks.check_encoding(path, "--vocabulary_file")
   with table_io.open_file(path) as f:
     for line in f:
       yield table_io.text(line).rstrip("\r\n")

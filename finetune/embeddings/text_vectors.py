@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from finetune.embeddings import table_io
+from finetune.embeddings import text_checks
 from finetune.errors import FinetuneError
 
 
@@ -115,7 +116,8 @@ def _parse_line(raw, dim, number, path):
   if len(parts) != dim + 1 or _looks_like_numbers(parts[0]):
     found = len(line.split(" ")) - 1
     raise FinetuneError(f"Line {number} of {path} has {found} numbers after its word where "
-                        f"the file's vectors have {dim}: a ragged row. Fix or drop that line.")
+                        f"the file's vectors have {dim}: a ragged row. Fix or drop that line."
+                        f"{text_checks.ragged_hint(line)}")
   word = parts[0]
   if not word or (word.isascii() and word.isspace()):
     raise FinetuneError(f"Line {number} of {path} has an empty word; every vector needs one.")

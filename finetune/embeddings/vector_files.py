@@ -28,6 +28,7 @@ import numpy as np
 from finetune.embeddings import binary_vectors
 from finetune.embeddings import matrix_files
 from finetune.embeddings import table_io
+from finetune.embeddings import text_checks
 from finetune.embeddings import text_vectors
 from finetune.embeddings import vocabulary
 from finetune.errors import FinetuneError
@@ -78,7 +79,10 @@ def stage(path, vocabulary_out, rows_out, vocabulary_file=None, input_format="au
   reader = _reader(path, vocabulary_file, input_format, num_lines_to_ignore, num_lines_to_use,
                    _Progress(path, progress_every_secs))
   rows_out = None if reader.rows else rows_out  # a .npy's rows are read where they are
-  with vocabulary.VocabularyWriter(vocabulary_out, reader.place_of_row) as words, \
+  # word2vec.c cut long words inside a character: kept in its binary format (text_checks).
+  keep_cut_words = isinstance(reader, binary_vectors.BinaryVectors)
+  with vocabulary.VocabularyWriter(vocabulary_out, reader.place_of_row,
+                                   keep_cut_words) as words, \
        (open(rows_out, "wb") if rows_out else contextlib.nullcontext()) as rows_file:
     for batch_words, rows in reader.batches():
       _check_finite(batch_words, rows, words.count, reader.place_of_row)
@@ -121,6 +125,8 @@ def _reader(path, vocabulary_file, input_format, ignore, use, progress):
     raise FinetuneError(f"--vocabulary_file goes with a .npy matrix; {path} is read as "
                         f"{fmt}, which carries its words. Leave --vocabulary_file out.")
   table_io.check_regular_file(path, "--embedding_file")
+  if fmt == "text":
+    text_checks.check_encoding(path, "--embedding_file")
   if fmt == "npy":
     return matrix_files.NpyVectors(path, vocabulary_file, ignore, use)
   if fmt == "word2vec_binary":

@@ -8,6 +8,7 @@ compares the words themselves only where two hashes are equal.
 
 import numpy as np
 
+from finetune.embeddings import text_checks
 from finetune.errors import FinetuneError
 
 
@@ -17,9 +18,10 @@ class VocabularyWriter:
   Use as a context manager; call check_duplicates() once every word is added.
   """
 
-  def __init__(self, path, place_of_row):
+  def __init__(self, path, place_of_row, keep_cut_words=False):
     self.path = path
     self._place = place_of_row
+    self._keep_cut_words = keep_cut_words
     # pylint: disable-next=consider-using-with  (closed by __exit__)
     self._file = open(path, "w", encoding="utf-8", errors="surrogateescape", newline="\n")
     self._hashes = []  # an int64 array per batch
@@ -39,6 +41,7 @@ class VocabularyWriter:
       if not word or (word.isascii() and word.isspace()) or "\n" in word:
         raise FinetuneError(f"The word at {self._place(row)} is {word!r}: a word must be "
                             "non-empty and on one line.")
+      text_checks.check_word(word, self._place(row), self._keep_cut_words)
     if words:
       self._file.write("\n".join(words) + "\n")
     self._hashes.append(np.fromiter(map(hash, words), np.int64, len(words)))

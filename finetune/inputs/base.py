@@ -206,6 +206,10 @@ def glob_files(pattern, what):
   that matches nothing (in a list too: training on the rest would go unnoticed) and a
   directory where a file is meant."""
   patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+  if not patterns:  # an empty list would read nothing, and an empty split is no data
+    split = what.rsplit(".", 1)[-1].split("_")[0]
+    raise FinetuneError(f"{what} = {pattern!r} names no files; give a file, a glob pattern (e.g. "
+                        f"'data/{split}-*') or a list of them.")
   files = []
   for one in patterns:
     matched = tf.io.gfile.glob(one)

@@ -1,5 +1,6 @@
 """CSV files with a header row: text, numeric and grouped numeric columns."""
 
+import csv
 import fnmatch
 from typing import Mapping, Optional, Sequence, Tuple, Union
 
@@ -103,7 +104,9 @@ class CsvData(DataSource):
         raise FinetuneError(f"CSV file '{path}' ends its lines with CR alone (classic Mac OS); "
                             "TensorFlow's reader would see one line. Save it with LF or CRLF "
                             "line endings.")
-      columns = [c.strip() for c in line.split(self.field_delim)]
+      # csv reads a quoted header (R's write.csv, pandas' QUOTE_ALL) as TensorFlow reads the
+      # rows: a column named "pixel_0" is pixel_0, and a quoted delimiter is no boundary.
+      columns = [c.strip() for c in next(csv.reader([line], delimiter=self.field_delim))]
       if header is None:
         header, first = columns, path
       elif columns != header:

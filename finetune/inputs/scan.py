@@ -15,6 +15,7 @@ import zlib
 import tensorflow as tf
 
 from finetune.errors import FinetuneError
+from finetune.formatting import printable
 
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_RECORDS = 2_000_000  # per file: a scan that finds nothing ends, the graph's error stands
@@ -91,8 +92,10 @@ def cr_line_endings(path):
 
 
 def clipped(value, limit=60):
-  """A value shown in a message: a 20 MB field must not become a 20 MB error line."""
-  return value if len(value) <= limit else f"{value[:limit]}... ({len(value):,} characters)"
+  """A value shown in a message: a 20 MB field must not become a 20 MB error line, and a NUL
+  or a terminal escape in it is shown as an escape."""
+  return printable(value) if len(value) <= limit else (f"{printable(value[:limit])}... "
+                                                       f"({len(value):,} characters)")
 
 
 def quoting_fault(line, delimiter):

@@ -64,7 +64,10 @@ def _megabytes(n):
 
 
 class ProgressReader:
-  """A file object that passes reads through and logs bytes and rate every `every_secs`."""
+  """A file object that passes reads through and logs bytes and rate every `every_secs`.
+  It keeps the answer's content type and first bytes, to say what came instead of an archive."""
+
+  FIRST_BYTES = 64
 
   def __init__(self, fileobj, url, every_secs):
     self._fileobj = fileobj
@@ -72,9 +75,13 @@ class ProgressReader:
     self._every_secs = every_secs
     self._start = self._last_log = time.time()
     self.bytes_read = 0
+    self.content_type = getattr(fileobj, "headers", {}).get("Content-Type")
+    self.first_bytes = b""
 
   def read(self, size=-1):
     chunk = self._fileobj.read(size)
+    if len(self.first_bytes) < self.FIRST_BYTES:
+      self.first_bytes += chunk[:self.FIRST_BYTES - len(self.first_bytes)]
     self.bytes_read += len(chunk)
     now = time.time()
     if now - self._last_log >= self._every_secs:

@@ -13,6 +13,7 @@ import tensorflow_hub as hub
 
 from finetune.errors import FinetuneError
 from finetune.modules import graph_ops
+from finetune.modules import module_files
 from finetune.modules import resolvers
 from finetune.modules import tf2_module
 from finetune.modules import variables_check
@@ -76,6 +77,7 @@ def load_spec(handle, allowed_prefixes=None, check=None):
   try:
     path = hub.resolve(handle)
     check_no_links(handle, path)
+    module_files.check(handle, path)
     if check is not None:
       check(path)
     try:
@@ -123,8 +125,10 @@ def describe_bad_handle(handle, error):
       return (f"Module handle '{handle}' does not exist. Give a directory that holds "
               "tfhub_module.pb (TF1 Hub format) or saved_model.pb (TF2 SavedModel), a "
               "file:// or gs:// path, or an http(s) URL of a compressed module.")
+    if not tf.io.gfile.isdir(path):
+      return _file_handle_message(handle, path)
     has = lambda name: tf.io.gfile.exists(os.path.join(path, name))
-    if tf.io.gfile.isdir(path) and not has("tfhub_module.pb") and not has("saved_model.pb"):
+    if not has("tfhub_module.pb") and not has("saved_model.pb"):
       return (f"Module handle '{handle}' is a directory without tfhub_module.pb or "
               "saved_model.pb, so it is neither a TF1 Hub format module nor a TF2 SavedModel.")
     if "DecodeError" in type(error).__name__ or "parse" in str(error).lower():
@@ -134,3 +138,18 @@ def describe_bad_handle(handle, error):
               "Export or download it again (for a cached download, delete its folder under "
               "TFHUB_CACHE_DIR).")
   return f"Could not load module '{handle}': {type(error).__name__}: {error}"
+
+
+def _file_handle_message(handle, path):
+  """A handle that names a file: a module's own .pb, a local archive, or something else."""
+  name, folder = os.path.basename(path), os.path.dirname(path.rstrip("/")) or "."
+  if name in ("tfhub_module.pb", "saved_model.pb"):
+    return (f"Module handle '{handle}' is the module's file {name}; a handle names the "
+            f"module's folder: hub_module.handle = '{folder}'.")
+  if name.endswith((".tar.gz", ".tgz")):
+    return (f"Module handle '{handle}' is a local archive, and tensorflow_hub reads a local "
+            "module only as a folder (archives only over http(s)). Unpack it (mkdir MODULE && "
+            f"tar -xzf {path} -C MODULE) and set hub_module.handle = 'MODULE', or serve it over "
+            "http(s) and give its URL.")
+  return (f"Module handle '{handle}' is a file; a handle names a module's folder, one that "
+          "holds tfhub_module.pb (TF1 Hub format) or saved_model.pb (TF2 SavedModel).")

@@ -10,6 +10,7 @@ process that is gone, or says whose download it waits for (download_lock.py).
 import functools
 import os
 import tarfile
+import zlib
 
 import tensorflow as tf
 from tensorflow_hub import compressed_module_resolver
@@ -82,6 +83,17 @@ def check_download(handle, folder):
         "in the cache.") from None
 
 
+def not_an_archive(handle, response, error):
+  """What came instead of a module archive (a web page, an error text), as far as its content
+  type and first bytes tell."""
+  start = response.first_bytes.decode("utf-8", "replace").strip()
+  start = repr(start[:48] + ("..." if len(start) > 48 else "")) if start else "nothing"
+  return (f"Refused the download of '{handle}': the server answered with "
+          f"{response.content_type or 'no content type'} ({start}), not a module archive "
+          f"(.tar.gz: {error}). Give the URL of the module's .tar.gz (a tfhub.dev-style URL "
+          "serves it when asked with ?tf-hub-format=compressed). Nothing was kept in the cache.")
+
+
 class StrictHttpCompressedFileResolver(compressed_module_resolver.HttpCompressedFileResolver):
   """hub's http(s) tarball resolver with strict extraction."""
 
@@ -92,7 +104,10 @@ class StrictHttpCompressedFileResolver(compressed_module_resolver.HttpCompressed
       url = self._append_compressed_format_query(handle)
       with phase(f"downloading {handle}"), downloads.opened(url, handle,
                                                             self._context) as response:
-        extract_strictly(response, tmp_dir)
+        try:
+          extract_strictly(response, tmp_dir)
+        except (tarfile.TarError, EOFError, zlib.error) as e:
+          raise FinetuneError(not_an_archive(handle, response, e)) from None
       check_download(handle, tmp_dir)  # refused: hub deletes tmp_dir, the cache stays empty
 
     download_lock.wait_for_owner(handle, module_dir, self._lock_file_timeout_sec())

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from finetune import checks
 from finetune.errors import FinetuneError
+from finetune.formatting import printable
 from finetune.training.head_base import FinetuneHead
 
 _HEAD_NAMES = ("multi_class_head, binary_class_head, multi_label_head, regression_head, "
@@ -75,11 +76,11 @@ class _ClassHead(FinetuneHead):
     if self.vocabulary:
       if text in self.vocabulary:
         return None
-      return (f"label '{text}' is not in the label_vocabulary "
+      return (f"label '{printable(text)}' is not in the label_vocabulary "
               f"({', '.join(map(str, self.vocabulary[:10]))})")
     value = _number(text.strip(), int)
     if value is None:
-      return f"label '{text}' is not a number and the head has no label_vocabulary"
+      return f"label '{printable(text)}' is not a number and the head has no label_vocabulary"
     if not 0 <= value < self.n_classes:
       return (f"label {value} is outside the classes 0..{self.n_classes - 1} "
               f"(n_classes = {self.n_classes})")

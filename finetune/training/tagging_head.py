@@ -14,6 +14,7 @@ import gin
 import tensorflow as tf
 
 from finetune.errors import FinetuneError
+from finetune.formatting import printable
 from finetune.training.head_base import FinetuneHead
 
 TRAIN, EVAL, PREDICT = (tf.estimator.ModeKeys.TRAIN, tf.estimator.ModeKeys.EVAL,
@@ -65,10 +66,10 @@ class TokenTaggingHead(FinetuneHead, tf.estimator.Head):
     tags = _ascii_words(str(text))
     unknown = [t for t in tags if t not in self.tags]
     if unknown:
-      return f"tag '{unknown[0]}' is not in token_tagging_head.tags"
+      return f"tag '{printable(unknown[0])}' is not in token_tagging_head.tags"
     if words is not None and len(tags) != len(_ascii_words(str(words))):
       return (f"the label has {len(tags)} tags for the {len(_ascii_words(str(words)))} words "
-              f"of '{_shortened(str(words))}' (one tag per whitespace-separated word)")
+              f"of '{printable(_shortened(str(words)))}' (one tag per whitespace-separated word)")
     return None
 
   @property

@@ -70,6 +70,7 @@ def plan(grids, zipped=False):
   if twice:
     raise FinetuneError(f"{', '.join(twice)} is gridded more than once; give all its values in "
                         "one --grid (or one line of the sweep file).")
+  _check_distinct(grids, zipped)
   if zipped:
     lengths = {len(v) for _, v in grids}
     if len(lengths) != 1:
@@ -86,6 +87,24 @@ def plan(grids, zipped=False):
     label = re.sub(r"[^\w.=+-]+", "_", label)[:80]
     trials.append((f"{i:0{width}d}-{label}", values))
   return trials
+
+
+def _check_distinct(grids, zipped):
+  """Two trials with the same values would train the same model twice (and share a name
+  but for its number). Values are compared as the binding writes them: 0.1 and 0.10 are one."""
+  for param, values in grids:
+    written = [format_value(v) for v in values]
+    repeated = next((w for w in written if written.count(w) > 1), None)
+    if repeated is not None and not zipped:
+      raise FinetuneError(f"Grid {param} = {values!r} gives {repeated} more than once, so two "
+                          "trials would be the same; give each value once.")
+  if zipped:
+    combos = [tuple(format_value(v) for v in combo) for combo in zip(*[v for _, v in grids])]
+    same = next((i for i, c in enumerate(combos) if combos.index(c) != i), None)
+    if same is not None:
+      shown = ", ".join(f"{p}={w}" for (p, _), w in zip(grids, combos[same]))
+      raise FinetuneError(f"Zipped trials {combos.index(combos[same])} and {same} are the same "
+                          f"({shown}); give each combination once.")
 
 
 def trial_command(gin_files, gin_bindings, values, model_dir, threads):
