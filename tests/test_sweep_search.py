@@ -2,6 +2,7 @@
 a median pruner that stops a deliberately bad trial after its first evaluation, two workers
 on one study, a killed worker's trial taken over, a study resumed, malformed spaces."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -247,3 +248,22 @@ def test_a_grid_point_taken_twice_at_once_is_yielded_by_the_later_trial():
   assert states[:2] == [({"x": taken}, optuna.trial.TrialState.RUNNING, None),
                         ({"x": taken}, optuna.trial.TrialState.FAIL, True)]
   study.tell(trial, 0.5)  # the used-up grid does not raise (no Study.stop outside optimize)
+
+
+def test_storage_is_a_database_url_or_a_journal_path_and_remembers_its_search(tmp_path):
+  from finetune.trials import study as study_lib  # pylint: disable=g-import-not-at-top
+  settings = study_lib.SearchSettings(search="random", space=space_lib.plan_space(
+      ["LEARNING_RATE=uniform(0.01, 0.1)"]), grid=[], trials=2)
+  url = f"sqlite:///{tmp_path / 'studies.db'}"
+  made = study_lib.open_study(study_lib.open_storage(str(tmp_path), url), "s", settings)
+  made.tell(made.ask(dict(settings.space)), 0.5)
+  joined = study_lib.open_study(study_lib.open_storage(str(tmp_path), url), "s", settings)
+  assert [t.value for t in joined.get_trials()] == [0.5] and (tmp_path / "studies.db").exists()
+  journal = study_lib.open_storage(str(tmp_path), str(tmp_path / "shared" / "s.journal"))
+  assert isinstance(journal, optuna.storages.JournalStorage)
+  other = dataclasses.replace(settings, space=space_lib.plan_space(
+      ["LEARNING_RATE=uniform(0.01, 0.2)"]))
+  with pytest.raises(FinetuneError, match="was started with another space"):
+    study_lib.open_study(study_lib.open_storage(str(tmp_path), url), "s", other)
+  with pytest.raises(FinetuneError, match="cannot be opened"):
+    study_lib.open_storage(str(tmp_path), f"sqlite:///{tmp_path / 'missing' / 'x.db'}")
