@@ -292,6 +292,7 @@ def search(gin_files, sweep_dir, space=(), trials=None, search="tpe", grid=(), b
     raise FinetuneError("Pass the base config of every trial (--gin_file=F).")
   files.check_directory_or_absent(sweep_dir, "sweep_dir")
   settings = sweep_plans.settings(search, space, grid, trials, pruner, startup_trials)
+  settings.config = (list(gin_files), list(bindings))  # a rerun with other ones is refused
   for_check = sweep_plans.check_trials(settings)
   sweep_plans.check_trial_configs(gin_files, bindings, for_check, allow_gin_imports)
   sweep_plans.fill_defaults(settings, gin_files,

@@ -85,6 +85,9 @@ def _sweep():
   if FLAGS.parallel < 1:
     raise FinetuneError(f"--parallel is the number of trials run at once: 1 or more, got "
                         f"{FLAGS.parallel}.")
+  if not FLAGS.search and (FLAGS.space or FLAGS.trials is not None):
+    raise FinetuneError(f"{'--space' if FLAGS.space else '--trials'} belongs to a search: add "
+                        "--search=tpe (or random), or sweep a grid with --grid='PARAM=[v1, v2]'.")
   if FLAGS.search and not FLAGS.collect:
     if FLAGS.zip:
       raise FinetuneError("--zip pairs a grid's values; --search=grid takes their cross "

@@ -78,8 +78,10 @@ def fill_defaults(settings, gin_files, bindings, metric, higher_is_better, allow
   evaluation = settings_lib.Evaluation()
   settings.metric = metric or evaluation.best_export_metric or "accuracy"
   if higher_is_better is None:
-    same = evaluation.best_export_metric in (None, settings.metric)
-    higher_is_better = evaluation.best_export_higher_is_better if same else True
+    if evaluation.best_export_metric == settings.metric:
+      higher_is_better = evaluation.best_export_higher_is_better
+    else:  # a loss or an error rate is minimized; maximizing it would rank the worst first
+      higher_is_better = not any(w in settings.metric for w in ("loss", "error"))
   settings.higher_is_better = higher_is_better
 
   def bound(name):

@@ -267,3 +267,44 @@ def test_storage_is_a_database_url_or_a_journal_path_and_remembers_its_search(tm
     study_lib.open_study(study_lib.open_storage(str(tmp_path), url), "s", other)
   with pytest.raises(FinetuneError, match="cannot be opened"):
     study_lib.open_storage(str(tmp_path), f"sqlite:///{tmp_path / 'missing' / 'x.db'}")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--trials=2", "--space=LEARNING_RATE=uniform(0.01, 0.1)"],
+     "--space belongs to a search: add --search=tpe (or random)"),
+    (["--search=random", "--trials=2", "--space=LEARNING_RATE=loguniform(1e-4, 1e400)"],
+     "gives loguniform 0.0001 and inf; both must be finite numbers"),
+])
+def test_search_flags_out_of_place_are_one_line(tmp_path, args, message):
+  result = helpers.run_sweep("--gin_file=digits/finetune.gin", f"--sweep_dir={tmp_path}", *args,
+                             check=False)
+  assert result.returncode == 2 and result.stderr.startswith("finetune: error: "), result.stderr
+  assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_storage_that_is_a_directory_unwritable_or_not_a_journal_is_one_line(tmp_path):
+  from finetune.trials import study as study_lib  # pylint: disable=g-import-not-at-top
+  (tmp_path / "not_a_journal.txt").write_text("hello\n")
+  for storage, message in ((str(tmp_path), "is a directory; the study is one journal file"),
+                           ("/proc/nope.journal", "cannot be written"),
+                           (str(tmp_path / "not_a_journal.txt"), "is not an Optuna journal")):
+    with pytest.raises(FinetuneError, match=message):
+      study_lib.open_storage(str(tmp_path), storage)
+  assert (tmp_path / "not_a_journal.txt").read_text() == "hello\n"
+
+
+def test_a_study_remembers_its_config_and_a_loss_is_minimized(tmp_path):
+  from finetune.trials import study as study_lib  # pylint: disable=g-import-not-at-top
+  from finetune import sweep_plans  # pylint: disable=g-import-not-at-top
+  space = space_lib.plan_space(["LEARNING_RATE=uniform(0.01, 0.1)"])
+  settings = study_lib.SearchSettings(search="random", space=space, grid=[], trials=2,
+                                      config=(["digits/finetune.gin"], ["BATCH_SIZE = 32"]))
+  storage = study_lib.open_storage(str(tmp_path))
+  study_lib.open_study(storage, "s", settings)
+  other = dataclasses.replace(settings, config=(["digits/finetune.gin"], ["BATCH_SIZE = 8"]))
+  with pytest.raises(FinetuneError, match="was started with another config"):
+    study_lib.open_study(storage, "s", other)
+  sweep_plans.fill_defaults(settings, ["digits/finetune.gin"], [], "average_loss", None, False)
+  assert settings.metric == "average_loss" and settings.higher_is_better is False
+  sweep_plans.fill_defaults(settings, ["digits/finetune.gin"], [], None, None, False)
+  assert settings.metric == "accuracy" and settings.higher_is_better is True

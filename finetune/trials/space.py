@@ -7,6 +7,7 @@ bad part and shows the right form, before any trial starts.
 """
 
 import ast
+import math
 import re
 
 from optuna import distributions
@@ -40,6 +41,9 @@ def _numbers(text, call, kind):
   if any(isinstance(v, bool) or not isinstance(v, wanted) for v in args):
     _fail(text, f"gives {call.func.id} {low!r} and {high!r}; both must be "
           f"{'integers' if kind is int else 'numbers'}", call.func.id)
+  if not all(math.isfinite(v) for v in args):
+    _fail(text, f"gives {call.func.id} {low!r} and {high!r}; both must be finite numbers",
+          call.func.id)
   if not low < high:
     _fail(text, f"has low {low!r} not below high {high!r}", call.func.id)
   return low, high

@@ -8,6 +8,7 @@ for another search of the same study is refused, instead of mixing two searches.
 """
 
 import dataclasses
+import json
 import os
 import re
 import warnings
@@ -42,6 +43,7 @@ class SearchSettings:
   space: list
   grid: list
   trials: int
+  config: tuple = ()  # the base config files and bindings every trial shares
   pruner: str = "median"
   startup_trials: Optional[int] = None
   metric: str = "accuracy"
@@ -85,8 +87,21 @@ def open_storage(sweep_dir, storage=None):
     raise FinetuneError(f"A search sweep in '{sweep_dir}' cannot keep its study there (Optuna's "
                         "journal file needs a local or shared POSIX path): pass "
                         "--storage=PATH or --storage=postgresql://...")
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
+  if os.path.isdir(path):
+    raise FinetuneError(f"--storage={path} is a directory; the study is one journal file: pass "
+                        f"--storage={os.path.join(path, STUDY_FILE)}.")
+  try:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    _check_journal(path)
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
+  except OSError as e:
+    raise FinetuneError(f"The study's journal file {path} cannot be written: {e.strerror}; pass "
+                        "--storage=A_WRITABLE_PATH.") from None
+  except ValueError as e:  # json's decode error, and Optuna's on a foreign log
+    raise FinetuneError(f"{path} is not an Optuna journal file ({type(e).__name__}: "
+                        f"{str(e).splitlines()[0]}); pass --storage= a new path, or remove "
+                        "the file if it is a broken study.") from None
+  return storage
 
 
 class _GridSampler(optuna.samplers.GridSampler):
@@ -96,6 +111,18 @@ class _GridSampler(optuna.samplers.GridSampler):
 
   def after_trial(self, study, trial, state, values):
     del study, trial, state, values
+
+
+def _check_journal(path):
+  """An existing journal file is JSON lines (Optuna's log of operations); Optuna itself would
+  fail on another file only at its first read, with a bare JSON error."""
+  if not os.path.exists(path) or not os.path.getsize(path):
+    return
+  with open(path, "rb") as f:
+    first = f.readline(1 << 20)
+  value = json.loads(first.decode("utf-8", "replace"))  # ValueError if it is no JSON
+  if not isinstance(value, dict) or "op_code" not in value:
+    raise ValueError("its first line is not one of Optuna's journal records")
 
 
 def sampler(settings):
@@ -126,6 +153,7 @@ def _signature(settings):
       "search": settings.search,
       "space": {p: repr(d) for p, d in settings.space},
       "grid": {p: repr(list(v)) for p, v in settings.grid},
+      "config": [list(part) for part in settings.config],
   }
 
 
@@ -140,6 +168,8 @@ def open_study(storage, name, settings):
                         f"command would {direction} it: drop or add --lower_is_better, or use "
                         "another --study_name.")
   signature, recorded = _signature(settings), study.user_attrs.get("search")
+  if recorded is not None and "config" not in recorded:  # a study of an earlier finetune
+    signature.pop("config")
   if recorded is None:
     study.set_user_attr("search", signature)
   elif recorded != signature:
