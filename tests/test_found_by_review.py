@@ -65,19 +65,26 @@ def test_a_csv_with_cr_line_endings_is_refused_instead_of_read_as_one_line(tmp_p
     _check(tmp_path, digits_module, f"csv_data.train_files = '{cr}'")
 
 
-def test_a_huge_field_is_clipped_in_the_message(tmp_path, digits_module):
+def _train_on_edited_rows(path, row, edit, digits_module):
+  """The FinetuneError of training on the digits' first 30 lines with line `row` edited."""
   with open(TRAIN_CSV) as f:
     lines = f.read().splitlines()[:30]
-  lines[4] = "1" * 200_000 + "," + lines[4].split(",", 1)[1]
-  big = tmp_path / "big.csv"
-  big.write_text("\n".join(lines) + "\n")
+  lines[row] = edit(lines[row])
+  path.write_text("\n".join(lines) + "\n")
   with pytest.raises(FinetuneError) as raised:
     api.train(["digits/finetune.gin"], [f"MODULE_HANDLE = '{digits_module}'", "TRAIN_STEPS = 2",
                                         "learning_rate_schedule.warmup_steps = 0",
-                                        f"csv_data.train_files = '{big}'"],
-              model_dir=str(tmp_path / "run"), schedule="train")
-  assert len(str(raised.value)) < 500
-  assert f"Row 5 of {big}: field larger than field limit" in str(raised.value)
+                                        f"csv_data.train_files = '{path}'"],
+              model_dir=str(path.parent / "run"), schedule="train")
+  return str(raised.value)
+
+
+def test_a_huge_field_is_clipped_in_the_message(tmp_path, digits_module):
+  big = tmp_path / "big.csv"
+  message = _train_on_edited_rows(big, 4, lambda line: "1" * 200_000 + "," + line.split(",", 1)[1],
+                                  digits_module)
+  assert len(message) < 500
+  assert f"Row 5 of {big}: field larger than field limit" in message
 
 
 def test_a_parameter_gridded_twice_is_refused():
@@ -129,19 +136,12 @@ def test_a_folder_named_like_a_config_folder_in_the_working_directory(tmp_path, 
 
 
 def test_a_nul_byte_in_a_label_is_shown_escaped(tmp_path, digits_module):
-  with open(TRAIN_CSV) as f:
-    lines = f.read().splitlines()[:30]
-  lines[3] = lines[3].rsplit(",", 1)[0] + ",o\x00dd"
   data = tmp_path / "nul.csv"
-  data.write_text("\n".join(lines) + "\n")
-  with pytest.raises(FinetuneError) as raised:
-    api.train(["digits/finetune.gin"], [f"MODULE_HANDLE = '{digits_module}'", "TRAIN_STEPS = 2",
-                                        "learning_rate_schedule.warmup_steps = 0",
-                                        f"csv_data.train_files = '{data}'"],
-              model_dir=str(tmp_path / "run"), schedule="train")
-  assert (f"Row 4 of {data}: label 'o\\x00dd' is not in the label_vocabulary (even, odd)"
-          in str(raised.value)), str(raised.value)
-  assert "\x00" not in str(raised.value)
+  message = _train_on_edited_rows(data, 3, lambda line: line.rsplit(",", 1)[0] + ",o\x00dd",
+                                  digits_module)
+  assert f"Row 4 of {data}: label 'o\\x00dd' is not in the label_vocabulary (even, odd)" in (
+      message), message
+  assert "\x00" not in message
   # The command's one line escapes whatever a message still holds that a terminal hides.
   assert formatting.one_line("a 'b\x00\x1b[2J'\n  c") == "a 'b\\x00\\x1b[2J': `c`"
 
