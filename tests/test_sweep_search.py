@@ -265,7 +265,7 @@ def test_storage_is_a_database_url_or_a_journal_path_and_remembers_its_search(tm
       ["LEARNING_RATE=uniform(0.01, 0.2)"]))
   with pytest.raises(FinetuneError, match="was started with another space"):
     study_lib.open_study(study_lib.open_storage(str(tmp_path), url), "s", other)
-  with pytest.raises(FinetuneError, match="cannot be opened"):
+  with pytest.raises(FinetuneError, match=f"the folder {tmp_path / 'missing'} does not exist"):
     study_lib.open_storage(str(tmp_path), f"sqlite:///{tmp_path / 'missing' / 'x.db'}")
 
 

@@ -74,6 +74,7 @@ def quiet():
 def open_storage(sweep_dir, storage=None):
   """An RDB storage for a URL, else a journal file (default SWEEP_DIR/study.journal)."""
   if storage and re.match(r"^[a-z][\w+]*://", storage):
+    _check_sqlite_folder(storage)
     try:
       return optuna.storages.RDBStorage(storage)
     except (ImportError, ModuleNotFoundError) as e:
@@ -111,6 +112,16 @@ class _GridSampler(optuna.samplers.GridSampler):
 
   def after_trial(self, study, trial, state, values):
     del study, trial, state, values
+
+
+def _check_sqlite_folder(url):
+  """SQLite creates the database file but not its folder, and says only 'unable to open'."""
+  if not url.startswith("sqlite:///") or url == "sqlite:///:memory:":
+    return
+  folder = os.path.dirname(os.path.abspath(url[len("sqlite:///"):]))
+  if not os.path.isdir(folder):
+    raise FinetuneError(f"--storage={url}: the folder {folder} does not exist (SQLite creates "
+                        "the database file, not its folder); create it, or pass another path.")
 
 
 def _check_journal(path):
