@@ -7,6 +7,7 @@ Config files are found relative to the working directory first, then in the ship
 describes itself: with no config file, MODEL_DIR/operative_config.gin is read instead.
 """
 
+import codecs
 import difflib
 import inspect
 import logging
@@ -132,6 +133,11 @@ def _texts_with_includes(path, seen=None):
     return []
   seen.add(path)
   text = files.read_text(path, "Gin file")
+  with tf.io.gfile.GFile(path, "rb") as f:
+    if f.read(3) == codecs.BOM_UTF8:  # gin reads it as part of the first line's first token
+      raise FinetuneError(f"Gin file '{path}' starts with a UTF-8 byte-order mark, which gin "
+                          "cannot read; save it without one (sed -i '1s/^\xEF\xBB\xBF//' "
+                          f"{path}).")
   texts = [(path, text)]
   for name in re.findall(r"^\s*include\s+['\"]([^'\"]+)['\"]", text, re.M):
     for candidate in (os.path.join(os.path.dirname(path), name), name,

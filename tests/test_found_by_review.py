@@ -160,3 +160,13 @@ def test_a_csv_with_quoted_header_and_fields_trains(tmp_path, digits_module):
   ], model_dir=str(tmp_path / "run"), schedule="train")
   assert result.model_dir == str(tmp_path / "run")
   assert helpers.checkpoint_step(tmp_path / "run") == 2
+
+
+def test_a_gin_file_with_a_byte_order_mark_is_named(tmp_path, digits_module):
+  config = tmp_path / "bom.gin"
+  config.write_bytes(b"\xef\xbb\xbfinclude 'digits/finetune.gin'\n")
+  with pytest.raises(FinetuneError) as raised:
+    api.train([str(config)], [f"MODULE_HANDLE = '{digits_module}'"],
+              model_dir=str(tmp_path / "run"), schedule="check")
+  assert f"Gin file '{config}' starts with a UTF-8 byte-order mark" in str(raised.value)
+  assert not (tmp_path / "run").exists()
