@@ -1,6 +1,7 @@
 """The top-level gin configurable behind every entry point: `experiment`.
 
-    experiment.module = @hub_module()          the pretrained module
+    experiment.module = @hub_module()          the pretrained module (or a list of them,
+                                               each in a gin scope: modules/module_set.py)
     experiment.data = @csv_data()              the data
     experiment.head = @binary_class_head()     the task's head
     experiment.head_network = @head_network()  new layers under the head
@@ -14,6 +15,7 @@ Estimator exists, so a mistake costs nothing and writes nothing to model_dir.
 """
 
 import contextlib
+from typing import Sequence, Union
 
 import gin
 import tensorflow as tf
@@ -41,7 +43,7 @@ TRAINING_SCHEDULES = ("train_and_evaluate", "train")
 @gin.configurable("experiment", denylist=["model_dir", "schedule", "hooks", "command_line"])
 def run(model_dir,
         schedule="train_and_evaluate",
-        module: HubModule = gin.REQUIRED,
+        module: Union[HubModule, Sequence[HubModule]] = gin.REQUIRED,
         data: DataSource = gin.REQUIRED,
         head: FinetuneHead = gin.REQUIRED,
         head_network: HeadNetwork = gin.REQUIRED,

@@ -60,11 +60,12 @@ class Job:
     self._check_metric_names()
     self.runtime.check(schedule, self.training)
     replicas.check_batch(self.data.batch_size, self.runtime.replicas)
-    self.runtime.check_paths(self.model_dir, self.module)
-    self.data.adapt_to_module(self.module)
-    self.head.check_setup(self.module, self.data, self.runtime)
-    self.module.validate(self.data.feature_specs(), per_position_head=self.head.per_position)
-    self.runtime.check_module(self.module)
+    modules = self.module
+    modules.each(lambda m: self.runtime.check_paths(self.model_dir, m))
+    self.data.adapt_to_modules(modules)
+    self.head.check_setup(modules, self.data, self.runtime)
+    modules.validate(self.data.feature_specs(), per_position_head=self.head.per_position)
+    modules.each(self.runtime.check_module)
     self.data.check_not_empty()
     self._check_warm_start()
     self.model.batch_size = self.data.batch_size

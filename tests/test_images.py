@@ -16,6 +16,7 @@ from finetune.training import heads
 from finetune.inputs import image_ops
 from finetune.errors import FinetuneError
 from finetune.modules.hub_module import HubModule
+from finetune.modules.module_set import ModuleSet
 from finetune.inputs.image_folder import ImageFolderData
 from tests import helpers
 
@@ -38,7 +39,7 @@ def test_image_folder_reads_png_and_jpeg_at_module_size(image_example):
                            eval_batch_size=8)
   assert source.class_names == ["even", "odd"]
   assert source.feature_specs()["images"].shape.as_list() == [None, None, 3]
-  source.adapt_to_module(HubModule(handle=image_example["image_feature_vector"]))
+  source.adapt_to_modules(ModuleSet(HubModule(handle=image_example["image_feature_vector"])))
   assert source.feature_specs() == {"images": tf.TensorSpec([32, 32, 3], tf.float32)}
   files = source.files(data_lib.EVAL)
   assert {os.path.splitext(p)[1] for p, _ in files} == {".png", ".jpg"}

@@ -2,6 +2,8 @@
 
 import math
 
+import types
+
 import gin
 import numpy as np
 import pytest
@@ -81,7 +83,9 @@ def _one_step(bindings):
   with tf.Graph().as_default():
     loss, module_var, head_var = _two_part_model()
     step = tf.compat.v1.train.get_or_create_global_step()
-    train_op = Optimization().train_op(loss, step, 100, "module")
+    module = types.SimpleNamespace(name="module", selector="hub_module",
+                                   learning_rate_multiplier=None, freeze_variables=[])
+    train_op = Optimization().train_op(loss, step, 100, [module])
     with tf.compat.v1.Session() as session:
       session.run(tf.compat.v1.global_variables_initializer())
       session.run(train_op)

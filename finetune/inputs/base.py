@@ -80,29 +80,42 @@ class DataSource:
     self.image_size = list(image_size) if image_size else None
     self.tokenization = tokenization
 
-  def adapt_to_module(self, module):
-    """Takes the image size from the module where the config does not set one, and builds
-    the tokenizer of a BERT-family module from the module's own vocabulary."""
-    self._adapt_tokenization(module)
+  def adapt_to_modules(self, modules):
+    """Takes the image size from the module that takes images where the config does not set
+    one, and builds the tokenizer of a BERT-family module from the module's own vocabulary.
+    `modules`: a ModuleSet (its `each` names the module an error is about)."""
+    tokenized = []
+    modules.each(lambda m: tokenized.append(m) if self._takes_tokens(m) else None)
+    if self.tokenization is not None:
+      if len(tokenized) > 1:
+        raise FinetuneError(
+            f"{tokenized[0].selector} and {tokenized[1].selector} both take BERT's tokens, but "
+            "a data source has one bert_tokenization; list one BERT-style module (it may be "
+            "applied to several texts: bert_tokenization.separately = True).")
+      module = tokenized[0] if tokenized else modules.modules[0]
+      modules.each(lambda m: self.tokenization.adapt_to_module(m) if m is module else None)
+      self.tokenization.check_columns(self.raw_feature_specs())
     if self.image_features and self.image_size is None:
-      size = image_ops.expected_size(module)
+      sizes = [image_ops.expected_size(m) for m in modules if image_ops.takes_images(m)]
+      size = next((s for s in sizes if s is not None), None)
       if size is None:
+        module = next((m for m in modules if image_ops.takes_images(m)), modules.modules[0])
         raise FinetuneError(
             f"Module '{module.handle}' does not declare an image size for signature "
             f"'{module.signature}'; set image_size = [height, width] on the data source.")
       self.image_size = list(size)
 
-  def _adapt_tokenization(self, module):
-    if self.tokenization is None:
-      if module.takes_tokens() and set(module.input_names()) - set(self.raw_feature_specs()):
-        raise FinetuneError(
-            f"Signature '{module.signature}' of module '{module.handle}' takes BERT's "
-            "input_ids, input_mask and segment_ids: set tokenization = @bert_tokenization() on "
-            "the data source and bert_tokenization.text_columns = ['<text column>'] (two for "
-            "a sentence pair); the module's own vocabulary is used.")
-      return
-    self.tokenization.adapt_to_module(module)
-    self.tokenization.check_columns(self.raw_feature_specs())
+  def _takes_tokens(self, module):
+    """Whether `module` takes BERT's tokens; refuses one that would get none."""
+    if not module.takes_tokens():
+      return False
+    if self.tokenization is None and set(module.input_names()) - set(self.raw_feature_specs()):
+      raise FinetuneError(
+          f"Signature '{module.signature}' of module '{module.handle}' takes BERT's "
+          "input_ids, input_mask and segment_ids: set tokenization = @bert_tokenization() on "
+          "the data source and bert_tokenization.text_columns = ['<text column>'] (two for "
+          "a sentence pair); the module's own vocabulary is used.")
+    return True
 
   def _image_spec(self):
     size = self.image_size or [None, None]

@@ -79,6 +79,12 @@ class Augmentation:
     return images
 
 
+def takes_images(module):
+  """Whether the module's signature has an image input ([batch, height, width, channels])."""
+  return any(info.get_shape().rank == 4 for info in module.spec.get_input_info_dict(
+      module.signature, module.serving_tags).values())
+
+
 def expected_size(module):
   """[height, width] the module declares for its image input, or None."""
   image_inputs = [

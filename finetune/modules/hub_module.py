@@ -11,9 +11,14 @@ signature, which graph variant.
     checkpoints restore across modes, and registers it for `hub.LatestModuleExporter`.
 A TF2 SavedModel handle (saved_model.pb without tfhub_module.pb) goes through tf2_module.py
 instead: same validation (its spec speaks ModuleSpec's vocabulary), hub.KerasLayer in the graph.
+
+A model may hold several modules (`experiment.module = [@text/hub_module(), @image/hub_module()]`,
+modules/module_set.py); a module built in a gin scope names itself by it (`text/hub_module`) in
+every message, and takes the scope's name as its variable scope. One module may also be applied
+to several inputs with its weights shared (`input_mapping` a list; `combine`).
 """
 
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence, Union
 
 import gin
 import tensorflow as tf
@@ -23,9 +28,12 @@ from finetune import checks
 from finetune.errors import FinetuneError
 from finetune.formatting import format_tags
 from finetune.formatting import handle_short_name
+from finetune.modules import combine as combine_lib
 from finetune.modules import graph_ops
 from finetune.modules import graph_scan
+from finetune.modules.naming import named_errors
 from finetune.modules import pooling as pooling_lib
+from finetune.modules import signature_inputs
 from finetune.modules import tf2_module
 from finetune.modules import tokenization_info
 from finetune.modules.handles import load_spec
@@ -48,7 +56,10 @@ class HubModule:
       SavedModel "default" is its __call__, other names its serving signatures).
     output_key: the signature output fed to the head; a list of keys concatenates them.
     input_mapping: {signature input name: feature name}. Left out, inputs and features are
-      matched by name, or a single input takes the single feature.
+      matched by name, or a single input takes the single feature. A list of mappings applies
+      the module once per mapping, one set of weights for all (e.g. a sentence pair).
+    combine: how the outputs of several applications meet: "concat", or "pair" for two
+      ([u, v, |u - v|, u * v], as InferSent and Sentence-BERT compare sentences).
     train_tags: tags of the graph variant used in TRAIN mode. Left out: {"train"} when the
       module has that variant and `trainable` is set, else the serving tags. (A TF2
       SavedModel has one graph: leave both unset; training=True goes to its __call__.)
@@ -58,6 +69,7 @@ class HubModule:
     export_name: folder name of the fine-tuned module under export/hub/<timestamp>/.
       Left out, the last component of the handle.
     name: the variable scope of the module, fixed so that checkpoints restore across modes.
+      Left out: "module", or the gin scope's name for a scoped module (`text/hub_module`).
     allowed_handle_prefixes: if set, only handles starting with one of these are loaded
       (loading a module runs its graph; set it where configs come from several people).
     pooling: for a sequence output [batch, positions, features] (BERT's sequence_output):
@@ -66,37 +78,55 @@ class HubModule:
     allowed_ops: op types that touch the outside (e.g. ["WriteFile"]) this module may use;
       every graph variant is scanned before the module is used (modules/graph_scan.py).
     trusted: skip that scan's refusal for this module altogether.
+    learning_rate_multiplier: this module's rate relative to the head's; left out,
+      optimization.module_learning_rate_multiplier (set it per module when there are several).
+    freeze_variables: regexes on the module's variable names (without its scope); matching
+      variables are not trained.
   """
 
   def __init__(self,
                handle: Optional[str] = gin.REQUIRED,
                signature: str = "default",
                output_key: str = "default",
-               input_mapping: Optional[Mapping[str, str]] = None,
+               input_mapping: Optional[Union[Mapping[str, str], Sequence[Mapping[str, str]]]] = None,
                train_tags: Optional[Sequence[str]] = None,
                serving_tags: Sequence[str] = (),
                trainable: bool = True,
                export_name: Optional[str] = None,
-               name: str = "module",
+               name: Optional[str] = None,
                allowed_handle_prefixes: Optional[Sequence[str]] = None,
                pooling: Optional[str] = None,
                allowed_ops: Sequence[str] = (),
-               trusted: bool = False):
-    self.handle = handle
-    self.signature = signature
-    self.output_key = output_key
-    self.input_mapping = dict(input_mapping) if input_mapping else None
-    self._train_tags = None if train_tags is None else set(train_tags)
-    self.serving_tags = set(serving_tags)
-    self.trainable = checks.boolean(trainable, "hub_module.trainable")
-    self.export_name = checks.folder_name(export_name or handle_short_name(handle),
-                                          "hub_module.export_name")
-    self.name = checks.scope_name(name, "hub_module.name", "module")
-    self.allowed_handle_prefixes = (None if allowed_handle_prefixes is None else
-                                    list(allowed_handle_prefixes))
-    self.pooling = pooling_lib.check(pooling)
-    self.allowed_ops = list(allowed_ops)
-    self.trusted = checks.boolean(trusted, "hub_module.trusted")
+               trusted: bool = False,
+               combine: str = "concat",
+               learning_rate_multiplier: Optional[float] = None,
+               freeze_variables: Sequence[str] = ()):
+    scope = gin.current_scope_str()
+    self.selector = f"{scope}/hub_module" if scope else "hub_module"  # what messages call it
+    with named_errors(self.selector, handle):  # a scoped module's errors name its scope
+      self.handle = handle
+      self.signature = signature
+      self.output_key = output_key
+      self.input_mappings = signature_inputs.mappings(input_mapping)
+      self.combine = combine_lib.check(combine, len(self.input_mappings or [None]))
+      self._train_tags = None if train_tags is None else set(train_tags)
+      self.serving_tags = set(serving_tags)
+      self.trainable = checks.boolean(trainable, "hub_module.trainable")
+      self.export_name = checks.folder_name(export_name or handle_short_name(handle),
+                                            "hub_module.export_name")
+      self.name = checks.scope_name(name or scope.split("/")[-1] or "module",
+                                    "hub_module.name", "module")
+      self.allowed_handle_prefixes = (None if allowed_handle_prefixes is None else
+                                      list(allowed_handle_prefixes))
+      self.pooling = pooling_lib.check(pooling)
+      self.allowed_ops = list(allowed_ops)
+      self.trusted = checks.boolean(trusted, "hub_module.trusted")
+      if learning_rate_multiplier is not None:
+        checks.non_negative_number(learning_rate_multiplier,
+                                   "hub_module.learning_rate_multiplier")
+      self.learning_rate_multiplier = learning_rate_multiplier
+      self.freeze_variables = [checks.regex(p, "hub_module.freeze_variables entry")
+                               for p in freeze_variables]
     self._spec = None
 
   @property
@@ -165,7 +195,8 @@ class HubModule:
       self._check_tags(tags)
       self._check_signature(tags)
       self._check_outputs(tags, per_position_head)
-      self._resolve_inputs(feature_specs, tags)
+      for mapping in self.input_mappings or [None]:
+        self._resolve_inputs(feature_specs, tags, mapping)
     if self.is_tf2:
       tf2_module.check_trainable(self.handle, self.spec, self.signature, self.trainable)
 
@@ -216,36 +247,10 @@ class HubModule:
            if per_position_head else
            "needs a [batch, features] output. Pick a pooled or feature-vector output."))
 
-  def _resolve_inputs(self, feature_specs, tags):
+  def _resolve_inputs(self, feature_specs, tags, mapping):
     """Returns {signature input: feature name}, checked for names, dtypes and shapes."""
     inputs = self.spec.get_input_info_dict(signature=self.signature, tags=tags)
-    mapping = self.input_mapping
-    if mapping is None:
-      if all(name in feature_specs for name in inputs):
-        mapping = {name: name for name in inputs}
-      elif len(inputs) == 1 and len(feature_specs) == 1:
-        mapping = {next(iter(inputs)): next(iter(feature_specs))}
-      else:
-        raise FinetuneError(f"Cannot match the inputs of signature '{self.signature}' "
-                            f"({', '.join(sorted(inputs))}) to the data's features "
-                            f"({', '.join(sorted(feature_specs))}). Set hub_module.input_mapping = "
-                            "{'<signature input>': '<feature>'}.")
-    for input_name in inputs:
-      if input_name not in mapping:
-        raise FinetuneError(f"Signature '{self.signature}' input '{input_name}' is not in "
-                            f"hub_module.input_mapping ({mapping}); map it to one of the features: "
-                            f"{', '.join(sorted(feature_specs))}.")
-    for input_name, feature in mapping.items():
-      if input_name not in inputs:
-        raise FinetuneError(
-            f"hub_module.input_mapping names input '{input_name}', which signature "
-            f"'{self.signature}' does not have; its inputs are: {', '.join(sorted(inputs))}.")
-      if feature not in feature_specs:
-        raise FinetuneError(
-            f"hub_module.input_mapping maps '{input_name}' to feature '{feature}', which the "
-            f"data does not have; its features are: {', '.join(sorted(feature_specs))}.")
-      _check_compatible(input_name, inputs[input_name], feature, feature_specs[feature])
-    return mapping
+    return signature_inputs.resolve(inputs, self.signature, mapping, feature_specs)
 
   # --- Graph construction -----------------------------------------------------------------
 
@@ -267,12 +272,19 @@ class HubModule:
     return module
 
   def apply(self, module, features, mode):
-    """Calls an instantiated module's signature; may be called again (e.g. inside a loop)."""
+    """Calls an instantiated module's signature once per input mapping (weights shared) and
+    combines the outputs; may be called again (e.g. inside a loop)."""
+    outputs = [self._apply_once(module, features, mode, mapping)
+               for mapping in self.input_mappings or [None]]
+    return combine_lib.combine(outputs, self.combine)
+
+  def _apply_once(self, module, features, mode, mapping):
     feature_specs = {k: tf.TensorSpec(v.shape[1:], v.dtype) for k, v in features.items()}
-    mapping = self._resolve_inputs(feature_specs, self.tags_for(mode))
+    mapping = self._resolve_inputs(feature_specs, self.tags_for(mode), mapping)
     infos = self.spec.get_input_info_dict(signature=self.signature, tags=self.tags_for(mode))
     inputs = {
-        name: _cast(features[feature], infos[name].dtype) for name, feature in mapping.items()
+        name: signature_inputs.cast(features[feature], infos[name].dtype)
+        for name, feature in mapping.items()
     }
     if self.is_tf2:
       outputs = tf2_module.call(self.spec, module, self.signature, inputs,
@@ -289,21 +301,3 @@ class HubModule:
       output = pooling_lib.pool(output, mask, self.pooling)
     return output
 
-
-def _check_compatible(input_name, info, feature, spec):
-  want, have = info.dtype, spec.dtype
-  numeric = lambda d: d.is_floating or d.is_integer
-  if want != have and not (numeric(want) and numeric(have)):
-    raise FinetuneError(
-        f"Feature '{feature}' is {have.name} but signature input '{input_name}' takes "
-        f"{want.name}. Map a {want.name} feature to it, or declare the column's type in the "
-        "data config.")
-  want_shape = info.get_shape()[1:] if info.get_shape().rank else info.get_shape()
-  if not want_shape.is_compatible_with(spec.shape):
-    raise FinetuneError(
-        f"Feature '{feature}' has per-example shape {spec.shape.as_list()} but signature "
-        f"input '{input_name}' takes {want_shape.as_list()} (after the batch dimension).")
-
-
-def _cast(tensor, dtype):
-  return tensor if tensor.dtype == dtype else tf.cast(tensor, dtype)

@@ -3,7 +3,8 @@ serving SavedModel, and metrics.json.
 
 All are tf.estimator `Exporter`s, run by train_and_evaluate after every evaluation:
   export/hub/<timestamp>/<name>/       the fine-tuned module (TF1 Hub format, or a TF2
-                                       SavedModel for a TF2 handle: tf2_export.py)
+                                       SavedModel for a TF2 handle: tf2_export.py); one
+                                       folder per module when the model has several
   export/best_hub/<timestamp>/<name>/  the same, only when the chosen metric improved
   export/serving/<timestamp>/          tf.estimator.LatestExporter (raw-input signature)
   metrics.json                         the latest eval metrics and global step
@@ -45,13 +46,14 @@ class HubModuleExporter(hub.LatestModuleExporter):
 
 
 class CheckpointModuleExporter(tf.estimator.Exporter):
-  """Exports the module from a checkpoint: with ModuleSpec.export for runtimes whose graph
+  """Exports the modules from a checkpoint: with ModuleSpec.export for runtimes whose graph
   hub.LatestModuleExporter cannot rebuild (TPUEstimator), with tf2_export for a TF2
-  SavedModel (hub's exporters know only hub.Module); same layout, same clean-up."""
+  SavedModel (hub's exporters know only hub.Module); same layout, same clean-up. `modules`:
+  the HubModules, each written to <timestamp>/<its export_name>."""
 
-  def __init__(self, name, module, exports_to_keep=5):
+  def __init__(self, name, modules, exports_to_keep=5):
     self._name = name
-    self._module = module
+    self._modules = list(modules)
     self._exports_to_keep = exports_to_keep
 
   @property
@@ -70,13 +72,13 @@ class CheckpointModuleExporter(tf.estimator.Exporter):
       stamp += 1  # two evaluations within a second
     final = os.path.join(export_path, str(stamp))
     temp = os.path.join(export_path, f"temp-{stamp}")
-    module = self._module
-    if module.is_tf2:
-      tf2_export.export(module, os.path.join(temp, module.export_name), checkpoint_path)
-    else:
-      module.spec.export(os.path.join(temp, module.export_name),
-                         checkpoint_path=checkpoint_path,
-                         name_transform_fn=lambda name: f"{module.name}/{name}")
+    for module in self._modules:
+      if module.is_tf2:
+        tf2_export.export(module, os.path.join(temp, module.export_name), checkpoint_path)
+      else:
+        module.spec.export(os.path.join(temp, module.export_name),
+                           checkpoint_path=checkpoint_path,
+                           name_transform_fn=lambda name, scope=module.name: f"{scope}/{name}")
     tf.io.gfile.rename(temp, final)
     stamps = sorted(e.rstrip("/") for e in tf.io.gfile.listdir(export_path)
                     if e.rstrip("/").isdigit())
@@ -155,33 +157,33 @@ class MetricsReporter(tf.estimator.Exporter):
     return metrics.report(self._model_dir, eval_result)
 
 
-def final_exporters(runtime, module, serving_fn, exports_to_keep):
-  """The hub module and the serving SavedModel: what every run that trained ends with."""
+def final_exporters(runtime, modules, serving_fn, exports_to_keep):
+  """The hub modules and the serving SavedModel: what every run that trained ends with."""
   return [
-      runtime.hub_exporter("hub", module, serving_fn, exports_to_keep),
+      runtime.hub_exporter("hub", modules, serving_fn, exports_to_keep),
       ServingExporter("serving", serving_fn, exports_to_keep=exports_to_keep),
   ]
 
 
-def default_exporters(model_dir, runtime, module, serving_fn, evaluation):
+def default_exporters(model_dir, runtime, modules, serving_fn, evaluation):
   """Exporters run after each evaluation: metrics.json, the module, serving, best module."""
   exporters = [MetricsReporter(model_dir)]
-  exporters += final_exporters(runtime, module, serving_fn, evaluation.exports_to_keep)
-  exporters += _best_exporters(runtime, module, serving_fn, evaluation)
+  exporters += final_exporters(runtime, modules, serving_fn, evaluation.exports_to_keep)
+  exporters += _best_exporters(runtime, modules, serving_fn, evaluation)
   return exporters + eval_gate.from_environment(model_dir)  # last: a search sweep's wait
 
 
-def evaluator_exporters(model_dir, runtime, module, serving_fn, evaluation):
+def evaluator_exporters(model_dir, runtime, modules, serving_fn, evaluation):
   """In a TF_CONFIG cluster, where the evaluator task alone runs exporters: metrics.json and
   the best module. The chief writes hub/ and serving/ once training is done, so no two
   tasks write one folder."""
-  return [MetricsReporter(model_dir)] + _best_exporters(runtime, module, serving_fn, evaluation)
+  return [MetricsReporter(model_dir)] + _best_exporters(runtime, modules, serving_fn, evaluation)
 
 
-def _best_exporters(runtime, module, serving_fn, evaluation):
+def _best_exporters(runtime, modules, serving_fn, evaluation):
   if not evaluation.best_export_metric:
     return []
-  best = runtime.hub_exporter(BEST, module, serving_fn, evaluation.exports_to_keep)
+  best = runtime.hub_exporter(BEST, modules, serving_fn, evaluation.exports_to_keep)
   return [BestOnly(best, evaluation.best_export_metric, evaluation.best_export_higher_is_better)]
 
 

@@ -64,5 +64,6 @@ class Runtime(abc.ABC):
     return optimizer
 
   @abc.abstractmethod
-  def hub_exporter(self, name, module, serving_fn, exports_to_keep):
-    """The tf.estimator.Exporter that writes the fine-tuned module under export/<name>/."""
+  def hub_exporter(self, name, modules, serving_fn, exports_to_keep):
+    """The tf.estimator.Exporter that writes the fine-tuned modules (a ModuleSet) under
+    export/<name>/<timestamp>/<export name>/."""

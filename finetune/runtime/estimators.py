@@ -38,9 +38,10 @@ class EstimatorRuntime(Runtime):
   def create_spec(self, head, **kwargs):
     return head.create_estimator_spec(**kwargs)
 
-  def hub_exporter(self, name, module, serving_fn, exports_to_keep):
-    """hub.LatestModuleExporter: rebuilds the PREDICT graph and exports the registered module;
-    a TF2 SavedModel (which hub's exporter does not know) is exported from the checkpoint."""
-    if module.is_tf2:
-      return exporters.CheckpointModuleExporter(name, module, exports_to_keep=exports_to_keep)
+  def hub_exporter(self, name, modules, serving_fn, exports_to_keep):
+    """hub.LatestModuleExporter: rebuilds the PREDICT graph and exports every registered
+    module; with a TF2 SavedModel among `modules` (hub's exporter knows only hub.Module), all
+    are exported from the checkpoint, into the same timestamped folder."""
+    if modules.is_tf2:
+      return exporters.CheckpointModuleExporter(name, modules, exports_to_keep=exports_to_keep)
     return exporters.HubModuleExporter(name, serving_fn, exports_to_keep=exports_to_keep)

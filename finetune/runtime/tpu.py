@@ -147,6 +147,6 @@ class TPURuntime(Runtime):
   def wrap_optimizer(self, optimizer):
     return tf.compat.v1.tpu.CrossShardOptimizer(optimizer) if self.use_tpu else optimizer
 
-  def hub_exporter(self, name, module, serving_fn, exports_to_keep):
+  def hub_exporter(self, name, modules, serving_fn, exports_to_keep):
     del serving_fn  # the module is exported from the checkpoint, not from a rebuilt graph
-    return exporters.CheckpointModuleExporter(name, module, exports_to_keep=exports_to_keep)
+    return exporters.CheckpointModuleExporter(name, modules, exports_to_keep=exports_to_keep)

@@ -17,8 +17,9 @@ class FinetuneHead:
   vocabulary = None
   per_position = False
 
-  def check_setup(self, module, data, runtime):
-    """Refuses, by name, a module, data source or runtime this head cannot work with."""
+  def check_setup(self, modules, data, runtime):
+    """Refuses, by name, modules (a ModuleSet), a data source or runtime this head cannot
+    work with."""
 
   def adapt_labels(self, labels):
     """Labels as read from the data (often strings from a CSV) -> what the head takes."""

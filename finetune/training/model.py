@@ -10,6 +10,7 @@ TRAIN graph is the in-graph loop of train_loop.py, built from the same pieces.
 
 import tensorflow as tf
 
+from finetune.modules.module_set import ModuleSet
 from finetune.outputs.progress import ProgressHook
 from finetune.process import signals
 from finetune.training import replicas
@@ -23,7 +24,7 @@ class Model:
   """The pieces of the model, built into a spec by `model_fn` (an Estimator model_fn).
 
   Args:
-    module: a HubModule.
+    module: a HubModule, a list of them, or a ModuleSet.
     head: one of heads.py's heads.
     head_network: a HeadNetwork.
     training: the Training settings (steps, optimization, steps per run, progress cadence).
@@ -32,7 +33,7 @@ class Model:
   """
 
   def __init__(self, module, head, head_network, training, runtime, batch_size):
-    self.module = module
+    self.module = module if isinstance(module, ModuleSet) else ModuleSet(module)
     self.head = head
     self.head_network = head_network
     self.training = training
@@ -65,7 +66,7 @@ class Model:
     return self.runtime.replicas if mode == TRAIN else 1
 
   def instantiate(self, mode):
-    """The hub module's variables, on the variables' device when training with replicas."""
+    """The hub modules' variables, on the variables' device when training with replicas."""
     if self._replicas(mode) == 1:
       return self.module.instantiate(mode)
     with tf.compat.v1.device(self.runtime.run_config.variables_device):
@@ -88,7 +89,7 @@ class Model:
         loss,
         global_step,
         self.training.train_steps,
-        self.module.name,
+        self.module.modules,
         wrap_optimizer=self.runtime.wrap_optimizer,
         guard=loss_check(loss if guard_loss is None else guard_loss, global_step),
         summarize=summarize)

@@ -1,9 +1,14 @@
 """How the weights move: the optimizer, the module's own rate, freezing and clipping.
 
-`optimization` is one gin object, built once and passed to the training settings. The
-pretrained module gets its own optimizer instance at `module_learning_rate_multiplier` times
-the head's rate: scaling the rate rather than the gradient keeps the multiplier meaningful for
-adaptive optimizers (Adam ignores a constant gradient scale).
+`optimization` is one gin object, built once and passed to the training settings. Each
+pretrained module gets its own optimizer instance at its learning-rate multiplier times the
+head's rate (`hub_module.learning_rate_multiplier`, by default `module_learning_rate_multiplier`):
+scaling the rate rather than the gradient keeps the multiplier meaningful for adaptive
+optimizers (Adam ignores a constant gradient scale).
+
+The modules are passed in as objects with `name` (their variable scope), `selector` (how the
+config calls them), `learning_rate_multiplier` (None: the default) and `freeze_variables`
+(regexes on names inside the scope): HubModules.
 """
 
 import inspect
@@ -57,19 +62,28 @@ class Optimization:
   def check(self, train_steps):
     self.learning_rate.check(train_steps)
 
-  def trainable_variables(self):
-    """TRAINABLE_VARIABLES minus those matching any regex in `freeze_variables`."""
+  def trainable_variables(self, modules=()):
+    """TRAINABLE_VARIABLES minus those matching any regex in `freeze_variables`, and those of
+    a module matching one of the module's own patterns."""
     variables = tf.compat.v1.trainable_variables()
-    for pattern in self.freeze_variables:
-      if not any(pattern.search(v.op.name) for v in variables):
-        names = ", ".join(v.op.name for v in variables[:20])
-        raise FinetuneError(f"optimization.freeze_variables pattern '{pattern.pattern}' "
-                            f"matches no trainable variable; some are: {names}.")
-    return [v for v in variables if not any(p.search(v.op.name) for p in self.freeze_variables)]
+    rules = [(p, "", "optimization.freeze_variables", lambda v: True)
+             for p in self.freeze_variables]
+    for module in modules:
+      prefix = module.name + "/"
+      rules += [(p, prefix, f"{module.selector}.freeze_variables",
+                 lambda v, prefix=prefix: v.op.name.startswith(prefix))
+                for p in module.freeze_variables]
+    frozen = lambda v, rule: rule[3](v) and rule[0].search(v.op.name[len(rule[1]):])
+    for rule in rules:
+      if not any(frozen(v, rule) for v in variables):
+        candidates = [v.op.name[len(rule[1]):] for v in variables if rule[3](v)]
+        raise FinetuneError(f"{rule[2]} pattern '{rule[0].pattern}' matches no trainable "
+                            f"variable; some are: {', '.join(candidates[:20]) or 'none'}.")
+    return [v for v in variables if not any(frozen(v, rule) for rule in rules)]
 
-  def gradients(self, loss):
+  def gradients(self, loss, modules=()):
     """[(gradient, variable)] of the trainable, unfrozen variables that get a gradient."""
-    variables = self.trainable_variables()
+    variables = self.trainable_variables(modules)
     # Colocated: with replicas, each shard's backward pass runs on the shard's device.
     grads = tf.compat.v1.gradients(loss, variables, colocate_gradients_with_ops=True)
     pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
@@ -96,17 +110,24 @@ class Optimization:
       grads, _ = tf.clip_by_global_norm(summed, self.clip_gradient_norm, use_norm=norm)
     return list(zip(grads, variables))
 
-  def apply(self, pairs, learning_rate, module_scope, wrap_optimizer=None):
-    """The update ops: one optimizer, or one for the head and one for the module."""
-    in_module = lambda v: v.op.name.startswith(module_scope + "/")
-    multiplier = self.module_learning_rate_multiplier
-    if multiplier == 1.0:
+  def multiplier(self, module):
+    """A module's learning rate relative to the head's."""
+    own = module.learning_rate_multiplier
+    return self.module_learning_rate_multiplier if own is None else own
+
+  def apply(self, pairs, learning_rate, modules, wrap_optimizer=None):
+    """The update ops: one optimizer when every rate is the head's, else one for the head and
+    one per module (`<name>_optimizer`; none for a module whose multiplier is 0)."""
+    rates = [(module.name, self.multiplier(module)) for module in modules]
+    if all(rate == 1.0 for _, rate in rates):
       groups = [("optimizer", pairs, learning_rate)]  # one optimizer: fewer ops per step
     else:
-      groups = [("head_optimizer", [(g, v) for g, v in pairs if not in_module(v)], learning_rate)]
-      if multiplier:
-        groups.append(("module_optimizer", [(g, v) for g, v in pairs if in_module(v)],
-                       learning_rate * multiplier))
+      owner = lambda v: next((n for n, _ in rates if v.op.name.startswith(n + "/")), None)
+      groups = [("head_optimizer", [(g, v) for g, v in pairs if owner(v) is None], learning_rate)]
+      for name, rate in rates:
+        if rate:
+          groups.append((f"{name}_optimizer", [(g, v) for g, v in pairs if owner(v) == name],
+                         learning_rate * rate))
     updates = []
     for name, part, rate in groups:
       if part:
@@ -120,7 +141,7 @@ class Optimization:
                loss,
                global_step,
                train_steps,
-               module_scope,
+               modules,
                wrap_optimizer=None,
                guard=None,
                summarize=True):
@@ -129,7 +150,7 @@ class Optimization:
     Args:
       loss: the total (task + regularization) loss.
       global_step, train_steps: for the learning-rate schedule.
-      module_scope: variable scope of the hub module; its variables get the multiplier.
+      modules: the pretrained modules (HubModules: variable scope, multiplier, frozen names).
       wrap_optimizer: applied to each optimizer instance (the TPU's CrossShardOptimizer).
       guard: an op the update also runs (the NaN-loss check): when it fails, the
         session.run fails, so no hook sees the step and no checkpoint is written from it.
@@ -142,8 +163,8 @@ class Optimization:
     learning_rate = self.learning_rate(global_step, train_steps)
     if summarize:
       tf.compat.v1.summary.scalar("learning_rate", learning_rate)
-    pairs = self.clip(self.gradients(loss), summarize)
-    updates = self.apply(pairs, learning_rate, module_scope, wrap_optimizer)
+    pairs = self.clip(self.gradients(loss, modules), summarize)
+    updates = self.apply(pairs, learning_rate, modules, wrap_optimizer)
     if guard is not None:
       updates.append(guard)
     with tf.control_dependencies(updates):

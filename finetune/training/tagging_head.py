@@ -44,10 +44,11 @@ class TokenTaggingHead(FinetuneHead, tf.estimator.Head):
     self.tags = list(tags)
     self.vocabulary = None if takes_ids else self.tags
 
-  def check_setup(self, module, data, runtime):
+  def check_setup(self, modules, data, runtime):
     if not runtime.per_position_heads:
       raise FinetuneError(f"token_tagging_head does not run on the {runtime.name}; use "
                           "experiment.runtime = @estimator_runtime().")
+    module = modules.modules[0]  # one module, applied once: ModuleSet.validate says so
     if module.pooling:
       raise FinetuneError(f"hub_module.pooling = '{module.pooling}' gives one vector per "
                           "example, but token_tagging_head needs one per position; set "

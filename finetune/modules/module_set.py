@@ -1,0 +1,104 @@
+"""The model's pretrained part: one module, or several whose outputs are concatenated.
+
+`experiment.module` takes one `@hub_module()` or a list of them, each in its own gin scope:
+
+    experiment.module = [@text/hub_module(), @image/hub_module()]
+    text/hub_module.handle = ...
+    image/hub_module.handle = ...
+
+Each keeps everything of its own (handle, signature, tags, input mapping, variable scope,
+learning-rate multiplier, export name) and is checked, scanned, instantiated and exported on
+its own; `ModuleSet` is what the model, the runtimes and the exporters hold, whatever the count.
+"""
+
+import tensorflow as tf
+
+from finetune.errors import FinetuneError
+from finetune.modules.hub_module import HubModule
+from finetune.modules.naming import named_errors
+
+
+class ModuleSet:
+  """One or more HubModules, in the order the config lists them.
+
+  Args:
+    modules: a HubModule, or a non-empty list of them (distinct objects, variable scopes and
+      export names).
+  """
+
+  def __init__(self, modules):
+    listed = [modules] if isinstance(modules, HubModule) else modules
+    if not (isinstance(listed, (list, tuple)) and listed and
+            all(isinstance(m, HubModule) for m in listed)):
+      raise FinetuneError(
+          f"experiment.module must be @hub_module() or a list of them, each in its own scope "
+          f"([@text/hub_module(), @image/hub_module()]); got {modules!r}.")
+    self.modules = list(listed)
+    self._check_distinct()
+
+  def __iter__(self):
+    return iter(self.modules)
+
+  def __len__(self):
+    return len(self.modules)
+
+  def _check_distinct(self):
+    for i, module in enumerate(self.modules):
+      if any(module is other for other in self.modules[:i]):
+        raise FinetuneError(
+            f"experiment.module lists {module.selector}() twice: a module is listed once; to "
+            f"apply it to several inputs with shared weights, give {module.selector}."
+            "input_mapping a list of mappings.")
+    for attribute, what in (("selector", "gin scope"), ("name", "variable scope (name)"),
+                            ("export_name", "export_name")):
+      seen = {}
+      for module in self.modules:
+        value = getattr(module, attribute)
+        if value in seen:
+          setting = ("build each in a scope of its own: experiment.module = "
+                     "[@a/hub_module(), @b/hub_module()]" if attribute == "selector" else
+                     f"set {module.selector}.{attribute.replace('selector', 'name')} to another "
+                     "name")
+          raise FinetuneError(f"{seen[value]} and {module.selector} have the same {what} "
+                              f"'{value}'; {setting}.")
+        seen[value] = module.selector
+
+  def naming(self, module):
+    """Errors about one of several modules name it by its scope (`text/hub_module.signature`,
+    not `hub_module.signature`)."""
+    return named_errors(module.selector, module.handle)
+
+  def each(self, check):
+    """Runs check(module) on every module, its errors named by the module's scope."""
+    for module in self.modules:
+      with self.naming(module):
+        check(module)
+
+  def validate(self, feature_specs, per_position_head=False):
+    if per_position_head and (len(self.modules) > 1 or
+                              len(self.modules[0].input_mappings or [None]) > 1):
+      raise FinetuneError("A per-position head (token tagging) takes one module applied once; "
+                          "list one module in experiment.module, with one input mapping.")
+    self.each(lambda m: m.validate(feature_specs, per_position_head=per_position_head))
+
+  @property
+  def is_tf2(self):
+    """Whether any module is a TF2 SavedModel (which hub's own exporter cannot export)."""
+    return any(m.is_tf2 for m in self.modules)
+
+  @property
+  def single(self):
+    """The module when there is exactly one, else None."""
+    return self.modules[0] if len(self.modules) == 1 else None
+
+  def has_sparse_lookups(self):
+    return any(m.has_sparse_lookups() for m in self.modules)
+
+  def instantiate(self, mode):
+    """Every module's variables for `mode`; each is registered for the hub export."""
+    return [m.instantiate(mode) for m in self.modules]
+
+  def apply(self, instances, features, mode):
+    """The modules on `features`: their [batch, features] outputs side by side."""
+    outputs = [m.apply(i, features, mode) for m, i in zip(self.modules, instances)]
+    return outputs[0] if len(outputs) == 1 else tf.concat(outputs, axis=-1)
