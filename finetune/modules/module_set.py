@@ -43,24 +43,21 @@ class ModuleSet:
     return len(self.modules)
 
   def _check_distinct(self):
-    for i, module in enumerate(self.modules):
-      if any(module is other for other in self.modules[:i]):
+    selectors = [m.selector for m in self.modules]
+    for i, selector in enumerate(selectors):
+      if selector in selectors[:i]:
         raise FinetuneError(
-            f"experiment.module lists {module.selector}() twice: a module is listed once; to "
-            f"apply it to several inputs with shared weights, give {module.selector}."
-            "input_mapping a list of mappings.")
-    for attribute, what in (("selector", "gin scope"), ("name", "variable scope (name)"),
-                            ("export_name", "export_name")):
+            f"experiment.module lists {selector}() twice: build each module in a gin scope of "
+            "its own ([@text/hub_module(), @image/hub_module()]); to apply one module to "
+            f"several inputs with shared weights, give {selector}.input_mapping a list of "
+            "mappings.")
+    for attribute, what in (("name", "variable scope (name)"), ("export_name", "export_name")):
       seen = {}
       for module in self.modules:
         value = getattr(module, attribute)
         if value in seen:
-          setting = ("build each in a scope of its own: experiment.module = "
-                     "[@a/hub_module(), @b/hub_module()]" if attribute == "selector" else
-                     f"set {module.selector}.{attribute.replace('selector', 'name')} to another "
-                     "name")
           raise FinetuneError(f"{seen[value]} and {module.selector} have the same {what} "
-                              f"'{value}'; {setting}.")
+                              f"'{value}'; set {module.selector}.{attribute} to another name.")
         seen[value] = module.selector
 
   def naming(self, module):
