@@ -245,3 +245,130 @@ def test_mistakes_with_several_modules_are_one_line_naming_the_module(tmp_path, 
   with pytest.raises(FinetuneError, match=message):
     helpers.run(tmp_path, digits_module, bindings, train_steps=2, schedule="check")
   assert not os.path.exists(tmp_path / "checkpoint")
+
+
+@pytest.mark.parametrize("runtime", [
+    ["experiment.runtime = @tpu_runtime()", "tpu_runtime.use_tpu = False",
+     "tpu_runtime.iterations_per_loop = 5"],
+    ["run_config.num_replicas = 2"],
+])
+def test_two_modules_on_the_tpu_path_and_on_replicas(tmp_path, digits_module,
+                                                     unregularized_module, runtime):
+  """The TPU path on the CPU exports both modules from the checkpoint; in-graph replicas keep
+  each module's one set of variables."""
+  metrics = helpers.run(tmp_path, digits_module, SGD + runtime + [
+      "experiment.module = [@a/hub_module(), @b/hub_module()]",
+      f"b/hub_module.handle = '{unregularized_module}'"], train_steps=10)
+  assert metrics["global_step"] == 10
+  values = helpers.checkpoint_values(str(tmp_path))
+  assert not [n for n in values if n.startswith(("module/", "a_1/", "b_1/"))]
+  export = helpers.latest_subdir(str(tmp_path / "export" / "hub"))
+  assert sorted(os.listdir(export)) == ["digits", "digits_no_l2"]
+  for name, scope in (("digits", "a"), ("digits_no_l2", "b")):
+    np.testing.assert_allclose(helpers.module_values(os.path.join(export, name))["hidden/kernel"],
+                               values[f"{scope}/hidden/kernel"])
+
+
+def test_tpu_runtime_refuses_a_tf2_module_among_several_by_its_scope(tmp_path, digits_module,
+                                                                     tf2_handle):
+  with pytest.raises(FinetuneError, match=r"^tf2/hub_module \('.*tiny_tf2'\): Module .* is a TF2 "
+                                          r"SavedModel, which tpu_runtime does not run"):
+    helpers.run(tmp_path, digits_module, TWO + [
+        f"tf2/hub_module.handle = '{tf2_handle}'", "experiment.runtime = @tpu_runtime()",
+        "tpu_runtime.use_tpu = False"], train_steps=2, schedule="check")
+
+
+def test_bert_module_on_two_texts_tokenized_separately_shares_its_weights(tmp_path, bert_module):
+  from finetune import api  # pylint: disable=g-import-not-at-top
+  import tensorflow_text  # pylint: disable=g-import-not-at-top,unused-import  (serving ops)
+  result = api.train(["text/bert_pairs.gin"], [
+      f"MODULE_HANDLE = '{bert_module}'", "TRAIN_STEPS = 6", "MAX_SEQ_LENGTH = 24",
+      "learning_rate_schedule.warmup_steps = 0", "bert_tokenization.separately = True",
+      "hub_module.combine = 'pair'", "csv_data.eval_batch_size = 64",
+      "hub_module.output_key = 'sequence_output'", "hub_module.pooling = 'mean'"
+  ], model_dir=str(tmp_path / "model"))
+  assert result.metrics["global_step"] == 6
+  values = helpers.checkpoint_values(str(tmp_path / "model"))
+  assert not [n for n in values if n.startswith("module_1/")]
+  before = helpers.module_values(bert_module)
+  assert any(helpers.moved(before[k], values[f"module/{k}"]) for k in before)
+  with tf.Graph().as_default(), tf.compat.v1.Session() as session:
+    signature = tf.compat.v1.saved_model.load(session, ["serve"],
+                                              result.exports["serving"]).signature_def["predict"]
+    assert set(signature.inputs) == {"sentence1", "sentence2"}
+    feed = lambda a, b: {signature.inputs["sentence1"].name: a, signature.inputs["sentence2"].name: b}
+    name = signature.outputs["probabilities"].name
+    texts = ["Return the cosine of x.", "Send a message over a socket."]
+    probabilities = session.run(name, feed(texts, texts[::-1]))
+  assert probabilities.shape == (2, 2) and not np.allclose(probabilities[0], probabilities[1])
+  np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_separate_tokenization_encodes_each_text_as_its_own_sequence(bert_module):
+  from finetune.inputs.tokenization import BertTokenization  # pylint: disable=g-import-not-at-top
+  module = HubModule(handle=bert_module, signature="tokens")
+  pair = BertTokenization(text_columns=["a", "b"], max_seq_length=12, separately=True)
+  alone = BertTokenization(text_columns=["b"], max_seq_length=12)
+  for tokenization in (pair, alone):
+    tokenization.adapt_to_module(module)
+  with tf.Graph().as_default(), tf.compat.v1.Session() as session:
+    texts = {k: tf.constant(v) for k, v in {"a": ["Return the sine of x."],
+                                             "b": ["Send a message over a socket."]}.items()}
+    separate, single = session.run([pair(texts), alone({"b": texts["b"]})])
+  assert set(separate) == {f"{c}_{n}" for c in "ab"
+                           for n in ("input_ids", "input_mask", "segment_ids")}
+  for name in ("input_ids", "input_mask", "segment_ids"):
+    np.testing.assert_array_equal(separate[f"b_{name}"], single[name])
+  assert not separate["a_segment_ids"].any() and not np.array_equal(separate["a_input_ids"],
+                                                                     separate["b_input_ids"])
+
+
+def write_pairs_tfrecord(path, files, captions):
+  """Two digit images and a caption per example; the label: whether both are even."""
+  with tf.io.TFRecordWriter(str(path)) as writer:
+    for i, ((first, a), (second, b)) in enumerate(zip(files, files[1:] + files[:1])):
+      feature = lambda data: tf.train.Feature(bytes_list=tf.train.BytesList(value=[data]))
+      writer.write(tf.train.Example(features=tf.train.Features(feature={
+          "image_a": feature(open(first, "rb").read()),
+          "image_b": feature(open(second, "rb").read()),
+          "caption": feature(captions[i % len(captions)].encode()),
+          "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[int(a == b == 0)])),
+      })).SerializeToString())
+
+
+def test_image_module_on_two_images_beside_a_text_module(tmp_path, image_example, text_module):
+  from finetune.inputs import base as data_lib  # pylint: disable=g-import-not-at-top
+  from finetune.inputs.image_folder import ImageFolderData  # pylint: disable=g-import-not-at-top
+  from finetune.inputs.tfrecord_data import TFRecordData  # pylint: disable=g-import-not-at-top
+  folder = ImageFolderData(train_dir=image_example["parity_train"],
+                           eval_dir=image_example["parity_eval"])
+  captions = ["Return the sine of x.", "Open a file for reading."]
+  write_pairs_tfrecord(tmp_path / "train.tfrecord", folder.files(data_lib.TRAIN)[:60], captions)
+  eval_files = folder.files(data_lib.EVAL)[:20]
+  write_pairs_tfrecord(tmp_path / "eval.tfrecord", eval_files, captions)
+  source = TFRecordData(train_files=str(tmp_path / "train.tfrecord"),
+                        eval_files=str(tmp_path / "eval.tfrecord"),
+                        feature_spec={"image_a": ("image", []), "image_b": ("image", []),
+                                      "caption": ("string", [])},
+                        label_key="label", batch_size=8)
+  model_dir = tmp_path / "model"
+  metrics = helpers.run(model_dir, image_example["image_feature_vector"], SGD + [
+      "experiment.module = [@image/hub_module(), @text/hub_module()]",
+      "image/hub_module.input_mapping = [{'images': 'image_a'}, {'images': 'image_b'}]",
+      f"text/hub_module.handle = '{text_module}'",
+      "text/hub_module.input_mapping = {'default': 'caption'}"],
+                        train_steps=5, data=source, head=heads.binary_class_head())
+  assert metrics["global_step"] == 5 and source.image_size == [32, 32]
+  export = helpers.latest_subdir(str(model_dir / "export" / "hub"))
+  assert sorted(os.listdir(export)) == sorted(
+      [os.path.basename(image_example["image_feature_vector"]), "docstring_embedding"])
+  serving = helpers.latest_subdir(str(model_dir / "export" / "serving"))
+  with tf.Graph().as_default(), tf.compat.v1.Session() as session:
+    signature = tf.compat.v1.saved_model.load(session, ["serve"], serving).signature_def["predict"]
+    assert set(signature.inputs) == {"image_a_bytes", "image_b_bytes", "caption"}
+    images = [open(p, "rb").read() for p, _ in eval_files[:2]]
+    probabilities = session.run(signature.outputs["probabilities"].name, {
+        signature.inputs["image_a_bytes"].name: images,
+        signature.inputs["image_b_bytes"].name: images[::-1],
+        signature.inputs["caption"].name: captions})
+  np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)

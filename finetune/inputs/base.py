@@ -95,6 +95,8 @@ class DataSource:
       module = tokenized[0] if tokenized else modules.modules[0]
       modules.each(lambda m: self.tokenization.adapt_to_module(m) if m is module else None)
       self.tokenization.check_columns(self.raw_feature_specs())
+      if self.tokenization.separately:  # the module is applied once per text column
+        module.propose_input_mappings(self.tokenization.input_mappings())
     if self.image_features and self.image_size is None:
       sizes = [image_ops.expected_size(m) for m in modules if image_ops.takes_images(m)]
       size = next((s for s in sizes if s is not None), None)

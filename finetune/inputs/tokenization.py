@@ -28,6 +28,7 @@ from finetune.errors import FinetuneError
 from finetune.modules import tokenization_info
 
 INT = tf.int32
+INPUTS = ("input_ids", "input_mask", "segment_ids")  # BERT's three, in every module
 
 
 def import_tensorflow_text():
@@ -125,13 +126,18 @@ class BertTokenization:
     text_columns: one text feature, or two for sentence pairs (segment 0 and 1).
     max_seq_length: length of input_ids, input_mask and segment_ids.
     vocab_file, do_lower_case: only for a module without a tokenization_info signature.
+    separately: tokenize each text column on its own ([CLS] a [SEP], then [CLS] b [SEP])
+      into <column>_input_ids, <column>_input_mask and <column>_segment_ids, and apply the
+      module once per column with shared weights (the pair encoders of Sentence-BERT);
+      False: one sequence [CLS] a [SEP] b [SEP] (BERT's cross-encoder).
   """
 
   def __init__(self,
                text_columns: Sequence[str] = gin.REQUIRED,
                max_seq_length: int = 128,
                vocab_file: Optional[str] = None,
-               do_lower_case: Optional[bool] = None):
+               do_lower_case: Optional[bool] = None,
+               separately: bool = False):
     self.text_columns = [text_columns] if isinstance(text_columns, str) else list(text_columns)
     if len(self.text_columns) not in (1, 2):
       raise FinetuneError(f"bert_tokenization.text_columns = {self.text_columns}: give one text "
@@ -141,6 +147,7 @@ class BertTokenization:
       raise FinetuneError(f"bert_tokenization.max_seq_length = {max_seq_length} leaves no room "
                           "for text after [CLS] and [SEP].")
     self.vocab_file, self.do_lower_case = vocab_file, do_lower_case
+    self.separately = checks.boolean(separately, "bert_tokenization.separately")
     self.vocabulary = None
 
   @property
@@ -203,10 +210,17 @@ class BertTokenization:
           f"({', '.join(self.text_columns)}) leaves out; list the column(s) to tokenize (two "
           "for a sentence pair), or leave the others out of csv_data.feature_columns.")
 
+  def input_mappings(self):
+    """With `separately`, one mapping of the module's inputs per text column."""
+    return [{name: f"{column}_{name}" for name in INPUTS} for column in self.text_columns]
+
   def feature_specs(self, raw_specs):
     """The model's features: text columns replaced by BERT's inputs and word positions."""
     specs = {n: s for n, s in raw_specs.items() if n not in self.text_columns}
-    for name in ("input_ids", "input_mask", "segment_ids"):
+    if self.separately:
+      return dict(specs, **{feature: tf.TensorSpec([self.max_seq_length], INT)
+                            for mapping in self.input_mappings() for feature in mapping.values()})
+    for name in INPUTS:
       specs[name] = tf.TensorSpec([self.max_seq_length], INT)
     specs["word_starts"] = tf.TensorSpec([self.max_words], INT)
     specs["word_mask"] = tf.TensorSpec([self.max_words], INT)
@@ -215,7 +229,6 @@ class BertTokenization:
 
   def __call__(self, features):
     """Tokenizes a batch: {text column: [batch] strings, ...} -> the model's features."""
-    text = import_tensorflow_text()
     features = dict(features)
     segments, word_counts = [], []
     for column in self.text_columns:
@@ -223,17 +236,29 @@ class BertTokenization:
       word_counts.append(tf.cast(words.row_lengths(), INT))
       pieces = self.vocabulary.tokenize(words.flat_values)
       segments.append(tf.RaggedTensor.from_row_splits(pieces, words.row_splits))
+    if self.separately:
+      for column, segment in zip(self.text_columns, segments):
+        encoded, _ = self._encode([segment])
+        features.update({f"{column}_{name}": value for name, value in encoded.items()})
+      return features
+    encoded, trimmed = self._encode(segments)
+    features.update(encoded)
+    features.update(self._word_positions(segments[0], trimmed[0].row_lengths()))
+    features["word_count"] = word_counts[0]  # all words, cut off or not: a tagging label's length
+    return features
+
+  def _encode(self, segments):
+    """Segments [batch, (words), (pieces)] -> ({input_ids, input_mask, segment_ids}, the
+    segments as trimmed): [CLS] a [SEP] (b [SEP]), padded to max_seq_length."""
+    text = import_tensorflow_text()
     budget = self.max_seq_length - 1 - len(segments)
     trimmed = text.RoundRobinTrimmer(budget).trim([s.merge_dims(1, 2) for s in segments])
     ids, segment_ids = text.combine_segments(trimmed, self.vocabulary.cls_id,
                                              self.vocabulary.sep_id)
     input_ids, input_mask = text.pad_model_inputs(ids, self.max_seq_length)
     segment_ids, _ = text.pad_model_inputs(segment_ids, self.max_seq_length)
-    features.update(input_ids=tf.cast(input_ids, INT), input_mask=tf.cast(input_mask, INT),
-                    segment_ids=tf.cast(segment_ids, INT))
-    features.update(self._word_positions(segments[0], trimmed[0].row_lengths()))
-    features["word_count"] = word_counts[0]  # all words, cut off or not: a tagging label's length
-    return features
+    encoded = dict(input_ids=input_ids, input_mask=input_mask, segment_ids=segment_ids)
+    return {name: tf.cast(value, INT) for name, value in encoded.items()}, trimmed
 
   def _word_positions(self, pieces, kept_lengths):
     """Position of each word's first wordpiece in input_ids (after [CLS]), and whether it

@@ -12,12 +12,13 @@ from finetune.errors import FinetuneError
 COMBINATIONS = ("concat", "pair")
 
 
-def check(combine, applications, selector="hub_module"):
-  """Refuses an unknown combination, or "pair" for other than two applications."""
+def check(combine, applications=None, selector="hub_module"):
+  """Refuses an unknown combination, or "pair" for other than two applications (when their
+  number is known)."""
   if combine not in COMBINATIONS:
     raise FinetuneError(f"{selector}.combine = {combine!r} is unknown; use one of: "
                         f"{', '.join(COMBINATIONS)}.")
-  if combine == "pair" and applications != 2:
+  if combine == "pair" and applications is not None and applications != 2:
     raise FinetuneError(
         f"{selector}.combine = 'pair' compares exactly two applications of the module, but "
         f"{selector}.input_mapping gives {applications}; give a list of two mappings, or use "

@@ -108,7 +108,7 @@ class HubModule:
       self.signature = signature
       self.output_key = output_key
       self.input_mappings = signature_inputs.mappings(input_mapping)
-      self.combine = combine_lib.check(combine, len(self.input_mappings or [None]))
+      self.combine = combine_lib.check(combine, self.input_mappings and len(self.input_mappings))
       self._train_tags = None if train_tags is None else set(train_tags)
       self.serving_tags = set(serving_tags)
       self.trainable = checks.boolean(trainable, "hub_module.trainable")
@@ -178,6 +178,12 @@ class HubModule:
                           "(their tokenization_info): use the model's TF1 Hub version.")
     return tokens
 
+  def propose_input_mappings(self, mappings):
+    """Mappings the data proposes (one per text column a tokenizer encoded on its own),
+    taken where the config sets none."""
+    if self.input_mappings is None:
+      self.input_mappings = [dict(m) for m in mappings]
+
   def input_names(self):
     return list(self.spec.get_input_info_dict(signature=self.signature, tags=self.serving_tags))
 
@@ -191,6 +197,7 @@ class HubModule:
     Raises:
       FinetuneError: for the first mismatch, naming what was asked and what exists.
     """
+    combine_lib.check(self.combine, len(self.input_mappings or [None]))
     for tags in (self.train_tags, self.serving_tags):
       self._check_tags(tags)
       self._check_signature(tags)

@@ -53,6 +53,9 @@ class TokenTaggingHead(FinetuneHead, tf.estimator.Head):
       raise FinetuneError(f"hub_module.pooling = '{module.pooling}' gives one vector per "
                           "example, but token_tagging_head needs one per position; set "
                           "hub_module.pooling = None.")
+    if data.tokenization and data.tokenization.separately:
+      raise FinetuneError("token_tagging_head tags the words of one text: set "
+                          "bert_tokenization.separately = False.")
     if not data.tokenization:
       raise FinetuneError("token_tagging_head tags the words of a text column: set "
                           "tokenization = @bert_tokenization() on the data source.")
