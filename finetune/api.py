@@ -31,7 +31,8 @@ class RunResult:
     schedule: what ran.
     metrics: the final eval metrics (train_and_evaluate, evaluate), else None.
     exports: {"hub": module dir, "best_hub": module dir, "serving": SavedModel dir}, the
-      newest of each kind that exists.
+      newest of each kind that exists; with several modules, "hub" and "best_hub" are the
+      timestamped folder that holds one folder per module (its export_name).
     predictions: the predictions file (predict), else None.
     graph: (check) {"variables", "trainable_variables", "parameters"} of the training graph.
   """

@@ -372,3 +372,26 @@ def test_image_module_on_two_images_beside_a_text_module(tmp_path, image_example
         signature.inputs["image_b_bytes"].name: images[::-1],
         signature.inputs["caption"].name: captions})
   np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_sweep_over_one_modules_handle_by_its_scoped_name_mixing_tf1_and_tf2(
+    tmp_path, digits_module, tf2_handle):
+  helpers.run_sweep(
+      "--gin_file=digits/finetune.gin", f"--sweep_dir={tmp_path}",
+      f"--gin_bindings=MODULE_HANDLE = '{digits_module}'", "--gin_bindings=TRAIN_STEPS = 10",
+      "--gin_bindings=experiment.module = [@a/hub_module(), @b/hub_module()]",
+      "--gin_bindings=b/hub_module.export_name = 'b'",
+      "--gin_bindings=learning_rate_schedule.warmup_steps = 0",
+      f"--grid=b/hub_module.handle={[digits_module, tf2_handle]!r}")
+  rows = helpers.sweep_results(tmp_path)
+  assert len(rows) == 2 and all(r["state"] == "done" for r in rows), rows
+  formats = set()
+  for row in rows:
+    trial = os.path.join(str(tmp_path), "trials", row["trial"])
+    export = row["export"]
+    assert os.path.dirname(export) == os.path.join(trial, "export", "hub")
+    assert sorted(os.listdir(export)) == ["b", "digits"]
+    formats.add(os.path.exists(os.path.join(export, "b", "tfhub_module.pb")))
+    with open(os.path.join(trial, "operative_config.gin")) as f:
+      assert "b/hub_module.handle" in f.read()
+  assert formats == {True, False}  # b was a TF1 module in one trial, a TF2 SavedModel in the other

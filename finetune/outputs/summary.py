@@ -40,11 +40,24 @@ def latest_exports(model_dir):
   return exports
 
 
-def _label(kind, label, path):
-  """A TF2 handle's fine-tuned module is a TF2 SavedModel (no tfhub_module.pb)."""
-  if kind == "hub" and not tf.io.gfile.exists(os.path.join(path, "tfhub_module.pb")):
-    return "Fine-tuned module (TF2 SavedModel)"
-  return label
+def _is_module(path):
+  return any(tf.io.gfile.exists(os.path.join(path, f)) for f in ("tfhub_module.pb",
+                                                                  "saved_model.pb"))
+
+
+def _lines(kind, label, path):
+  """One line per fine-tuned module of an export (a model with several modules has a folder
+  of them); a TF2 handle's module is a TF2 SavedModel (no tfhub_module.pb)."""
+  if kind == "serving" or _is_module(path):
+    modules = [path]
+  else:
+    modules = [os.path.join(path, m.rstrip("/")) for m in sorted(tf.io.gfile.listdir(path))
+               if _is_module(os.path.join(path, m.rstrip("/")))]
+  for module in modules:
+    if kind == "hub" and not tf.io.gfile.exists(os.path.join(module, "tfhub_module.pb")):
+      yield f"Fine-tuned module (TF2 SavedModel): {module}"
+    else:
+      yield f"{label}: {module}"
 
 
 def print_summary(result):
@@ -56,7 +69,8 @@ def print_summary(result):
       print(f"  {key:<24} {value:.4f}" if isinstance(value, float) else f"  {key:<24} {value}")
   for kind, label in EXPORT_KINDS:
     if kind in result.exports:
-      print(f"{_label(kind, label, result.exports[kind])}: {result.exports[kind]}")
+      for line in _lines(kind, label, result.exports[kind]):
+        print(line)
   if result.predictions:
     print(f"Predictions: {result.predictions}")
   if result.graph:
