@@ -38,6 +38,11 @@ TINY_INPUTS = {
     "glove": lambda gin_file, request: [  # the text-embedding signature, as GloVe's module
         f"MODULE_HANDLE = '{request.getfixturevalue('text_module')}'"],
     "images": _image_inputs,
+    "multi": lambda gin_file, request: [  # the text module twice, or on both sentences
+        f"MODULE_HANDLE = '{request.getfixturevalue('text_module')}'"] + (
+            [f"DOCSTRING_HANDLE = '{request.getfixturevalue('text_module')}'",
+             "docstrings/hub_module.export_name = 'docstrings'"]
+            if "two_encoders" in gin_file else []),
     "text": _text_inputs,
 }
 

@@ -44,7 +44,7 @@ def settings(task, modules):
             ("docstring embedding alone", "glove/finetune.gin",
              [f"MODULE_HANDLE = '{docstrings}'"]),
             ("both, concatenated", "multi/two_encoders.gin",
-             [f"GLOVE_HANDLE = '{glove}'", f"DOCSTRING_HANDLE = '{docstrings}'"])]
+             [f"MODULE_HANDLE = '{glove}'", f"DOCSTRING_HANDLE = '{docstrings}'"])]
   return [(f"GloVe on both sentences, combine = \"{how}\"", "multi/sentence_pairs.gin",
            [f"MODULE_HANDLE = '{glove}'", f"hub_module.combine = '{how}'"])
           for how in ("pair", "concat")]
