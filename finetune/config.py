@@ -19,6 +19,7 @@ import gin.tf.external_configurables  # noqa: F401  (tf.train optimizers, decays
 import tensorflow as tf
 
 from finetune import config_includes
+from finetune import config_reach
 from finetune import config_scopes
 from finetune import config_types
 from finetune import files
@@ -47,7 +48,8 @@ def parse(gin_files, gin_bindings, model_dir=None, allow_imports=False):
   Raises:
     FinetuneError: an import not allowed, a missing file, a syntax error (with file and line), an unknown
       configurable or parameter (with the closest known names), a value of the wrong kind, a
-      binding in a scope that no reference enters.
+      binding in a scope that no reference enters, a command-line binding on a configurable
+      the config never builds.
   """
   gin.clear_config(clear_constants=False)
   _add_search_path()
@@ -86,6 +88,7 @@ def parse(gin_files, gin_bindings, model_dir=None, allow_imports=False):
   _check_macros_are_read(gin_files, gin_bindings or [])
   config_types.check_bindings(gin.config._REGISTRY.get_match, signature_chain)  # pylint: disable=protected-access
   config_scopes.check(gin.config._CONFIG, gin.config._REGISTRY.get_match)  # pylint: disable=protected-access
+  config_reach.check(gin_bindings or [], gin.config._REGISTRY.get_match, signature_chain)  # pylint: disable=protected-access
 
 
 def signature_chain(wrapped):

@@ -1,0 +1,52 @@
+"""A command-line binding on a configurable the config never builds is refused, naming the
+parameter that would build it: gin would bind it and nothing would read it (issue 22)."""
+
+import pytest
+
+from finetune import config
+from finetune.errors import FinetuneError
+from tests import helpers
+
+
+@pytest.mark.parametrize("bindings, message", [
+    (["multi_class_head.n_classes = 3"],
+     r"multi_class_head.n_classes is set, but the config builds no multi_class_head.* Set "
+     r"experiment.head = @multi_class_head\(\) to use it"),
+    (["tpu_runtime.iterations_per_loop = 5"],
+     r"config builds no tpu_runtime.* Set experiment.runtime = @tpu_runtime\(\)"),
+    (["early_stopping.patience_steps = 100"],
+     r"config builds no early_stopping.* Set training.early_stopping = @early_stopping\(\)"),
+    (["AdamWOptimizer.weight_decay = 0.01"],
+     r"config builds no AdamWOptimizer.* Set optimization.optimizer = @AdamWOptimizer to"),
+])
+def test_binding_on_a_configurable_never_built_is_refused(bindings, message):
+  with pytest.raises(FinetuneError, match=message):
+    config.parse(["digits/finetune.gin"], bindings)
+
+
+@pytest.mark.parametrize("bindings", [
+    ["experiment.head = @multi_class_head()", "multi_class_head.n_classes = 2"],
+    ["experiment.runtime = @tpu_runtime()", "tpu_runtime.iterations_per_loop = 5"],
+    ["training.early_stopping = @early_stopping()", "early_stopping.patience_steps = 100"],
+    ["optimization.optimizer = @AdamWOptimizer", "AdamWOptimizer.weight_decay = 0.01"],
+    ["learning_rate_schedule.warmup_steps = 0", "run_config.random_seed = 1",
+     "download.timeout_secs = 5.0", "head_network.dropout = 0.0"],
+    ["experiment.module = [@a/hub_module(), @b/hub_module()]", "b/hub_module.handle = 'x'"],
+])
+def test_bindings_on_what_the_config_builds_pass(bindings):
+  config.parse(["digits/finetune.gin"], bindings)
+
+
+def test_bindings_in_config_files_may_configure_what_a_variant_swapped_out(tmp_path):
+  """A variant file that swaps the head leaves its included file's head bindings behind."""
+  variant = tmp_path / "variant.gin"
+  variant.write_text("include 'digits/finetune.gin'\nexperiment.head = @regression_head()\n")
+  config.parse([str(variant)], [])
+
+
+def test_a_sweep_grid_on_a_configurable_never_built_is_refused_before_any_trial(tmp_path):
+  result = helpers.run_sweep("--gin_file=digits/finetune.gin", f"--sweep_dir={tmp_path}",
+                             "--grid=tpu_runtime.iterations_per_loop=[5, 10]", check=False)
+  assert result.returncode == 2, result.stdout + result.stderr
+  assert "config builds no tpu_runtime" in result.stderr
+  assert "Traceback" not in result.stderr and not (tmp_path / "trials").exists()
