@@ -143,6 +143,7 @@ def _texts_with_includes(path, seen=None):
                           f"{path}).")
   texts = [(path, text)]
   for name in re.findall(r"^\s*include\s+['\"]([^'\"]+)['\"]", text, re.M):
+    config_includes.check_scheme(name, f"{path}: include")
     for candidate in (os.path.join(os.path.dirname(path), name), name,
                       os.path.join(CONFIG_DIR, name)):
       if tf.io.gfile.exists(candidate) and not tf.io.gfile.isdir(candidate):  # gin refuses one
@@ -215,6 +216,7 @@ def shipped_configs():
 
 def _locate(path):
   """The config file at `path` (working directory first, then the shipped configs)."""
+  config_includes.check_scheme(path, "Gin file")
   for candidate in (path, os.path.join(CONFIG_DIR, path)):
     if tf.io.gfile.isdir(candidate):
       raise FinetuneError(f"Gin file '{path}' is a directory; give a .gin file, e.g. "

@@ -13,6 +13,7 @@ configs, as it does when there is no such folder. A path that is a directory (`i
 """
 
 import contextlib
+import re
 
 import gin
 import tensorflow as tf
@@ -35,6 +36,7 @@ def file_readers():
 def _guarded(exists):
 
   def guarded(path):
+    check_scheme(path, "include")
     if tf.io.gfile.isdir(path):
       raise FinetuneError(_directory_message(path))
     try:
@@ -43,6 +45,21 @@ def _guarded(exists):
       return False  # a reader that cannot tell has not found the file
 
   return guarded
+
+
+def check_scheme(path, what):
+  """A URL whose scheme TensorFlow's file systems do not read (https://) is named, with the
+  fix, instead of TensorFlow's UnimplementedError."""
+  match = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", str(path))
+  if not match:
+    return
+  try:
+    tf.io.gfile.exists(path)
+  except tf.errors.UnimplementedError:
+    raise FinetuneError(
+        f"{what} '{path}': gin files are read from local paths and the file systems TensorFlow "
+        f"reads (gs://), not '{match.group(1)}://'; download it first (curl -LO '{path}') and "
+        "give the local file.") from None
 
 
 def _directory_message(path):
