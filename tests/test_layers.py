@@ -10,8 +10,8 @@ import finetune
 # Bottom to top: a module may import from its own package and from packages of lower layers.
 LAYERS = (
     ("errors",),
-    ("files", "checks", "formatting", "logs", "config_types", "config_scopes", "config_includes",
-     "config_reach"),
+    ("files", "checks", "formatting", "logs", "config_types", "config_scopes", "config_includes"),
+    ("config_reach",),  # reads config_types' annotations
     ("process",),  # signals, locks, other processes
     ("modules",),
     ("inputs", "embeddings"),
