@@ -93,6 +93,19 @@ class CsvData(DataSource):
                           "column_groups are set; name the feature columns (or leave "
                           "feature_columns unset for every column but the label).")
 
+  def _check_delimiter(self, path, columns):
+    """A header of one column cannot hold a label and a feature: name the delimiter that
+    splits it (a semicolon-separated file from a European-locale spreadsheet)."""
+    if len(columns) != 1:
+      return
+    found = [d for d in (";", "\t", "|", ",") if d != self.field_delim and d in columns[0]]
+    hint = (f"; it looks {found[0]!r}-separated: set csv_data.field_delim = {found[0]!r}"
+            if found else "")
+    shown = columns[0] if len(columns[0]) <= 60 else columns[0][:57] + "..."
+    raise FinetuneError(f"CSV file '{path}' has one column, {shown!r}, with "
+                        f"csv_data.field_delim = {self.field_delim!r}; a CSV needs a label "
+                        f"column and feature columns{hint}.")
+
   def _read_header(self):
     """The header every train and eval file shares (a file that differs is refused)."""
     header, first = None, None
@@ -100,6 +113,9 @@ class CsvData(DataSource):
       line = _header_line(path)
       if not line:
         raise FinetuneError(f"CSV file '{path}' is empty; it needs a header row.")
+      compressed = scan.unreadable_compression(path)
+      if compressed:
+        raise FinetuneError(f"CSV file {compressed}.")
       if scan.cr_line_endings(path):
         raise FinetuneError(f"CSV file '{path}' ends its lines with CR alone (classic Mac OS); "
                             "TensorFlow's reader would see one line. Save it with LF or CRLF "
@@ -107,6 +123,7 @@ class CsvData(DataSource):
       # csv reads a quoted header (R's write.csv, pandas' QUOTE_ALL) as TensorFlow reads the
       # rows: a column named "pixel_0" is pixel_0, and a quoted delimiter is no boundary.
       columns = [c.strip() for c in next(csv.reader([line], delimiter=self.field_delim))]
+      self._check_delimiter(path, columns)
       if header is None:
         header, first = columns, path
       elif columns != header:

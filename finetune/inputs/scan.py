@@ -21,6 +21,22 @@ GZIP_MAGIC = b"\x1f\x8b"
 MAX_RECORDS = 2_000_000  # per file: a scan that finds nothing ends, the graph's error stands
 
 
+_OTHER_COMPRESSIONS = ((b"BZh", "bzip2", "bunzip2"), (b"\xfd7zXZ\x00", "xz", "unxz"),
+                       (b"PK\x03\x04", "zip", "unzip"), (b"\x28\xb5\x2f\xfd", "zstd", "unzstd"))
+
+
+def unreadable_compression(path):
+  """What is wrong with a file compressed in a way TensorFlow's readers do not read (they
+  read plain files, gzip and ZLIB), or None."""
+  with tf.io.gfile.GFile(path, "rb") as f:
+    head = f.read(6)
+  for magic, kind, tool in _OTHER_COMPRESSIONS:
+    if head.startswith(magic):
+      return (f"'{path}' is {kind}-compressed, which TensorFlow's readers do not read (plain "
+              f"or gzip only): decompress it ({tool} '{path}') or recompress it with gzip")
+  return None
+
+
 def is_gzip(path):
   with tf.io.gfile.GFile(path, "rb") as f:
     return f.read(2) == GZIP_MAGIC
