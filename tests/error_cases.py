@@ -240,6 +240,29 @@ CASES = [
     ("bert_sequence_output_unpooled",
      lambda t, m, b: BERT(b) + ["--gin_bindings=hub_module.output_key = 'sequence_output'"],
      "Set hub_module.pooling = \"first\", \"mean\" or \"max\""),
+    ("two_modules_same_export_name", lambda t, m, b: [
+        "--gin_bindings=experiment.module = [@a/hub_module(), @b/hub_module()]"
+    ], "a/hub_module and b/hub_module have the same export_name 'digits'; set "
+       "b/hub_module.export_name to another name"),
+    ("scoped_module_bad_signature", lambda t, m, b: [
+        "--gin_bindings=experiment.module = [@a/hub_module(), @b/hub_module()]",
+        "--gin_bindings=b/hub_module.export_name = 'b'",
+        "--gin_bindings=b/hub_module.signature = 'nope'"
+    ], "Set b/hub_module.signature to one of those"),
+    ("pair_of_three_inputs", lambda t, m, b: [
+        "--gin_bindings=hub_module.input_mapping = [{'pixels': 'pixels'}, {'pixels': 'pixels'}, "
+        "{'pixels': 'pixels'}]",
+        "--gin_bindings=hub_module.combine = 'pair'"
+    ], "hub_module.combine = 'pair' compares exactly two applications of the module, but "
+       "hub_module.input_mapping gives 3"),
+    ("binding_never_built", lambda t, m, b: ["--gin_bindings=tpu_runtime.iterations_per_loop = 5"],
+     "tpu_runtime.iterations_per_loop is set, but the config builds no tpu_runtime"),
+    ("gin_file_url", lambda t, m, b: ["--gin_file=https://example.com/task.gin"],
+     "gin files are read from local paths and the file systems TensorFlow reads (gs://)"),
+    ("csv_semicolons", lambda t, m, b: [
+        "--gin_bindings=csv_data.train_files = "
+        f"'{write(t / 'semi.csv', csv_rows(ROW + ',odd').replace(',', ';'))}'"
+    ], "it looks ';'-separated: set csv_data.field_delim = ';'"),
 ]
 
 
