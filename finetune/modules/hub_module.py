@@ -31,6 +31,7 @@ from finetune.formatting import handle_short_name
 from finetune.modules import combine as combine_lib
 from finetune.modules import graph_ops
 from finetune.modules import graph_scan
+from finetune.modules import output_shapes
 from finetune.modules.naming import named_errors
 from finetune.modules import pooling as pooling_lib
 from finetune.modules import signature_inputs
@@ -233,26 +234,8 @@ class HubModule:
         raise FinetuneError(
             f"Output '{key}' not in signature '{self.signature}' of module '{self.handle}'; "
             f"it has: {', '.join(sorted(outputs))}. Set hub_module.output_key to one of those.")
-      self._check_rank(key, outputs[key].get_shape(), per_position_head)
-
-  def _check_rank(self, key, shape, per_position_head):
-    wanted = 3 if per_position_head or self.pooling else 2
-    if shape.rank is None or shape.rank == wanted:
-      return
-    if shape.rank == 3:
-      raise FinetuneError(
-          f"Output '{key}' of signature '{self.signature}' has shape {shape}: [batch, "
-          "positions, features]. Set hub_module.pooling = \"first\", \"mean\" or \"max\" to "
-          "pool it for this head (padding is masked out), or pick a pooled output.")
-    if self.pooling:
-      raise FinetuneError(f"hub_module.pooling = '{self.pooling}' pools a [batch, positions, "
-                          f"features] output, but output '{key}' has shape {shape}; set "
-                          "hub_module.pooling = None.")
-    raise FinetuneError(
-        f"Output '{key}' of signature '{self.signature}' has shape {shape}; the head "
-        + ("takes one prediction per position: pick a sequence output such as sequence_output."
-           if per_position_head else
-           "needs a [batch, features] output. Pick a pooled or feature-vector output."))
+      output_shapes.check_rank(key, outputs[key].get_shape(), self.signature, self.pooling,
+                               per_position_head)
 
   def _resolve_inputs(self, feature_specs, tags, mapping):
     """Returns {signature input: feature name}, checked for names, dtypes and shapes."""
