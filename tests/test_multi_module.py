@@ -420,3 +420,13 @@ def test_two_modules_in_a_tf_config_cluster(tmp_path, digits_module):
       assert {"b", "digits"} <= set(os.listdir(export)), folder
   finally:
     cluster.stop()
+
+
+def test_each_modules_graph_is_scanned_and_a_refusal_names_its_scope(tmp_path, digits_module):
+  writer = str(tf2_builders.build_tf2_module(tmp_path / "writer",
+                                             writes_file=str(tmp_path / "written")))
+  with pytest.raises(FinetuneError, match=r"b/hub_module.allowed_ops = \[.*WriteFile.*\]"):
+    helpers.run(tmp_path / "model", digits_module, [
+        "experiment.module = [@a/hub_module(), @b/hub_module()]",
+        f"b/hub_module.handle = '{writer}'"], train_steps=2, schedule="check")
+  assert not (tmp_path / "model").exists()
