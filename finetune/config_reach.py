@@ -12,6 +12,7 @@ a variant file may swap a piece its included file configured.
 
 import collections.abc
 import inspect
+import re
 import typing
 
 import gin
@@ -28,10 +29,12 @@ def check(gin_bindings, configurable_for, signature_chain):
   """Raises FinetuneError for the first binding in `gin_bindings` (the strings given on the
   command line) on a finetune configurable that nothing the config builds refers to."""
   reached = reachable(configurable_for)
-  for binding in gin_bindings:
-    name = binding.split("=", 1)[0].strip()
-    if "." not in name or name.startswith(("import", "include")):
-      continue  # a macro, or a line gin checks itself
+  check_scoped(configurable_for)
+  names = [m.group(1) for binding in gin_bindings
+           for m in re.finditer(r"^\s*([\w./]+)\s*=", binding, re.M)]  # a value may hold lines
+  for name in names:
+    if "." not in name:
+      continue  # a macro
     selector = name.rsplit(".", 1)[0].split("/")[-1]
     configurable = configurable_for(selector)
     if configurable is None or configurable.name in reached or not _is_finetunes(configurable):
@@ -42,15 +45,43 @@ def check(gin_bindings, configurable_for, signature_chain):
         f"{_where_it_plugs_in(configurable, reached, configurable_for, signature_chain)}")
 
 
-def reachable(configurable_for):
-  """Names of the configurables the config can build, from ROOTS through references."""
+def check_scoped(configurable_for):
+  """A binding `scope/name.param` applies only to a `name` built while the scope is active:
+  built by the reference `@scope/X` or by what X builds. One on anything else (`a/optimization.
+  ...` where the scope `a` only builds a hub_module) would be ignored; refused."""
+  config = gin.config._CONFIG  # pylint: disable=protected-access
+  built_in = {}  # scope name -> configurables built while it is active
+  for bindings in config.values():
+    for value in bindings.values():
+      for reference in _references(value, config):
+        for scope in reference.scopes:
+          built_in.setdefault(scope, set()).update(
+              reachable(configurable_for, (reference.configurable.name,)))
+  for (scope, selector), bindings in config.items():
+    if not scope or selector == "gin.macro":
+      continue
+    configurable = configurable_for(selector)
+    if configurable is None:
+      continue
+    missing = [s for s in scope.split("/") if configurable.name not in built_in.get(s, ())]
+    if missing and missing[0] in built_in:  # an unknown scope is config_scopes' to name
+      parameter = next(iter(bindings), "")
+      raise FinetuneError(
+          f"{scope}/{configurable.name}.{parameter} is bound in scope '{missing[0]}', but "
+          f"nothing built in that scope builds {configurable.name} (it builds "
+          f"{', '.join(sorted(built_in[missing[0]]))}), so gin would never apply it. For the "
+          f"setting without a scope, write {configurable.name}.{parameter}.")
+
+
+def reachable(configurable_for, roots=ROOTS):
+  """Names of the configurables the config can build from `roots` through references."""
   config = gin.config._CONFIG  # pylint: disable=protected-access
   by_name = {}
   for (_, selector), bindings in config.items():
     configurable = configurable_for(selector) if selector != "gin.macro" else None
     if configurable is not None:
       by_name.setdefault(configurable.name, []).append(bindings)
-  reached, frontier = set(), list(ROOTS)
+  reached, frontier = set(), list(roots)
   while frontier:
     name = frontier.pop()
     if name in reached:

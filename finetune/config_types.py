@@ -27,7 +27,7 @@ def check_bindings(configurable_for, signature_chain):
     configurable_for: selector -> gin's configurable (None if unknown), as config.py finds it.
     signature_chain: wrapped -> [(function, owner)] whose parameters gin binds on it.
   """
-  for (_, selector), bindings in gin.config._CONFIG.items():  # pylint: disable=protected-access
+  for (scope, selector), bindings in gin.config._CONFIG.items():  # pylint: disable=protected-access
     if selector == "gin.macro":
       continue
     configurable = configurable_for(selector)
@@ -36,7 +36,7 @@ def check_bindings(configurable_for, signature_chain):
     hints = type_hints(configurable.wrapped, signature_chain)
     for name, value in bindings.items():
       if name in hints:
-        _check(f"{configurable.name}.{name}", value, hints[name])
+        _check(f"{scope + '/' if scope else ''}{configurable.name}.{name}", value, hints[name])
 
 
 def type_hints(wrapped, signature_chain):
@@ -196,7 +196,8 @@ def _plural(hint):
   text = describe(hint)
   for article in ("an ", "a "):
     if text.startswith(article):
-      return text[len(article):] + "s"
+      head, space, rest = text[len(article):].partition(" ")  # "a dict of x" -> "dicts of x"
+      return f"{head}s{space}{rest}" if rest.startswith(("of ", "(")) else text[len(article):] + "s"
   return text
 
 

@@ -29,6 +29,7 @@ from finetune.settings import Evaluation
 from finetune.settings import Training
 from finetune.training.head_base import FinetuneHead
 from finetune.training.head_network import HeadNetwork
+from finetune.outputs import module_record
 from finetune.outputs.run_record import record_command_line
 from finetune.runtime import diagnosis
 from finetune.runtime import preflight
@@ -74,6 +75,7 @@ def run(model_dir,
   """
   job = Job(model_dir, module, data, head, head_network, training, evaluation, runtime)
   job.validate(schedule)
+  module_record.check(model_dir, job.module)  # the modules in the order they were trained
   if schedule == "check":
     return schedules.check(job)  # reads, builds a scratch graph, writes nothing
   preflight.check_latest_checkpoint_reads(model_dir, schedule in TRAINING_SCHEDULES)
@@ -86,7 +88,7 @@ def run(model_dir,
     preflight.check_checkpoint_matches(model_dir, job.model.model_fn,
                                        data.feature_specs(), job.estimator.config)
   with StopSignal() as stop, _guarded(model_dir, schedule, command_line, job.trained, existed,
-                                          job.find_data_problem, job.role):
+                                          job.find_data_problem, job.role, job.module):
     job.stop = stop
     result = schedules.RUNNERS[schedule](job, hooks)
   # A signal during the final evaluation or export of a finished training stopped nothing.
@@ -97,7 +99,7 @@ def run(model_dir,
 
 
 @contextlib.contextmanager
-def _guarded(model_dir, schedule, command_line, trained, existed, locate, role):
+def _guarded(model_dir, schedule, command_line, trained, existed, locate, role, modules):
   """Around a run that passed every check: record the command, hold the model_dir lock,
   clear half-written exports of a killed run, and explain TensorFlow's runtime errors
   (`locate` names the bad record of a data error). A run that fails before a training step
@@ -115,6 +117,8 @@ def _guarded(model_dir, schedule, command_line, trained, existed, locate, role):
       try:
         if command_line and role.is_chief:
           record_command_line(model_dir, command_line)
+        if schedule in TRAINING_SCHEDULES and role.is_chief:
+          module_record.write(model_dir, modules)
         if writes:  # only under the lock: a running training's exports are never touched
           preflight.remove_partial_exports(model_dir, keep_best=role.in_cluster)
         elif role.is_evaluator and schedule == "train_and_evaluate":

@@ -14,6 +14,7 @@ from finetune.outputs import config_history
 from finetune.outputs import exporters
 from finetune.runtime import cluster
 from finetune.runtime import preemption
+from finetune.runtime import preflight
 from finetune.runtime import rollback
 from finetune.runtime.base import Runtime
 from finetune.training import heads
@@ -67,8 +68,8 @@ class Job:
     modules.validate(self.data.feature_specs(), per_position_head=self.head.per_position)
     modules.each(self.runtime.check_module)
     self.data.check_not_empty()
-    self._check_warm_start()
     self.model.batch_size = self.data.batch_size
+    self._check_warm_start()
 
   def _check_warm_start(self):
     """training.warm_start_from names a checkpoint, or a model_dir that holds one: a path to
@@ -82,6 +83,8 @@ class Job:
       raise FinetuneError(f"training.warm_start_from = '{source}' is neither a checkpoint nor a "
                           "model_dir that holds one; give e.g. 'runs/old' or "
                           "'runs/old/model.ckpt-600'.")
+    preflight.check_warm_start(found, self.training.warm_start_vars, self.model.model_fn,
+                               self.data.feature_specs())
 
   def _check_metric_names(self):
     """Metric names in settings (best export, early stopping) exist: a typo would otherwise

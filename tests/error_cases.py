@@ -250,8 +250,8 @@ CASES = [
         "--gin_bindings=b/hub_module.signature = 'nope'"
     ], "Set b/hub_module.signature to one of those"),
     ("pair_of_three_inputs", lambda t, m, b: [
-        "--gin_bindings=hub_module.input_mapping = [{'pixels': 'pixels'}, {'pixels': 'pixels'}, "
-        "{'pixels': 'pixels'}]",
+        "--gin_bindings=hub_module.input_mapping = [{'pixels': 'pixels'}, {'pixels': 'a'}, "
+        "{'pixels': 'b'}]",
         "--gin_bindings=hub_module.combine = 'pair'"
     ], "hub_module.combine = 'pair' compares exactly two applications of the module, but "
        "hub_module.input_mapping gives 3"),

@@ -18,6 +18,15 @@ from tests import helpers
      r"config builds no early_stopping.* Set training.early_stopping = @early_stopping\(\)"),
     (["AdamWOptimizer.weight_decay = 0.01"],
      r"config builds no AdamWOptimizer.* Set optimization.optimizer = @AdamWOptimizer to"),
+    (["experiment.module = [@a/hub_module(), @b/hub_module()]",
+      "a/optimization.module_learning_rate_multiplier = 1.0"],
+     r"a/optimization.module_learning_rate_multiplier is bound in scope 'a', but nothing built "
+     r"in that scope builds optimization \(it builds hub_module\)"),
+    (["learning_rate_schedule.warmup_steps = 0\nmulti_class_head.n_classes = 3"],
+     r"config builds no multi_class_head"),  # a second line in one --gin_bindings value
+    (["experiment.module = [@a/hub_module(), @b/hub_module()]",
+      "b/hub_module.learning_rate_multiplier = '0.1'"],
+     r"^b/hub_module.learning_rate_multiplier = '0.1' is a string; it takes a number or None"),
 ])
 def test_binding_on_a_configurable_never_built_is_refused(bindings, message):
   with pytest.raises(FinetuneError, match=message):
@@ -32,6 +41,8 @@ def test_binding_on_a_configurable_never_built_is_refused(bindings, message):
     ["learning_rate_schedule.warmup_steps = 0", "run_config.random_seed = 1",
      "download.timeout_secs = 5.0", "head_network.dropout = 0.0"],
     ["experiment.module = [@a/hub_module(), @b/hub_module()]", "b/hub_module.handle = 'x'"],
+    ["experiment.training = @t/training()", "t/optimization.clip_gradient_norm = 1.0",
+     "t/learning_rate_schedule.warmup_steps = 0"],  # built inside the scope, by code too
 ])
 def test_bindings_on_what_the_config_builds_pass(bindings):
   config.parse(["digits/finetune.gin"], bindings)

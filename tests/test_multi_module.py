@@ -228,8 +228,8 @@ def test_pair_task_trains_and_exports_the_one_shared_module(tmp_path, digits_mod
      r"a/hub_module and b/hub_module have the same variable scope \(name\) 'a'"),
     (["experiment.module = [@a/hub_module(), @b/hub_module()]", "b/hub_module.export_name = 'x'",
       "b/hub_module.trainable = 'no'"], r"b/hub_module.trainable must be True or False"),
-    (["hub_module.input_mapping = [{'pixels': 'pixels'}, {'pixels': 'pixels'}, "
-      "{'pixels': 'pixels'}]", "hub_module.combine = 'pair'"],
+    (["hub_module.input_mapping = [{'pixels': 'pixels'}, {'pixels': 'a'}, "
+      "{'pixels': 'b'}]", "hub_module.combine = 'pair'"],
      r"hub_module.combine = 'pair' compares exactly two applications .* gives 3"),
     (["hub_module.input_mapping = []"], r"hub_module.input_mapping = \[\] applies the module to "
                                         r"nothing"),
@@ -430,3 +430,49 @@ def test_each_modules_graph_is_scanned_and_a_refusal_names_its_scope(tmp_path, d
         "experiment.module = [@a/hub_module(), @b/hub_module()]",
         f"b/hub_module.handle = '{writer}'"], train_steps=2, schedule="check")
   assert not (tmp_path / "model").exists()
+
+
+def test_the_modules_in_another_order_are_refused_on_the_trained_model_dir(mixed_run,
+                                                                            digits_module,
+                                                                            tf2_handle):
+  """A checkpoint restores by name: swapped modules would restore and feed the head's weights
+  the other module's features."""
+  model_dir, _ = mixed_run
+  before = sorted(os.listdir(model_dir))
+  with pytest.raises(FinetuneError, match=r"was trained with the modules \[tf1; tf2\] .* this "
+                                          r"config has \[tf2; tf1\]"):
+    helpers.run(model_dir, digits_module, SGD + [
+        "experiment.module = [@tf2/hub_module(), @tf1/hub_module()]",
+        f"tf2/hub_module.handle = '{tf2_handle}'"], train_steps=20, schedule="evaluate")
+  assert sorted(os.listdir(model_dir)) == before
+
+
+@pytest.mark.parametrize("bindings, message", [
+    (["experiment.module = [@head/hub_module(), @b/hub_module()]",
+      "b/hub_module.export_name = 'b'"],
+     r"head/hub_module has the variable scope \(name\) 'head', which finetune uses for its own"),
+    (["hub_module.trainable = False", "hub_module.freeze_variables = ['x']"],
+     r"hub_module.freeze_variables = \['x'\] has no effect: the module is not trained"),
+    (["hub_module.export_name = 'eval_result.json'"], r"is the name of the file a best export "
+                                                      r"keeps beside its modules"),
+    (["hub_module.input_mapping = [{'pixels': 'pixels'}, {'pixels': 'pixels'}]"],
+     r"lists \{'pixels': 'pixels'\} twice"),
+    (["experiment.module = [@a/hub_module(), @b/hub_module()]", "b/hub_module.export_name = 'b'",
+      "b/hub_module.learning_rate_multiplier = '0.1'"],
+     r"^b/hub_module.learning_rate_multiplier must be a number >= 0, got '0.1'"),
+])
+def test_what_the_review_found(tmp_path, digits_module, bindings, message):
+  with pytest.raises(FinetuneError, match=message):
+    helpers.run(tmp_path, digits_module, bindings, train_steps=2, schedule="check")
+
+
+def test_warm_start_from_other_module_scopes_is_refused_before_training(mixed_run, tmp_path,
+                                                                        digits_module):
+  model_dir, _ = mixed_run  # its modules are tf1/ and tf2/
+  with pytest.raises(FinetuneError, match=r"has no variable 'module/\w+/\w+' \(its variables are "
+                                          r"under global_step, head, tf1, tf2\): a module's "
+                                          r"variable scope is its hub_module.name \(.* e.g. "
+                                          r"hub_module.name = 'tf1'\)"):
+    helpers.run(tmp_path / "warm", digits_module,
+                [f"training.warm_start_from = '{model_dir}'"], train_steps=2, schedule="train")
+  assert not (tmp_path / "warm").exists()

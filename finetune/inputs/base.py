@@ -98,8 +98,15 @@ class DataSource:
       if self.tokenization.separately:  # the module is applied once per text column
         module.propose_input_mappings(self.tokenization.input_mappings())
     if self.image_features and self.image_size is None:
-      sizes = [image_ops.expected_size(m) for m in modules if image_ops.takes_images(m)]
-      size = next((s for s in sizes if s is not None), None)
+      sizes = {m.selector: image_ops.expected_size(m) for m in modules
+               if image_ops.takes_images(m)}
+      declared = {k: list(v) for k, v in sizes.items() if v is not None}
+      if len({tuple(v) for v in declared.values()}) > 1:
+        raise FinetuneError(
+            "The image modules expect different image sizes ("
+            + ", ".join(f"{k}: {v[0]}x{v[1]}" for k, v in declared.items()) + "); one data "
+            "source resizes its images once: set image_size = [height, width] on it.")
+      size = next(iter(declared.values()), None)
       if size is None:
         module = next((m for m in modules if image_ops.takes_images(m)), modules.modules[0])
         raise FinetuneError(

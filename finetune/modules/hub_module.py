@@ -45,6 +45,7 @@ TRAIN_TAG = "train"
 # from the input-independent state graph, so such a penalty can only travel as an output.
 # A trainable module's is added to REGULARIZATION_LOSSES at every application.
 REGULARIZATION_OUTPUT = "regularization_loss"
+EVAL_RESULT_NAME = "eval_result.json"  # outputs/exporters.py keeps it beside the modules
 
 
 @gin.configurable("hub_module")
@@ -70,7 +71,8 @@ class HubModule:
     export_name: folder name of the fine-tuned module under export/hub/<timestamp>/.
       Left out, the last component of the handle.
     name: the variable scope of the module, fixed so that checkpoints restore across modes.
-      Left out: "module", or the gin scope's name for a scoped module (`text/hub_module`).
+      Left out: "module" for a model's one module; with several, the last part of the module's
+      gin scope (`text` for `text/hub_module`).
     allowed_handle_prefixes: if set, only handles starting with one of these are loaded
       (loading a module runs its graph; set it where configs come from several people).
     pooling: for a sequence output [batch, positions, features] (BERT's sequence_output):
@@ -115,8 +117,9 @@ class HubModule:
       self.trainable = checks.boolean(trainable, "hub_module.trainable")
       self.export_name = checks.folder_name(export_name or handle_short_name(handle),
                                             "hub_module.export_name")
-      self.name = checks.scope_name(name or scope.split("/")[-1] or "module",
-                                    "hub_module.name", "module")
+      self.name = checks.scope_name(name or "module", "hub_module.name", "module")
+      self._name_given = name is not None
+      self._scope = scope
       self.allowed_handle_prefixes = (None if allowed_handle_prefixes is None else
                                       list(allowed_handle_prefixes))
       self.pooling = pooling_lib.check(pooling)
@@ -128,7 +131,23 @@ class HubModule:
       self.learning_rate_multiplier = learning_rate_multiplier
       self.freeze_variables = [checks.regex(p, "hub_module.freeze_variables entry")
                                for p in freeze_variables]
+      for setting, value in (("freeze_variables", freeze_variables),
+                             ("learning_rate_multiplier", learning_rate_multiplier)):
+        if value not in (None, ()) and value != [] and not self.trainable:
+          raise FinetuneError(f"hub_module.{setting} = {value!r} has no effect: the module is "
+                              "not trained (hub_module.trainable = False); leave it out, or "
+                              "set hub_module.trainable = True.")
+      if self.export_name == EVAL_RESULT_NAME:
+        raise FinetuneError(f"hub_module.export_name = {export_name!r} is the name of the file "
+                            "a best export keeps beside its modules; choose another name.")
     self._spec = None
+
+  def name_after_scope(self):
+    """With several modules, an unnamed one takes its gin scope's last part as its variable
+    scope, so a checkpoint says which module a variable is from."""
+    if not self._name_given and self._scope:
+      with named_errors(self.selector, self.handle):
+        self.name = checks.scope_name(self._scope.split("/")[-1], "hub_module.name", "module")
 
   @property
   def spec(self):

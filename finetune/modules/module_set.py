@@ -14,6 +14,11 @@ its own; `ModuleSet` is what the model, the runtimes and the exporters hold, wha
 import tensorflow as tf
 
 from finetune.errors import FinetuneError
+
+# Top-level scopes of finetune's own variables and ops: a module named like one would take the
+# head's variables for its own (its learning rate, its freezing).
+RESERVED_NAMES = ("head", "training", "global_step", "optimizer", "head_optimizer",
+                  "regularization")
 from finetune.modules.hub_module import HubModule
 from finetune.modules.naming import named_errors
 
@@ -34,6 +39,9 @@ class ModuleSet:
           f"experiment.module must be @hub_module() or a list of them, each in its own scope "
           f"([@text/hub_module(), @image/hub_module()]); got {modules!r}.")
     self.modules = list(listed)
+    if len(self.modules) > 1:  # one module keeps "module", as checkpoints before several had
+      for module in self.modules:
+        module.name_after_scope()
     self._check_distinct()
 
   def __iter__(self):
@@ -51,6 +59,12 @@ class ModuleSet:
             "its own ([@text/hub_module(), @image/hub_module()]); to apply one module to "
             f"several inputs with shared weights, give {selector}.input_mapping a list of "
             "mappings.")
+    for module in self.modules:
+      if module.name in RESERVED_NAMES:
+        raise FinetuneError(
+            f"{module.selector} has the variable scope (name) '{module.name}', which finetune "
+            f"uses for its own variables ({', '.join(RESERVED_NAMES)}); set "
+            f"{module.selector}.name to another name, or build it in another gin scope.")
     for attribute, what in (("name", "variable scope (name)"), ("export_name", "export_name")):
       seen = {}
       for module in self.modules:

@@ -21,7 +21,7 @@ def named_errors(selector, handle):
   except FinetuneError as e:
     if type(e) is not FinetuneError:  # pylint: disable=unidiomatic-typecheck
       raise
-    message = re.sub(r"(?<![\w/])hub_module\.", f"{selector}.", str(e))
+    message = re.sub(r"(?<![\w/'.-])hub_module\.(?=[a-z_]+\b)", f"{selector}.", str(e))
     if selector not in message:
       message = f"{selector} ('{handle}'): {message}"
     raise FinetuneError(message) from e

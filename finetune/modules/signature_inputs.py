@@ -17,6 +17,11 @@ def mappings(input_mapping):
   if isinstance(input_mapping, dict):
     return [dict(input_mapping)]
   result = [dict(m) for m in input_mapping]
+  for i, mapping in enumerate(result):
+    if mapping in result[:i]:
+      raise FinetuneError(f"hub_module.input_mapping lists {mapping} twice: the module would "
+                          "see the same features twice (with combine = 'pair', |u - v| is 0); "
+                          "map each application to its own features.")
   if not result:
     raise FinetuneError("hub_module.input_mapping = [] applies the module to nothing; give one "
                         "{'<signature input>': '<feature>'}, or a list of them to apply the "

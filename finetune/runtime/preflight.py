@@ -171,3 +171,35 @@ def check_checkpoint_matches(model_dir, model_fn, feature_specs, run_config):
         raise different_model(
             model_dir, f"variable '{name}' has shape {list(saved[name])} there and {shape} "
             "here")
+
+
+def check_warm_start(source, patterns, model_fn, feature_specs):
+  """Refuses a warm start whose checkpoint lacks a variable the model would take from it
+  (tf.estimator's warm start takes every trainable variable matching a pattern), or holds it
+  with another shape: found here, before the model_dir is touched, not as a ValueError that
+  lists the whole checkpoint once training starts."""
+  saved = dict(tf.train.list_variables(source))
+  with tf.Graph().as_default():
+    features = {
+        name: tf.compat.v1.placeholder(spec.dtype, [None] + spec.shape.as_list())
+        for name, spec in feature_specs.items()
+    }
+    tf.compat.v1.train.get_or_create_global_step()
+    model_fn(features, None, tf.estimator.ModeKeys.PREDICT, {}, None)
+    patterns = [patterns] if isinstance(patterns, str) else list(patterns)
+    wanted = {v.op.name: v.shape.as_list() for p in patterns for v in
+              tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES, scope=p)}
+  scopes = sorted({name.split("/")[0] for name in saved})
+  modules = [s for s in scopes if s not in ("global_step", "head", "training")] or ["module"]
+  for name in sorted(wanted):  # a missing scope first: it explains the shapes too
+    if name not in saved:
+      raise FinetuneError(
+          f"training.warm_start_from = '{source}' has no variable '{name}' (its variables are "
+          f"under {', '.join(scopes)}): a module's variable scope is its hub_module.name (set "
+          f"it to the scope the checkpoint has, e.g. hub_module.name = '{modules[0]}'), or "
+          "take only part of it with training.warm_start_vars (a regex, e.g. 'head/.*').")
+  for name, shape in sorted(wanted.items()):
+    if list(saved[name]) != shape:
+      raise FinetuneError(
+          f"training.warm_start_from = '{source}' holds '{name}' with shape {list(saved[name])}"
+          f", this model has {shape}; leave it out with training.warm_start_vars.")

@@ -117,7 +117,8 @@ class Optimization:
 
   def apply(self, pairs, learning_rate, modules, wrap_optimizer=None):
     """The update ops: one optimizer when every rate is the head's, else one for the head and
-    one per module (`<name>_optimizer`; none for a module whose multiplier is 0)."""
+    one per module (`module_optimizer` for a model's one module, `<name>_optimizer` for each of
+    several; none for a module whose multiplier is 0)."""
     rates = [(module.name, self.multiplier(module)) for module in modules]
     if all(rate == 1.0 for _, rate in rates):
       groups = [("optimizer", pairs, learning_rate)]  # one optimizer: fewer ops per step
@@ -126,7 +127,9 @@ class Optimization:
       groups = [("head_optimizer", [(g, v) for g, v in pairs if owner(v) is None], learning_rate)]
       for name, rate in rates:
         if rate:
-          groups.append((f"{name}_optimizer", [(g, v) for g, v in pairs if owner(v) == name],
+          # One module keeps the name it always had, whatever its scope: old slots restore.
+          label = "module_optimizer" if len(rates) == 1 else f"{name}_optimizer"
+          groups.append((label, [(g, v) for g, v in pairs if owner(v) == name],
                          learning_rate * rate))
     updates = []
     for name, part, rate in groups:

@@ -49,10 +49,11 @@ class TokenTaggingHead(FinetuneHead, tf.estimator.Head):
       raise FinetuneError(f"token_tagging_head does not run on the {runtime.name}; use "
                           "experiment.runtime = @estimator_runtime().")
     module = modules.modules[0]  # one module, applied once: ModuleSet.validate says so
-    if module.pooling:
-      raise FinetuneError(f"hub_module.pooling = '{module.pooling}' gives one vector per "
-                          "example, but token_tagging_head needs one per position; set "
-                          "hub_module.pooling = None.")
+    with modules.naming(module):  # a scoped module's setting is named with its scope
+      if module.pooling:
+        raise FinetuneError(f"hub_module.pooling = '{module.pooling}' gives one vector per "
+                            "example, but token_tagging_head needs one per position; set "
+                            "hub_module.pooling = None.")
     if data.tokenization and data.tokenization.separately:
       raise FinetuneError("token_tagging_head tags the words of one text: set "
                           "bert_tokenization.separately = False.")
