@@ -22,6 +22,10 @@ from tests import helpers
       "a/optimization.module_learning_rate_multiplier = 1.0"],
      r"a/optimization.module_learning_rate_multiplier is bound in scope 'a', but nothing built "
      r"in that scope builds optimization \(it builds hub_module\)"),
+    # The module's download runs when the run checks the module, outside the module's scope.
+    (["experiment.module = @text/hub_module()", "text/download.timeout_secs = 5.0"],
+     r"text/download.timeout_secs is bound in scope 'text', but nothing built in that scope "
+     r"builds download"),
     (["learning_rate_schedule.warmup_steps = 0\nmulti_class_head.n_classes = 3"],
      r"config builds no multi_class_head"),  # a second line in one --gin_bindings value
     (["experiment.module = [@a/hub_module(), @b/hub_module()]",

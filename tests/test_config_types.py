@@ -37,9 +37,8 @@ def test_a_value_of_the_wrong_kind_is_named_with_what_the_parameter_takes(bindin
     ["head_network.hidden_units = (8, 4)", "head_network.activation = @tf.nn.tanh"],
     ["csv_data.train_files = ['a.csv', 'b.csv']", "hub_module.handle = None"],
     ["experiment.head = @multi_class_head()", "multi_class_head.n_classes = 3"],
-    # A scope entered by a reference; its bindings reach what that call builds (a download).
-    ["experiment.module = @text/hub_module()", "text/hub_module.output_key = 'default'",
-     "text/download.timeout_secs = 5.0"],
+    # A scope entered by a reference; its bindings reach what that call builds.
+    ["experiment.module = @text/hub_module()", "text/hub_module.output_key = 'default'"],
     ["A = @outer/inner/head_network()", "experiment.head_network = %A",
      "outer/inner/head_network.dropout = 0.2"],
 ])
