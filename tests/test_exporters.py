@@ -3,8 +3,11 @@ inputs; the best-module export follows the metric; metrics.json is written."""
 
 import json
 import os
+import shutil
 
+import gin
 import numpy as np
+import pytest
 import tensorflow as tf
 import tensorflow_hub as hub
 
@@ -18,8 +21,25 @@ SGD = [
 ]
 
 
-def test_exported_module_reloads_with_fine_tuned_outputs(tmp_path, digits_module):
-  helpers.run(tmp_path, digits_module, SGD, train_steps=30, export_name="digits_ft")
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, digits_module):
+  """One fine-tuning that the export tests read: 30 SGD steps evaluated and exported at steps
+  10, 20 and 30, with the best-module export on accuracy; (model_dir, its final metrics). A
+  test that writes into it works on a copy."""
+  model_dir = tmp_path_factory.mktemp("exporters")
+  bindings = SGD + [
+      "run_config.save_checkpoints_steps = 10", "evaluation.best_export_metric = 'accuracy'",
+      "evaluation.exports_to_keep = 5"
+  ]
+  with tf.Graph().as_default():
+    metrics = helpers.run(model_dir, digits_module, bindings, train_steps=30,
+                          export_name="digits_ft")
+  gin.clear_config(clear_constants=False)
+  return model_dir, metrics
+
+
+def test_exported_module_reloads_with_fine_tuned_outputs(trained, digits_module):
+  tmp_path, _ = trained
   export_root = helpers.latest_subdir(os.path.join(tmp_path, "export", "hub"))
   exported = os.path.join(export_root, "digits_ft")
   assert os.path.exists(os.path.join(exported, "tfhub_module.pb"))
@@ -35,8 +55,8 @@ def test_exported_module_reloads_with_fine_tuned_outputs(tmp_path, digits_module
   assert set(spec.get_signature_names()) == {"default", "classifier"}
 
 
-def test_serving_savedmodel_answers_raw_inputs(tmp_path, digits_module):
-  helpers.run(tmp_path, digits_module, SGD, train_steps=20)
+def test_serving_savedmodel_answers_raw_inputs(tmp_path, trained, digits_module):
+  shutil.copytree(trained[0], tmp_path, dirs_exist_ok=True)  # predict writes into the model_dir
   serving_dir = helpers.latest_subdir(os.path.join(tmp_path, "export", "serving"))
   pixels = builders.random_pixels(5, seed=3)
   with tf.Graph().as_default(), tf.compat.v1.Session() as session:
@@ -56,18 +76,15 @@ def test_serving_savedmodel_answers_raw_inputs(tmp_path, digits_module):
                                 "pixels": pixels
                             }, np.zeros(5, np.int64)),
                             batch_size=5)
-  helpers.run(tmp_path, digits_module, SGD, train_steps=20, schedule="predict", data=data)
+  helpers.run(tmp_path, digits_module, SGD, train_steps=30, schedule="predict", data=data,
+              export_name="digits_ft")
   with open(os.path.join(tmp_path, "predictions.jsonl")) as f:
     predicted = np.array([json.loads(line)["probabilities"] for line in f])
   np.testing.assert_allclose(probabilities, predicted, rtol=1e-4, atol=1e-6)
 
 
-def test_metrics_json_and_best_export(tmp_path, digits_module):
-  bindings = SGD + [
-      "run_config.save_checkpoints_steps = 10", "evaluation.best_export_metric = 'accuracy'",
-      "evaluation.exports_to_keep = 5"
-  ]
-  metrics = helpers.run(tmp_path, digits_module, bindings, train_steps=30)
+def test_metrics_json_and_best_export(trained):
+  tmp_path, metrics = trained
   written = json.loads((tmp_path / "metrics.json").read_text())
   assert written == metrics and written["global_step"] == 30
   best_root = os.path.join(tmp_path, "export", "best_hub")

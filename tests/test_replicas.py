@@ -1,6 +1,7 @@
 """Synchronous in-graph replicas on one host, tested on virtual CPU devices: the same weights
 as one replica, ops on every replica device, batch-norm policy, tables, exports, resume."""
 
+import gin
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -17,24 +18,36 @@ DETERMINISTIC = [  # the inference variant (no dropout, fixed batch norm), no he
 ]
 
 
-def weights(tmp_path, handle, replicas, *more, steps=20):
+def weights(tmp_path, handle, replicas, *more, steps=20, start=None):
   """Variables after `steps` steps, every run from the same initial head (warm-started from
-  the one-replica run's step-0 checkpoint: graphs of different shapes draw other seeds)."""
+  the one-replica run's step-0 checkpoint, `start`: graphs of different shapes draw other
+  seeds); without `start`, this is that one-replica run."""
   model_dir = tmp_path / f"n{replicas}{'-'.join(m.split()[0] for m in more)}"
-  start = tmp_path / "n1" / "model.ckpt-0"
-  warm = [f"training.warm_start_from = '{start}'"] if model_dir.name != "n1" else []
+  warm = [f"training.warm_start_from = '{start}'"] if start else []
   helpers.run(model_dir, handle,
               DETERMINISTIC + [f"run_config.num_replicas = {replicas}", *more] + warm,
               train_steps=steps, schedule="train")
   return helpers.checkpoint_values(str(model_dir))
 
 
-def test_two_and_four_replicas_train_like_one(tmp_path, digits_module):
+@pytest.fixture(scope="module")
+def one_replica(tmp_path_factory, digits_module):
+  """The one-replica run that the replica runs are compared with and start from (its step-0
+  checkpoint): (its weights after 20 steps, that checkpoint). Only read."""
+  root = tmp_path_factory.mktemp("one_replica")
+  with tf.Graph().as_default():
+    one = weights(root, digits_module, 1)
+  gin.clear_config(clear_constants=False)
+  return one, root / "n1" / "model.ckpt-0"
+
+
+def test_two_and_four_replicas_train_like_one(tmp_path, digits_module, one_replica):
   """Adam, a module learning-rate multiplier, clipping, warm-up and cosine decay, and the
   in-graph loop: 20 steps on 2 and 4 replicas give one replica's weights."""
-  one = weights(tmp_path, digits_module, 1)
-  for other in (weights(tmp_path, digits_module, 2), weights(tmp_path, digits_module, 4),
-                weights(tmp_path, digits_module, 2, "training.steps_per_run = 4")):
+  one, start = one_replica
+  for other in (weights(tmp_path, digits_module, 2, start=start),
+                weights(tmp_path, digits_module, 4, start=start),
+                weights(tmp_path, digits_module, 2, "training.steps_per_run = 4", start=start)):
     assert set(other) == set(one)
     for name, value in one.items():
       np.testing.assert_allclose(other[name], value, rtol=1e-4, atol=1e-6, err_msg=name)
@@ -111,10 +124,10 @@ def test_batch_that_does_not_split_is_refused(tmp_path, digits_module):
   assert not (tmp_path / "model").exists()
 
 
-def test_adamw_and_early_stopping_work_with_replicas(tmp_path, digits_module):
-  weights(tmp_path, digits_module, 1)  # the shared starting point (n1/model.ckpt-0)
+def test_adamw_and_early_stopping_work_with_replicas(tmp_path, digits_module, one_replica):
+  start = one_replica[1]  # the shared starting point (n1/model.ckpt-0)
   adamw = ["optimization.optimizer = @AdamWOptimizer", "AdamWOptimizer.weight_decay = 0.1"]
-  one, two = (weights(tmp_path, digits_module, n, *adamw, steps=10) for n in (1, 2))
+  one, two = (weights(tmp_path, digits_module, n, *adamw, steps=10, start=start) for n in (1, 2))
   # Shards sum their gradient contributions in another order than one batch does; Adam's
   # division by sqrt(v) enlarges those float differences in tiny gradients to ~1e-5.
   for name, value in one.items():

@@ -170,12 +170,12 @@ def test_signal_while_building_the_graph_or_exporting_ends_the_command(tmp_path,
           ("export", signal.SIGINT, "export", 130, "exporting the fine-tuned module (hub)"),
           # an export builds its graph through the model_fn: the export's phase is named
           ("graph", signal.SIGTERM, "export", 143, "exporting the fine-tuned module (hub)")]
-  trained = helpers.python_module("finetune.train", "--gin_file=digits/finetune.gin",
-                                  f"--model_dir={model_dir}",
-                                  f"--gin_bindings=MODULE_HANDLE = '{digits_module}'",
-                                  "--gin_bindings=learning_rate_schedule.warmup_steps = 0",
-                                  "--gin_bindings=TRAIN_STEPS = 2", "--schedule=train")
-  assert trained.returncode == 0, trained.stderr
+  from finetune import api  # pylint: disable=g-import-not-at-top
+  # The model_dir to signal in, trained in this process (what is signalled is a command).
+  api.train(["digits/finetune.gin"], [f"MODULE_HANDLE = '{digits_module}'",
+                                      "learning_rate_schedule.warmup_steps = 0",
+                                      "TRAIN_STEPS = 2"],
+            model_dir=str(model_dir), schedule="train")
   exports_before = sorted(os.listdir(model_dir / "export" / "hub")) if (
       model_dir / "export" / "hub").exists() else []
   for at, signum, schedule, code, phase in runs:
@@ -191,9 +191,7 @@ def test_signal_while_building_the_graph_or_exporting_ends_the_command(tmp_path,
   assert helpers.checkpoint_step(model_dir) == 2  # the checkpoint is as it was
   finished = [e for e in os.listdir(model_dir / "export" / "hub") if not e.startswith("temp-")]
   assert sorted(finished) == exports_before  # the interrupted export is not a finished one
-  again = helpers.python_module("finetune.train", "--gin_file=digits/finetune.gin",
-                                f"--model_dir={model_dir}",
-                                f"--gin_bindings=MODULE_HANDLE = '{digits_module}'",
-                                "--schedule=export")
-  assert again.returncode == 0, again.stderr
+  # The next export (as `--schedule=export` runs it, here in this process) finishes its own.
+  api.train(["digits/finetune.gin"], [f"MODULE_HANDLE = '{digits_module}'"],
+            model_dir=str(model_dir), schedule="export")
   assert not [e for e in os.listdir(model_dir / "export" / "hub") if e.startswith("temp-")]

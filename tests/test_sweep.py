@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -45,14 +46,23 @@ BASE = [
 ]
 
 
-def test_sweep_over_handles_and_rates_ranks_trials(tmp_path, quality_modules):
-  """Trials run two at a time and are ranked by their own metrics. Which module wins is not
-  asserted: trials train multi-threaded, side by side, and their order is not the point."""
+@pytest.fixture(scope="module")
+def ranked_sweep(tmp_path_factory, quality_modules):
+  """One finished sweep (2 handles x 2 rates, two trials at a time) that several tests read:
+  (its sweep_dir, its stdout). A test that changes it works on a copy."""
+  sweep_dir = tmp_path_factory.mktemp("ranked_sweep")
   handles = [quality_modules[k] for k in ("good", "random")]
   # Ten steps per session.run: two trials build their training loops side by side.
-  out = helpers.run_sweep(*BASE, "--gin_bindings=training.steps_per_run = 10", f"--sweep_dir={tmp_path}",
-              f"--grid=MODULE_HANDLE={handles!r}", "--grid=LEARNING_RATE=[0.01, 0.03]",
-              "--parallel=2").stdout
+  out = helpers.run_sweep(*BASE, "--gin_bindings=training.steps_per_run = 10",
+                          f"--sweep_dir={sweep_dir}", f"--grid=MODULE_HANDLE={handles!r}",
+                          "--grid=LEARNING_RATE=[0.01, 0.03]", "--parallel=2").stdout
+  return sweep_dir, out
+
+
+def test_sweep_over_handles_and_rates_ranks_trials(ranked_sweep):
+  """Trials run two at a time and are ranked by their own metrics. Which module wins is not
+  asserted: trials train multi-threaded, side by side, and their order is not the point."""
+  tmp_path, out = ranked_sweep
   rows = helpers.sweep_results(tmp_path)
   assert len(rows) == 4 and all(r["state"] == "done" for r in rows)
   assert [r["rank"] for r in rows] == ["1", "2", "3", "4"]
@@ -134,9 +144,8 @@ def test_dry_run_prints_one_command_per_trial_and_runs_nothing(tmp_path):
   assert not os.path.exists(tmp_path / "trials")
 
 
-def test_collect_rebuilds_results_from_trial_directories(tmp_path, quality_modules):
-  helpers.run_sweep(*BASE, f"--sweep_dir={tmp_path}", "--grid=LEARNING_RATE=[0.01, 0.03]",
-        f"--gin_bindings=MODULE_HANDLE = '{quality_modules['random']}'")
+def test_collect_rebuilds_results_from_trial_directories(tmp_path, ranked_sweep):
+  shutil.copytree(ranked_sweep[0], tmp_path, dirs_exist_ok=True)  # the shared sweep stays as it is
   before = helpers.sweep_results(tmp_path)
   os.remove(tmp_path / "results.csv")
   os.remove(tmp_path / "results.md")

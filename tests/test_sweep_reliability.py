@@ -44,7 +44,12 @@ def test_dry_run_lines_run_by_a_shell_in_parallel_are_collected(tmp_path, digits
   for trial_dir in trial_dirs:  # a plain model_dir: no sweep files
     assert (trial_dir / "metrics.json").exists() and not (trial_dir / "status.json").exists()
 
-  out = helpers.run_sweep(*flags, "--collect").stdout
+  # Collected and rerun through the API, as the command calls it (the command's own --collect
+  # and rerun are tested in test_sweep.py): the trials above are what this test is about.
+  from finetune import api  # pylint: disable=g-import-not-at-top
+  from finetune.trials import grid as grid_lib  # pylint: disable=g-import-not-at-top
+  api.collect(str(tmp_path), grid=[grid_lib.parse_grid("LEARNING_RATE=[0.01, 0.03]")])
+  out = (tmp_path / "results.md").read_text()  # what `--collect` prints
   rows = {r["trial"]: r for r in helpers.sweep_results(tmp_path)}
   assert set(rows) == {d.name for d in trial_dirs}
   for trial_dir in trial_dirs:
@@ -57,11 +62,13 @@ def test_dry_run_lines_run_by_a_shell_in_parallel_are_collected(tmp_path, digits
   assert "Best trial by accuracy" in out and "No finished trial" not in out
 
   # Without the grid flags, the swept values come from the recorded command lines.
-  helpers.run_sweep(f"--sweep_dir={tmp_path}", "--collect")
+  api.collect(str(tmp_path))
   assert {(r["trial"], r["LEARNING_RATE"], r["state"]) for r in helpers.sweep_results(tmp_path)} == {
       (name, row["LEARNING_RATE"], "done") for name, row in rows.items()}
   # Running the sweep itself now finds both trials finished: nothing runs again.
-  helpers.run_sweep(*flags)
+  api.sweep(["digits/finetune.gin"], str(tmp_path), {"LEARNING_RATE": [0.01, 0.03]},
+            bindings=[f[len("--gin_bindings="):] for f in flags if f.startswith("--gin_bindings=")],
+            parallel=2)
   assert all(helpers.command_count(d) == 1 for d in trial_dirs)
   assert {r["state"] for r in helpers.sweep_results(tmp_path)} == {"done"}
 

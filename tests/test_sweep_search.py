@@ -12,6 +12,7 @@ import sys
 import optuna
 import pytest
 
+from finetune import formatting
 from finetune.errors import FinetuneError
 from finetune.trials import space as space_lib
 from finetune.trials import state
@@ -50,6 +51,24 @@ def trial_dirs(sweep_dir):
   return sorted(os.listdir(os.path.join(sweep_dir, "trials")))
 
 
+def search_in_process(*args):
+  """What `python -m finetune.sweep ARGS` does for a search (sweep.py), called in this process
+  through the API: the trials are still `finetune.train` processes; only the sweep's own
+  start-up is saved. Returns the ranked rows."""
+  from finetune import api  # pylint: disable=g-import-not-at-top
+  from finetune.trials import grid as grid_lib  # pylint: disable=g-import-not-at-top
+  flags = {}
+  for arg in args:
+    name, value = arg[2:].split("=", 1)
+    flags.setdefault(name, []).append(value)
+  one = lambda name, kind=str: kind(flags[name][0]) if name in flags else None
+  return api.search(flags["gin_file"], one("sweep_dir"), flags.get("space", ()),
+                    trials=one("trials", int), search=one("search"),
+                    grid=[grid_lib.parse_grid(g) for g in flags.get("grid", ())],
+                    bindings=flags.get("gin_bindings", ()), pruner=one("pruner") or "median",
+                    startup_trials=one("startup_trials", int))
+
+
 def test_tpe_search_over_handles_and_rates_ranks_resumes_and_collects(tmp_path, modules):
   handles = [modules["good"], modules["random"]]
   args = base() + [f"--sweep_dir={tmp_path}", "--search=tpe", "--pruner=none",
@@ -71,15 +90,18 @@ def test_tpe_search_over_handles_and_rates_ranks_resumes_and_collects(tmp_path, 
   assert f"python -m finetune.train --model_dir=runs/{rows[0]['trial']}" in out
   assert "run_config.intra_op_threads" not in out.split("again:")[1]
 
-  helpers.run_sweep(*args, "--trials=2")  # the study holds 2: nothing runs
+  # The rest through the API (the command's output is checked above): the sweep's own
+  # start-up is saved, its trials are processes all the same.
+  search_in_process(*args, "--trials=2")  # the study holds 2: nothing runs
   assert len(study(tmp_path).get_trials()) == 2
   assert all(helpers.command_count(tmp_path / "trials" / d) == 1 for d in trial_dirs(tmp_path))
-  helpers.run_sweep(*args, "--trials=3")  # one more
+  search_in_process(*args, "--trials=3")  # one more
   assert len(study(tmp_path).get_trials()) == 3 and len(trial_dirs(tmp_path)) == 3
   assert all(helpers.command_count(tmp_path / "trials" / d) == 1 for d in trial_dirs(tmp_path))
 
   os.remove(tmp_path / "results.csv")
-  helpers.run_sweep(f"--sweep_dir={tmp_path}", "--collect")
+  from finetune import api  # pylint: disable=g-import-not-at-top
+  api.collect(str(tmp_path))  # as `--collect` does
   assert len(helpers.sweep_results(tmp_path)) == 3
   with open(tmp_path / "results.png", "rb") as f:
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
@@ -97,7 +119,7 @@ def test_median_pruner_stops_a_bad_trial_after_its_first_evaluation(tmp_path, mo
           str(tmp_path / "study.journal"))), study_name=tmp_path.name, direction="maximize")
   seeded.enqueue_trial(good)
   seeded.enqueue_trial(bad)
-  helpers.run_sweep(*base(steps=60), f"--sweep_dir={tmp_path}", "--search=tpe", "--trials=2",
+  search_in_process(*base(steps=60), f"--sweep_dir={tmp_path}", "--search=tpe", "--trials=2",
                     "--pruner=median", "--startup_trials=1",
                     "--space=LEARNING_RATE=loguniform(1e-9, 1e-1)",
                     f"--space=MODULE_HANDLE=choice({handles!r})")
@@ -208,11 +230,29 @@ def test_malformed_spaces_are_one_clear_error(text, message):
       "uniform(0.01, 0.1)"], "Trial with learning_rate_schedule.base_learnig_rate = 0.01 of "
      "the sweep cannot be configured"),
 ])
-def test_bad_search_input_is_one_line_before_any_trial(tmp_path, args, message):
-  result = helpers.run_sweep("--gin_file=digits/finetune.gin", f"--sweep_dir={tmp_path}", *args,
-                             check=False)
+def test_bad_search_input_is_one_line_before_any_trial(tmp_path, capfd, args, message):
+  """Each through the API, as the command calls it (one of them through the command itself,
+  below): a FinetuneError, which the command prints as its one line with exit code 2."""
+  from finetune.errors import UnexpectedError  # pylint: disable=g-import-not-at-top
+  capfd.readouterr()
+  with pytest.raises(FinetuneError) as raised:
+    search_in_process("--gin_file=digits/finetune.gin", f"--sweep_dir={tmp_path}", *args)
+  assert not isinstance(raised.value, UnexpectedError)  # the command's exit code 2, not 1
+  assert getattr(raised.value, "exit_code", 2) == 2
+  line = formatting.one_line(raised.value)  # what the command prints after "finetune: error: "
+  assert line.startswith(message) and "\n" not in line, line
+  assert capfd.readouterr().out == ""  # nothing printed on the way
+  assert not (tmp_path / "trials").exists() and not (tmp_path / "study.journal").exists()
+
+
+def test_bad_search_input_through_the_command_is_one_line_and_exit_code_2(tmp_path):
+  result = helpers.run_sweep("--gin_file=digits/finetune.gin", f"--sweep_dir={tmp_path}",
+                             "--search=tpe", "--trials=2",
+                             "--space=LEARNING_RATE=loguniform(1e-4)", check=False)
   assert result.returncode == 2 and result.stdout == "", result.stderr
-  assert result.stderr.startswith("finetune: error: " + message), result.stderr
+  assert result.stderr.startswith(
+      "finetune: error: Search space 'LEARNING_RATE=loguniform(1e-4)' gives loguniform 1 "
+      "values; it takes two"), result.stderr
   assert len(result.stderr.strip().splitlines()) == 1
   assert not (tmp_path / "trials").exists() and not (tmp_path / "study.journal").exists()
 

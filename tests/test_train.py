@@ -6,6 +6,7 @@ import os
 import pytest
 
 from tests import helpers
+from tests.error_cases import run_command
 
 
 def finetune_train(*args):
@@ -22,15 +23,18 @@ def quick(digits_module):
   ]
 
 
-def test_bindings_override_files_and_later_files_override_earlier(tmp_path, quick):
+def test_bindings_override_files_and_later_files_override_earlier(tmp_path, capsys, quick):
+  """The command's flags, parsed and run by its main in this process (the command's start-up
+  is tested below); training alone shows which value won."""
   override = tmp_path / "more.gin"
   override.write_text("TRAIN_STEPS = 7\n")
-  code, out = finetune_train("--gin_file=digits/finetune.gin", f"--gin_file={override}", *quick,
-                             f"--model_dir={tmp_path / 'a'}")
+  code, out = run_command(["--gin_file=digits/finetune.gin", f"--gin_file={override}", *quick,
+                           "--schedule=train", f"--model_dir={tmp_path / 'a'}"], capsys)
   assert code == 0, out
   assert helpers.checkpoint_values(str(tmp_path / "a"))["global_step"] == 7
-  code, out = finetune_train("--gin_file=digits/finetune.gin", f"--gin_file={override}", *quick,
-                             "--gin_bindings=TRAIN_STEPS = 4", f"--model_dir={tmp_path / 'b'}")
+  code, out = run_command(["--gin_file=digits/finetune.gin", f"--gin_file={override}", *quick,
+                           "--gin_bindings=TRAIN_STEPS = 4", "--schedule=train",
+                           f"--model_dir={tmp_path / 'b'}"], capsys)
   assert code == 0, out
   assert helpers.checkpoint_values(str(tmp_path / "b"))["global_step"] == 4
   operative = (tmp_path / "b" / "operative_config.gin").read_text()
