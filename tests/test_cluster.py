@@ -176,8 +176,11 @@ def stop_parameter_server(cluster):
 
 
 def test_worker_killed_and_restarted_still_finishes(cluster):
-  # One step per session.run here (the configs' default is a loop of 10, tested above).
-  cluster.bindings = ["training.steps_per_run = 1"]
+  # One step per session.run here (the configs' default is a loop of 10, tested above), and
+  # two modules: the chief exports both, the evaluator both best ones.
+  cluster.bindings = ["training.steps_per_run = 1",
+                      "experiment.module = [@a/hub_module(), @b/hub_module()]",
+                      "b/hub_module.export_name = 'b'"]
   for task in ("ps", "chief", "worker"):
     cluster.start(task)
   wait_for_progress(cluster, "worker")
@@ -188,3 +191,10 @@ def test_worker_killed_and_restarted_still_finishes(cluster):
   wait_for_progress(cluster, "worker", after=seen)  # the restarted worker trains again
   preempt_then_finish(cluster)
   check_finished(cluster)
+  values = helpers.checkpoint_values(str(cluster.model_dir))
+  for scope in ("a", "b"):
+    assert helpers.moved(helpers.module_values(cluster.handle)["hidden/kernel"],
+                         values[f"{scope}/hidden/kernel"])
+  for folder in ("hub", "best_hub"):
+    export = helpers.latest_subdir(str(cluster.model_dir / "export" / folder))
+    assert {"b", "digits"} <= set(os.listdir(export)), folder

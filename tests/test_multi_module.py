@@ -397,31 +397,6 @@ def test_sweep_over_one_modules_handle_by_its_scoped_name_mixing_tf1_and_tf2(
   assert formats == {True, False}  # b was a TF1 module in one trial, a TF2 SavedModel in the other
 
 
-def test_two_modules_in_a_tf_config_cluster(tmp_path, digits_module):
-  """Chief, worker, parameter server and evaluator train both modules' shared variables; the
-  chief exports both modules, the evaluator the best ones."""
-  from tests import test_cluster  # pylint: disable=g-import-not-at-top
-  cluster = test_cluster.Cluster(tmp_path, digits_module)
-  cluster.train_steps = 40
-  cluster.bindings = ["experiment.module = [@a/hub_module(), @b/hub_module()]",
-                      "b/hub_module.export_name = 'b'"]
-  try:
-    for task in ("ps", "chief", "worker", "evaluator"):
-      cluster.start(task)
-    for task in ("chief", "worker", "evaluator"):
-      cluster.wait(task)
-    values = helpers.checkpoint_values(str(cluster.model_dir))
-    assert values["global_step"] >= 40
-    for scope in ("a", "b"):
-      assert helpers.moved(helpers.module_values(digits_module)["hidden/kernel"],
-                           values[f"{scope}/hidden/kernel"])
-    for folder in ("hub", "best_hub"):
-      export = helpers.latest_subdir(str(cluster.model_dir / "export" / folder))
-      assert {"b", "digits"} <= set(os.listdir(export)), folder
-  finally:
-    cluster.stop()
-
-
 def test_each_modules_graph_is_scanned_and_a_refusal_names_its_scope(tmp_path, digits_module):
   writer = str(tf2_builders.build_tf2_module(tmp_path / "writer",
                                              writes_file=str(tmp_path / "written")))
