@@ -178,6 +178,10 @@ def test_plan_cross_product_zip_names_and_sweep_files(tmp_path):
   assert [n for n, _ in trials
          ] == ["0-text_a-optimizer=AdamOptimizer", "1-b-optimizer=AdamOptimizer"]
   assert len(grid.plan([("a", [1, 2]), ("b", [3, 4])])) == 4
+  # Scoped parameters of several modules keep their scope in the name.
+  assert [n for n, _ in grid.plan([("a/hub_module.learning_rate_multiplier", [0.1]),
+                                   ("b/hub_module.learning_rate_multiplier", [1.0])])] == [
+      "0-a.learning_rate_multiplier=0.1-b.learning_rate_multiplier=1.0"]
   assert [v for _, v in grid.plan([("a", [1, 2]), ("b", [3, 4])], zipped=True)] == [{
       "a": 1,
       "b": 3

@@ -58,7 +58,9 @@ def short_value(param, value):
     return handle_short_name(text)
   if text[:1] in ("@", "%"):  # a reference: its last name part, e.g. AdamOptimizer
     text = text.lstrip("@%").rstrip("()").rsplit(".", 1)[-1]
-  return f"{param.rsplit('.', 1)[-1].split('/')[0]}={text}"
+  selector, name = param.rsplit(".", 1) if "." in param else ("", param)
+  scope = selector.rsplit("/", 1)[0] + "." if "/" in selector else ""  # a/hub_module.x: a.x
+  return f"{scope.replace('/', '.')}{name.split('/')[0]}={text}"
 
 
 def plan(grids, zipped=False):
