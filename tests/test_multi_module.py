@@ -428,6 +428,9 @@ def test_the_modules_in_another_order_are_refused_on_the_trained_model_dir(mixed
      r"head/hub_module has the variable scope \(name\) 'head', which finetune uses for its own"),
     (["hub_module.trainable = False", "hub_module.freeze_variables = ['x']"],
      r"hub_module.freeze_variables = \['x'\] has no effect: the module is not trained"),
+    (["experiment.module = [@_x/hub_module(), @b/hub_module()]", "b/hub_module.export_name = 'b'"],
+     r"The gin scope '_x' of _x/hub_module cannot be its variable scope .* set "
+     r"_x/hub_module.name"),
     (["hub_module.export_name = 'eval_result.json'"], r"is the name of the file a best export "
                                                       r"keeps beside its modules"),
     (["hub_module.input_mapping = [{'pixels': 'pixels'}, {'pixels': 'pixels'}]"],

@@ -146,8 +146,13 @@ class HubModule:
     """With several modules, an unnamed one takes its gin scope's last part as its variable
     scope, so a checkpoint says which module a variable is from."""
     if not self._name_given and self._scope:
-      with named_errors(self.selector, self.handle):
-        self.name = checks.scope_name(self._scope.split("/")[-1], "hub_module.name", "module")
+      scope = self._scope.split("/")[-1]
+      try:
+        self.name = checks.scope_name(scope, "hub_module.name", "module")
+      except FinetuneError:
+        raise FinetuneError(f"The gin scope '{scope}' of {self.selector} cannot be its variable "
+                            "scope (TensorFlow takes letters, digits, '_', '.' and '-', not "
+                            f"first '_' or '-'): set {self.selector}.name, e.g. 'text'.") from None
 
   @property
   def spec(self):
