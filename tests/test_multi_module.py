@@ -23,6 +23,7 @@ from finetune.training import heads
 from tests import builders
 from tests import helpers
 from tests import tf2_builders
+from tests.test_tf2_modules import fine_tuned_outputs as tf2_fine_tuned
 
 TRAIN = tf.estimator.ModeKeys.TRAIN
 SGD = [
@@ -55,18 +56,6 @@ def tf1_fine_tuned(handle, checkpoint, scope, pixels):
     module = hub.Module(handle, name=scope)
     out = module({"pixels": tf.constant(pixels)})
     saver = tf.compat.v1.train.Saver(var_list={v.op.name: v for v in module.variables})
-    with tf.compat.v1.Session() as session:
-      saver.restore(session, checkpoint)
-      return session.run(out)
-
-
-def tf2_fine_tuned(handle, checkpoint, scope, pixels):
-  """The original TF2 SavedModel with a checkpoint's values from `scope`, for inference."""
-  with tf.Graph().as_default():
-    obj = tf2_module.load(handles.load_spec(handle), scope)
-    variables = tf2_module.ordered_variables(obj)
-    out = obj(tf.constant(pixels), training=False)
-    saver = tf.compat.v1.train.Saver(var_list={v.op.name: v for v in variables})
     with tf.compat.v1.Session() as session:
       saver.restore(session, checkpoint)
       return session.run(out)
@@ -109,7 +98,7 @@ def test_each_module_is_exported_fine_tuned_into_one_folder(mixed_run, digits_mo
                              tf1_fine_tuned(digits_module, checkpoint, "tf1", pixels),
                              rtol=1e-5, atol=1e-6)
   np.testing.assert_allclose(keras_layer(os.path.join(export, "tiny_tf2"), pixels),
-                             tf2_fine_tuned(tf2_handle, checkpoint, "tf2", pixels),
+                             tf2_fine_tuned(tf2_handle, checkpoint, pixels, scope="tf2"),
                              rtol=1e-5, atol=1e-6)
 
 

@@ -45,10 +45,11 @@ def original_values(handle):
       return dict(zip([v.op.name for v in variables], session.run(variables)))
 
 
-def fine_tuned_outputs(handle, checkpoint, pixels):
-  """The original SavedModel with the checkpoint's values, called for inference."""
+def fine_tuned_outputs(handle, checkpoint, pixels, scope="module"):
+  """The original SavedModel with the checkpoint's values (from `scope`), called for
+  inference."""
   with tf.Graph().as_default():
-    obj = tf2_module.load(handles.load_spec(handle), "module")
+    obj = tf2_module.load(handles.load_spec(handle), scope)
     variables = tf2_module.ordered_variables(obj)
     out = obj(tf.constant(pixels), training=False)
     saver = tf.compat.v1.train.Saver(var_list={v.op.name: v for v in variables})

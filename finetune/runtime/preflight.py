@@ -157,12 +157,7 @@ def check_checkpoint_matches(model_dir, model_fn, feature_specs, run_config):
     checkpoint = damaged[2]
   saved = dict(tf.train.list_variables(checkpoint))
   with tf.Graph().as_default():
-    features = {
-        name: tf.compat.v1.placeholder(spec.dtype, [None] + spec.shape.as_list())
-        for name, spec in feature_specs.items()
-    }
-    tf.compat.v1.train.get_or_create_global_step()
-    model_fn(features, None, tf.estimator.ModeKeys.PREDICT, {}, run_config)
+    _predict_graph(model_fn, feature_specs, run_config)
     for variable in tf.compat.v1.global_variables():
       name, shape = variable.op.name, variable.shape.as_list()
       if name not in saved:
@@ -173,6 +168,16 @@ def check_checkpoint_matches(model_dir, model_fn, feature_specs, run_config):
             "here")
 
 
+def _predict_graph(model_fn, feature_specs, run_config=None):
+  """The model's PREDICT graph (module and head, no labels needed) in the default graph."""
+  features = {
+      name: tf.compat.v1.placeholder(spec.dtype, [None] + spec.shape.as_list())
+      for name, spec in feature_specs.items()
+  }
+  tf.compat.v1.train.get_or_create_global_step()
+  model_fn(features, None, tf.estimator.ModeKeys.PREDICT, {}, run_config)
+
+
 def check_warm_start(source, patterns, model_fn, feature_specs):
   """Refuses a warm start whose checkpoint lacks a variable the model would take from it
   (tf.estimator's warm start takes every trainable variable matching a pattern), or holds it
@@ -180,12 +185,7 @@ def check_warm_start(source, patterns, model_fn, feature_specs):
   lists the whole checkpoint once training starts."""
   saved = dict(tf.train.list_variables(source))
   with tf.Graph().as_default():
-    features = {
-        name: tf.compat.v1.placeholder(spec.dtype, [None] + spec.shape.as_list())
-        for name, spec in feature_specs.items()
-    }
-    tf.compat.v1.train.get_or_create_global_step()
-    model_fn(features, None, tf.estimator.ModeKeys.PREDICT, {}, None)
+    _predict_graph(model_fn, feature_specs)
     patterns = [patterns] if isinstance(patterns, str) else list(patterns)
     wanted = {v.op.name: v.shape.as_list() for p in patterns for v in
               tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES, scope=p)}
