@@ -9,7 +9,7 @@ from finetune.errors import FinetuneError
 
 def test_a_gin_file_given_as_an_https_url_is_refused_with_the_fix():
   with pytest.raises(FinetuneError, match=r"^Gin file 'https://example.com/x.gin': gin files are "
-                                          r"read from local paths .* curl -LO"):
+                                          r"read from local paths .*curl -LO"):
     config.parse(["https://example.com/x.gin"], [])
 
 

@@ -267,6 +267,13 @@ def test_tpu_runtime_refuses_a_tf2_module_among_several_by_its_scope(tmp_path, d
         "tpu_runtime.use_tpu = False"], train_steps=2, schedule="check")
 
 
+def few_pairs(path, rows=40):
+  """The first rows of the shipped held-out pairs: an evaluation that costs little."""
+  with open(os.path.join(helpers.REPO, "examples", "bert", "data", "pairs_eval.csv")) as f:
+    path.write_text("".join(f.readlines()[:rows + 1]))
+  return str(path)
+
+
 def test_bert_module_on_two_texts_tokenized_separately_shares_its_weights(tmp_path, bert_module):
   from finetune import api  # pylint: disable=g-import-not-at-top
   import tensorflow_text  # pylint: disable=g-import-not-at-top,unused-import  (serving ops)
@@ -274,7 +281,8 @@ def test_bert_module_on_two_texts_tokenized_separately_shares_its_weights(tmp_pa
       f"MODULE_HANDLE = '{bert_module}'", "TRAIN_STEPS = 6", "MAX_SEQ_LENGTH = 24",
       "learning_rate_schedule.warmup_steps = 0", "bert_tokenization.separately = True",
       "hub_module.combine = 'pair'", "csv_data.eval_batch_size = 64",
-      "hub_module.output_key = 'sequence_output'", "hub_module.pooling = 'mean'"
+      "hub_module.output_key = 'sequence_output'", "hub_module.pooling = 'mean'",
+      f"csv_data.eval_files = '{few_pairs(tmp_path / 'eval.csv')}'"
   ], model_dir=str(tmp_path / "model"))
   assert result.metrics["global_step"] == 6
   values = helpers.checkpoint_values(str(tmp_path / "model"))
