@@ -18,9 +18,10 @@ digits: $(VENV)/.installed
 	$(BIN)/python -m finetune.train --gin_file=digits/finetune.gin --model_dir=runs/digits
 
 # Two workers (pytest-xdist), one test file each at a time: most tests wait on subprocesses,
-# servers and start-up, so two share CI's 2 cores well.
+# servers and start-up, so two share CI's 2 cores well. Files go out in collection order,
+# which tests/conftest.py sorts slowest first (SLOWEST_FIRST).
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder tests
 
 # tensorflow-text (in-graph BERT tokenizers) declares a dependency on the full `tensorflow`
 # package; --no-deps keeps it from installing a second TensorFlow beside tensorflow-cpu

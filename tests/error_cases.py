@@ -311,7 +311,8 @@ def corrupt(path):
 def trained_model_dir(tmp_path, handle):
   """A model_dir trained for 3 steps (a case resumes it with a mistake)."""
   model_dir = tmp_path / "trained"
-  code, _ = run_command(base_args(tmp_path, handle)[:-1] + [f"--model_dir={model_dir}"])
+  code, _ = run_command(base_args(tmp_path, handle)[:-1] +
+                        [f"--model_dir={model_dir}", "--schedule=train"])
   assert code == 0
   train.FLAGS.unparse_flags()
   return str(model_dir)

@@ -120,7 +120,11 @@ def test_interrupted_sweep_resumes_without_redoing_work(tmp_path, quality_module
   assert files_lib.read_json(str(trials / second / "status.json"))["state"] == "running"
   assert len(os.listdir(trials)) == 2  # the third never started
 
-  helpers.run_sweep(*args)
+  # The same sweep again, through the API (the sweep's start-up saved; its trials are
+  # processes all the same).
+  from finetune import api  # pylint: disable=g-import-not-at-top
+  api.sweep(["digits/finetune.gin"], str(tmp_path), {"LEARNING_RATE": [0.01, 0.02, 0.03]},
+            bindings=[a[len("--gin_bindings="):] for a in args if a.startswith("--gin_bindings=")])
   rows = {r["trial"]: r for r in helpers.sweep_results(tmp_path)}
   assert len(rows) == 3 and all(r["state"] == "done" and r["steps"] == "60" for r in rows.values())
   assert helpers.command_count(trials / first) == 1  # finished: not run again
