@@ -90,7 +90,7 @@ def _explained(error, model_dir):
 def train(gin_files=(), bindings=(), model_dir=None, schedule="train_and_evaluate", hooks=(),
           command_line=None, verbose=False, module=None, data=None, head=None,
           head_network=None, training=None, evaluation=None, runtime=None,
-          allow_gin_imports=False):
+          allow_gin_imports=False, predict_files=None, predict_output=None, checkpoint=None):
   """Runs a schedule from gin configs, as `python -m finetune.train` does; from Python, any
   of the run's pieces can be passed as an object instead (numpy arrays as
   `data=ArrayData(...)`, a head built in the notebook), with the same checks and errors.
@@ -109,6 +109,9 @@ def train(gin_files=(), bindings=(), model_dir=None, schedule="train_and_evaluat
       training/heads.py, ...); each one given replaces what the configs build for it.
     allow_gin_imports: let the configs' `import` lines import modules other than finetune's
       (importing runs the module's code; docs/security.md).
+    predict_files, predict_output, checkpoint: the predict schedule's files (a path, glob
+      pattern, folder of images or a list of them), output file (.jsonl or .csv; default
+      MODEL_DIR/predictions.jsonl) and checkpoint ("latest", "best" or a path); see predict.
 
   Returns:
     A RunResult.
@@ -121,6 +124,7 @@ def train(gin_files=(), bindings=(), model_dir=None, schedule="train_and_evaluat
   """
   logs.configure(verbose)
   from finetune import config, experiment  # pylint: disable=g-import-not-at-top
+  from finetune.prediction.settings import PredictRequest  # pylint: disable=g-import-not-at-top
   model_dir = _model_dir(model_dir, gin_files)
   pieces = dict(module=module, data=data, head=head, head_network=head_network,
                 training=training, evaluation=evaluation, runtime=runtime)
@@ -128,8 +132,10 @@ def train(gin_files=(), bindings=(), model_dir=None, schedule="train_and_evaluat
   try:
     config.parse(gin_files, bindings, model_dir, allow_imports=allow_gin_imports)
     config.replace_pieces(given)
+    request = PredictRequest(files=_patterns(predict_files), output=predict_output,
+                             checkpoint=checkpoint)
     result = experiment.run(model_dir, schedule, hooks=hooks, command_line=command_line,
-                            **given)
+                            request=request, **given)
   except FinetuneError as e:
     raise _clean(e) from None
   except Exception as e:  # pylint: disable=broad-except
@@ -138,6 +144,34 @@ def train(gin_files=(), bindings=(), model_dir=None, schedule="train_and_evaluat
       raise
     raise _clean(explained) from e
   return _run_result(model_dir, schedule, result)
+
+
+@_funneled
+def predict(model_dir, files, output=None, checkpoint=None, bindings=(), gin_files=(),
+            verbose=False):
+  """Predictions for files the model has never seen, as `--schedule=predict --predict_files`
+  makes them: one row per input row with its "file" and "row" (and prediction.keep_columns),
+  then the head's outputs in the user's terms ("class" and "probability", ...).
+
+  Args:
+    model_dir: a trained model_dir; its operative_config.gin says how to read the files.
+    files: a path, glob pattern or list of them (a folder of images for image data).
+    output: a .jsonl or .csv path, local or gs:// (default MODEL_DIR/predictions.jsonl).
+    checkpoint: "latest", "best" (the default with evaluation.best_export_metric set) or a
+      checkpoint path.
+    bindings, gin_files: as for train, e.g. ["prediction.top_k = 3"].
+
+  Returns:
+    A RunResult whose `predictions` is the output file's path.
+  """
+  return train(gin_files, bindings, model_dir=model_dir, schedule="predict", verbose=verbose,
+               predict_files=files, predict_output=output, checkpoint=checkpoint)
+
+
+def _patterns(files):
+  if files is None:
+    return None
+  return [files] if isinstance(files, str) else list(files)
 
 
 def _model_dir(model_dir, gin_files):

@@ -15,7 +15,7 @@ Estimator exists, so a mistake costs nothing and writes nothing to model_dir.
 """
 
 import contextlib
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 import gin
 import tensorflow as tf
@@ -24,6 +24,8 @@ from finetune import schedules
 from finetune.inputs.base import DataSource
 from finetune.job import Job
 from finetune.modules.hub_module import HubModule
+from finetune.prediction.settings import PredictRequest
+from finetune.prediction.settings import Prediction
 from finetune.runtime.base import Runtime
 from finetune.settings import Evaluation
 from finetune.settings import Training
@@ -41,7 +43,8 @@ WRITING_SCHEDULES = ("train_and_evaluate", "train", "export", "predict")
 TRAINING_SCHEDULES = ("train_and_evaluate", "train")
 
 
-@gin.configurable("experiment", denylist=["model_dir", "schedule", "hooks", "command_line"])
+@gin.configurable("experiment",
+                  denylist=["model_dir", "schedule", "hooks", "command_line", "request"])
 def run(model_dir,
         schedule="train_and_evaluate",
         module: Union[HubModule, Sequence[HubModule]] = gin.REQUIRED,
@@ -51,8 +54,10 @@ def run(model_dir,
         training: Training = gin.REQUIRED,
         evaluation: Evaluation = gin.REQUIRED,
         runtime: Runtime = gin.REQUIRED,
+        prediction: Optional[Prediction] = None,
         hooks=(),
-        command_line=None):
+        command_line=None,
+        request: Optional[PredictRequest] = None):
   """Fine-tunes, evaluates, exports or predicts, as `schedule` says.
 
   Args:
@@ -60,9 +65,11 @@ def run(model_dir,
     schedule: train_and_evaluate, train, evaluate, export, predict, or check (a training's
       checks and graph, nothing written).
     module, data, head, head_network, training, evaluation, runtime: the pieces (see above).
+    prediction: what a batch prediction's rows hold (@prediction(): kept columns, top_k, ...).
     hooks: extra SessionRunHooks for training (from Python, e.g. measurements).
     command_line: argv of the command, recorded in MODEL_DIR/command_lines.txt once the
       configuration is valid.
+    request: a predict run's files, output and checkpoint (prediction/settings.py).
 
   Returns:
     The final eval metrics (dict) for train_and_evaluate and evaluate, {kind: path} of the
@@ -73,7 +80,8 @@ def run(model_dir,
     FinetuneError: a mistake in the config, data or module, before anything is written; or
       Preempted after SIGTERM or SIGINT (the checkpoint at the current step is saved).
   """
-  job = Job(model_dir, module, data, head, head_network, training, evaluation, runtime)
+  job = Job(model_dir, module, data, head, head_network, training, evaluation, runtime,
+            prediction, request)
   job.validate(schedule)
   module_record.check(model_dir, job.module)  # the modules in the order they were trained
   if schedule == "check":

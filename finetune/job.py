@@ -12,6 +12,8 @@ from finetune.errors import FinetuneError
 from finetune.inputs.base import DataSource, TRAIN
 from finetune.outputs import config_history
 from finetune.outputs import exporters
+from finetune.prediction.settings import PredictRequest
+from finetune.prediction.settings import Prediction
 from finetune.runtime import cluster
 from finetune.runtime import preemption
 from finetune.runtime import preflight
@@ -29,10 +31,13 @@ class Job:
   """Everything a schedule needs; built by experiment.run from gin's objects."""
 
   def __init__(self, model_dir, module, data, head, head_network, training, evaluation,
-               runtime):
+               runtime, prediction=None, request=None):
     self.model_dir = model_dir
     self.data = data
     self.evaluation = evaluation
+    self.prediction = prediction or Prediction()  # a batch prediction's output columns
+    self.request = request or PredictRequest()  # a predict run's files, output, checkpoint
+    self.unlabelled = None  # the files a batch prediction reads, once checked
     # The model's pieces live in the Model (it builds the spec from them); the job reads them
     # there. Its batch size, for the progress line, is known once the data source is checked.
     self.model = Model(module, head, head_network, training, runtime, batch_size=None)
@@ -59,6 +64,11 @@ class Job:
       raise FinetuneError(f"experiment.runtime must be a runtime such as @estimator_runtime() "
                           f"or @tpu_runtime(); got {self.runtime!r}.")
     self._check_metric_names()
+    self.request.check(schedule)
+    if not isinstance(self.prediction, Prediction):
+      raise FinetuneError(f"experiment.prediction must be @prediction(), got {self.prediction!r}.")
+    if schedule == "predict" and self.request.files:
+      self.head.check_prediction(self.prediction)
     self.runtime.check(schedule, self.training)
     replicas.check_batch(self.data.batch_size, self.runtime.replicas)
     modules = self.module
@@ -135,6 +145,8 @@ class Job:
 
   def find_data_problem(self):
     """The first bad record of the data, described (after the graph failed on a batch)."""
+    if self.unlabelled is not None:  # a batch prediction reads these, not the data's splits
+      return self.unlabelled.find_problem()
     tokenization = self.data.tokenization
     text_column = tokenization.text_columns[0] if tokenization else None
     return self.data.find_problem(lambda label, record: self.head.label_problem(

@@ -9,6 +9,7 @@
     token_tagging_head                  training/tagging_head.py
     head_network, optimization, learning_rate_schedule, AdamWOptimizer       training/
     run_config, estimator_runtime, tpu_runtime                               runtime/
+    prediction                          prediction/settings.py
 """
 
 # pylint: disable=unused-import
@@ -21,6 +22,7 @@ from finetune.inputs import tokenization  # noqa: F401
 from finetune.inputs import tfrecord_data  # noqa: F401
 from finetune.modules import downloads  # noqa: F401
 from finetune.modules import hub_module  # noqa: F401
+from finetune.prediction import settings as prediction_settings  # noqa: F401
 from finetune.runtime import estimators  # noqa: F401
 from finetune.runtime import run_config  # noqa: F401
 from finetune.runtime import tpu  # noqa: F401

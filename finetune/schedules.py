@@ -8,6 +8,7 @@ from finetune.inputs.base import EVAL
 from finetune.outputs import exporters
 from finetune.outputs import metrics
 from finetune.outputs import predictions
+from finetune.prediction import batch
 from finetune.runtime import cluster
 from finetune.runtime import preflight
 
@@ -46,8 +47,12 @@ def export(job, hooks=()):
 
 
 def predict(job, hooks=()):
+  """Predictions for --predict_files (prediction/batch.py), or, without them, the eval set's
+  raw predictions in MODEL_DIR/predictions.jsonl; returns the file's path."""
   del hooks
-  checkpoint = require_checkpoint(job, "predict")
+  if job.request.files:
+    return batch.predict_files(job, job.request)
+  checkpoint = batch.choose_checkpoint(job, job.request)
   outputs = job.estimator.predict(job.input_fn(EVAL, training=False), checkpoint_path=checkpoint)
   return predictions.write(outputs, job.model_dir)
 

@@ -3,6 +3,8 @@
   python -m finetune.train --gin_file=digits/finetune.gin --model_dir=runs/digits \
       [--gin_file=more.gin ...] [--gin_bindings='training.train_steps = 500' ...] \
       [--schedule=train_and_evaluate|train|evaluate|export|predict] [--verbose]
+  python -m finetune.train --model_dir=runs/digits --schedule=predict \
+      --predict_files='new/*.csv' [--predict_output=predictions.csv] [--checkpoint=best]
 """
 
 import sys
@@ -24,6 +26,15 @@ flags.DEFINE_string("model_dir", None, "Output directory (default: runs/<last co
 flags.DEFINE_enum("schedule", "train_and_evaluate",
                   ["train_and_evaluate", "train", "evaluate", "export", "predict", "check"],
                   "What to run; check: every check and the training graph, nothing written.")
+flags.DEFINE_multi_string("predict_files", None,
+                          "With --schedule=predict: files to predict on (a path, glob pattern "
+                          "or folder of images; repeat for more). Without: the eval set.")
+flags.DEFINE_string("predict_output", None,
+                    "Where --predict_files' predictions go: a .jsonl or .csv path, local or "
+                    "gs:// (default MODEL_DIR/predictions.jsonl).")
+flags.DEFINE_string("checkpoint", None,
+                    "With --schedule=predict: latest, best (the default when "
+                    "evaluation.best_export_metric is set) or a checkpoint path.")
 flags.DEFINE_bool("allow_gin_imports", False,
                   "Let the configs' `import` lines import modules other than finetune's.")
 flags.DEFINE_bool("verbose", False, "Show TensorFlow's logs and full tracebacks.")
@@ -47,7 +58,10 @@ def _train():
                      schedule=FLAGS.schedule,
                      command_line=["python", "-m", "finetune.train"] + sys.argv[1:],
                      verbose=FLAGS.verbose,
-                     allow_gin_imports=FLAGS.allow_gin_imports)
+                     allow_gin_imports=FLAGS.allow_gin_imports,
+                     predict_files=FLAGS.predict_files,
+                     predict_output=FLAGS.predict_output,
+                     checkpoint=FLAGS.checkpoint)
   summary.print_summary(result)
   return 0
 

@@ -154,6 +154,14 @@ class DataSource:
     record's {column or feature: value}, for checks across columns)."""
     return None
 
+  def unlabelled_files(self, patterns, keep_columns):
+    """A reader of files to predict on (inputs/unlabelled.py), read as this source reads its
+    training files: `patterns` a path, glob pattern or list of them."""
+    del patterns, keep_columns
+    raise FinetuneError(f"{type(self).__name__} cannot read files to predict on; "
+                        "--predict_files works with csv_data, tfrecord_data and "
+                        "image_folder_data.")
+
   def _records(self, split):
     """Dataset of raw records for `split`, before batching."""
     raise NotImplementedError

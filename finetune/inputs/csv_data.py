@@ -10,6 +10,7 @@ import tensorflow as tf
 from finetune.errors import FinetuneError
 from finetune.inputs import scan
 from finetune.inputs import base
+from finetune.inputs import unlabelled_csv
 from finetune.inputs.base import DataSource, EVAL, TRAIN, dtype_named, glob_files
 from finetune.inputs.base import Files
 from finetune.inputs.image_ops import Augmentation
@@ -183,6 +184,10 @@ class CsvData(DataSource):
       if not any(_has_data_row(f) for f in files):
         raise FinetuneError(f"csv_data.{split}_files ({', '.join(files)}) have a header but "
                             "no data rows.")
+
+  def unlabelled_files(self, patterns, keep_columns):
+    paths = glob_files(patterns, "--predict_files")
+    return unlabelled_csv.UnlabelledCsv(self, paths, keep_columns)
 
   def _compression(self, split, files):
     """"GZIP" or "" for the split's files (read once; the first CHECKED_FILES decide)."""

@@ -17,14 +17,15 @@ import gin
 import tensorflow as tf
 
 from finetune.inputs import image_ops
+from finetune.inputs import unlabelled_images
 from finetune.inputs.base import DataSource, EVAL, TRAIN
 from finetune.errors import FinetuneError
 from finetune.inputs.image_ops import Augmentation
+from finetune.inputs.image_ops import IMAGE_EXTENSIONS
 from finetune.inputs.tokenization import BertTokenization
 
 log = logging.getLogger("finetune")
 PREFLIGHT_IMAGES = 2_000  # per split before training: a start stays quick on 1M images
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
 
 
 def _is_eval(path, validation_percentage):
@@ -121,6 +122,10 @@ class ImageFolderData(DataSource):
       if problem:
         return f"{problem}; remove it or convert it."
     return None
+
+  def unlabelled_files(self, patterns, keep_columns):
+    return unlabelled_images.UnlabelledImages(self, unlabelled_images.image_paths(patterns),
+                                              keep_columns)
 
   def _records(self, split):
     paths, labels = zip(*self.files(split))

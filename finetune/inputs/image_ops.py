@@ -14,6 +14,8 @@ import tensorflow_hub as hub
 from finetune import checks
 from finetune.errors import FinetuneError
 
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")  # what image folders hold
+
 
 def decode_and_resize(encoded, size):
   """One JPEG/PNG/GIF/BMP image (bytes) -> float32 [height, width, 3] in [0, 1]."""

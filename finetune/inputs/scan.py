@@ -86,13 +86,18 @@ class _GzipStream(gzip.GzipFile):
       raw.close()
 
 
-def open_text(path):
-  """A text stream of a plain or gzip-compressed file; a UTF-8 BOM is dropped, and bytes
-  that are not UTF-8 are replaced (the scans only describe what they find)."""
+def open_bytes(path):
+  """A byte stream of a plain or gzip-compressed file (local or gs://), read in chunks."""
   stream = io.BufferedReader(_GFileStream(path))
   if is_gzip(path):
     stream = _GzipStream(filename=path, fileobj=stream)
-  return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+  return stream
+
+
+def open_text(path):
+  """A text stream of a plain or gzip-compressed file; a UTF-8 BOM is dropped, and bytes
+  that are not UTF-8 are replaced (the scans only describe what they find)."""
+  return io.TextIOWrapper(open_bytes(path), encoding="utf-8-sig", errors="replace", newline="")
 
 
 QUOTING_ADVICE = ("TensorFlow's CSV reader takes one line per record, a quoted field as "
@@ -183,7 +188,7 @@ def _first_bad_row(reader, path, header, numeric_columns, label_column, label_pr
               "fields that contain the delimiter, or fill in the missing value.")
     for column, kind in numeric_columns.items():
       value = row[positions[column]]
-      if not _parses(value, kind):
+      if not parses_number(value, kind):
         wanted = "an int" if kind is int else "a finite float"
         return (f"{where}: column '{column}' is '{clipped(value)}', not {wanted}. Fix the "
                 "value, or declare the column's type in csv_data.column_types.")
@@ -193,7 +198,7 @@ def _first_bad_row(reader, path, header, numeric_columns, label_column, label_pr
   return None
 
 
-def _parses(value, kind):
+def parses_number(value, kind):
   """Whether TensorFlow reads `value` as a finite number of `kind` (it reads 'nan' and 'inf'
   too, and a NaN feature makes every loss after it NaN)."""
   try:
@@ -266,8 +271,8 @@ def tfrecord_problem(path, compression_type, specs, label_key, label_problem):
       problem = example_problem(features, specs)
       if problem:
         return f"Record {index} of {path} {problem}. Fix tfrecord_data.feature_spec or the data."
-      record = {name: (_values(feature) or [""])[0] for name, feature in features.items()}
-      for value in _values(features[label_key]):
+      record = {name: (feature_values(feature) or [""])[0] for name, feature in features.items()}
+      for value in feature_values(features[label_key]):
         problem = label_problem(value, record)
         if problem:
           return f"Record {index} of {path}: {problem}."
@@ -279,7 +284,7 @@ def tfrecord_problem(path, compression_type, specs, label_key, label_problem):
   return None
 
 
-def _values(feature):
+def feature_values(feature):
   kind = feature.WhichOneof("kind")
   values = list(getattr(feature, kind).value) if kind else []
   return [v.decode("utf-8", "replace") if isinstance(v, bytes) else

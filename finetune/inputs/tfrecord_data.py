@@ -9,6 +9,7 @@ from finetune.errors import FinetuneError
 from finetune.inputs import image_ops
 from finetune.inputs import scan
 from finetune.inputs import base
+from finetune.inputs import unlabelled_tfrecord
 from finetune.inputs.base import DataSource, EVAL, TRAIN, dtype_named, glob_files
 from finetune.inputs.base import Files
 from finetune.inputs.image_ops import Augmentation
@@ -96,6 +97,10 @@ class TFRecordData(DataSource):
           raise FinetuneError(f"TFRecord file '{path}' is truncated: {cut}. TensorFlow would "
                               "train on the records before it without a word; write the file "
                               "again (or remove the partial record).")
+
+  def unlabelled_files(self, patterns, keep_columns):
+    paths = glob_files(patterns, "--predict_files")
+    return unlabelled_tfrecord.UnlabelledTFRecords(self, paths, keep_columns)
 
   def _records(self, split):
     files = glob_files(self.files[split], f"tfrecord_data.{split}_files")

@@ -67,7 +67,7 @@ def print_summary(result):
     print("Final metrics:")
     for key, value in sorted(result.metrics.items()):
       print(f"  {key:<24} {value:.4f}" if isinstance(value, float) else f"  {key:<24} {value}")
-  for kind, label in EXPORT_KINDS:
+  for kind, label in EXPORT_KINDS if result.schedule != "predict" else ():
     if kind in result.exports:
       for line in _lines(kind, label, result.exports[kind]):
         print(line)

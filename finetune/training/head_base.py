@@ -5,6 +5,8 @@ answers for itself, so adding a head touches its own file and its gin registrati
 
 import tensorflow as tf
 
+from finetune.errors import FinetuneError
+
 
 class FinetuneHead:
   """The interface; heads.py's heads and tagging_head.py's implement it.
@@ -20,6 +22,15 @@ class FinetuneHead:
   def check_setup(self, modules, data, runtime):
     """Refuses, by name, modules (a ModuleSet), a data source or runtime this head cannot
     work with."""
+
+  def check_prediction(self, prediction):
+    """Refuses prediction settings (prediction/settings.py) this head cannot honour, by name."""
+    _refuse_class_options(prediction, "it predicts no classes")
+
+  def prediction_record(self, outputs, prediction, class_names):
+    """One example's Estimator predictions (numpy) -> {name: value} in the user's terms (a
+    class name and its probability, values, tags). `class_names`: one per class id."""
+    raise NotImplementedError
 
   def adapt_labels(self, labels):
     """Labels as read from the data (often strings from a CSV) -> what the head takes."""
@@ -55,3 +66,12 @@ class FinetuneHead:
     with tf.Graph().as_default():  # the head's metric objects, built and thrown away
       names = set(self.metrics(regularization_losses=[tf.constant(0.0)]))
     return names | {"loss", "global_step"}
+
+
+def _refuse_class_options(prediction, why):
+  given = [name for name, value in (("prediction.top_k", prediction.top_k),
+                                    ("prediction.all_probabilities", prediction.all_probabilities),
+                                    ("prediction.threshold", prediction.threshold)) if value]
+  if given:
+    raise FinetuneError(f"{', '.join(given)} apply to classification heads; this head's "
+                        f"predictions have none ({why}). Leave them unset.")

@@ -15,6 +15,7 @@ import tensorflow as tf
 from finetune import checks
 from finetune.errors import FinetuneError
 from finetune.formatting import printable
+from finetune.training import head_records
 from finetune.training.head_base import FinetuneHead
 
 _HEAD_NAMES = ("multi_class_head, binary_class_head, multi_label_head, regression_head, "
@@ -87,6 +88,14 @@ class _ClassHead(FinetuneHead):
     return None
 
 
+  def check_prediction(self, prediction):
+    head_records.check_class_options(prediction, self.n_classes, "multi_class_head",
+                                     thresholded=False)
+
+  def prediction_record(self, outputs, prediction, class_names):
+    return head_records.single_label(outputs, prediction, class_names)
+
+
 class MultiClassHead(_ClassHead, tf.estimator.MultiClassHead):
 
   def __init__(self, n_classes, label_vocabulary=None):
@@ -107,6 +116,13 @@ class BinaryClassHead(_ClassHead, tf.estimator.BinaryClassHead):
 
   def without_vocabulary(self):
     return BinaryClassHead(thresholds=self.thresholds)
+
+  def check_prediction(self, prediction):
+    head_records.check_class_options(prediction, 2, "binary_class_head", thresholded=True)
+
+  def prediction_record(self, outputs, prediction, class_names):
+    threshold = 0.5 if prediction.threshold is None else prediction.threshold
+    return head_records.single_label(outputs, prediction, class_names, threshold)
 
 
 class MultiLabelHead(_ClassHead, tf.estimator.MultiLabelHead):
@@ -135,6 +151,14 @@ class MultiLabelHead(_ClassHead, tf.estimator.MultiLabelHead):
   def _classes_of(self, text):
     return text.split(self.label_delimiter)
 
+  def check_prediction(self, prediction):
+    head_records.check_class_options(prediction, self.n_classes, "multi_label_head",
+                                     thresholded=True)
+
+  def prediction_record(self, outputs, prediction, class_names):
+    threshold = 0.5 if prediction.threshold is None else prediction.threshold
+    return head_records.multi_label(outputs, prediction, class_names, threshold)
+
 
 class RegressionHead(FinetuneHead, tf.estimator.RegressionHead):
 
@@ -147,6 +171,11 @@ class RegressionHead(FinetuneHead, tf.estimator.RegressionHead):
   def label_problem(self, text, words=None):
     text = str(text)
     return None if _number(text, float) is not None else f"label '{text}' is not a number"
+
+  def prediction_record(self, outputs, prediction, class_names):
+    del prediction, class_names  # check_prediction refused the class options
+    values = [head_records.number(v) for v in outputs["predictions"]]
+    return {"value": values[0]} if len(values) == 1 else {"values": values}
 
 
 def _vocabulary(label_vocabulary, n_classes, head):

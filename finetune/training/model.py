@@ -10,6 +10,7 @@ TRAIN graph is the in-graph loop of train_loop.py, built from the same pieces.
 
 import tensorflow as tf
 
+from finetune.inputs import prediction_keys
 from finetune.modules.module_set import ModuleSet
 from finetune.outputs.progress import ProgressHook
 from finetune.process import signals
@@ -51,7 +52,10 @@ class Model:
     if mode == TRAIN and self.training.steps_per_run > 1:
       spec = train_loop.train_spec(self)
     else:
+      features, keys = prediction_keys.split(features)  # a batch prediction's row keys
       spec = self.spec(features, labels, mode)
+      if keys:
+        spec = spec._replace(predictions=dict(spec.predictions, **keys))
     if mode != TRAIN or not self.runtime.host_hooks:
       return spec
     progress = ProgressHook(spec.loss, self.training.train_steps, self.batch_size,

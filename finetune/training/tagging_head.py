@@ -147,6 +147,12 @@ class TokenTaggingHead(FinetuneHead, tf.estimator.Head):
         "probabilities": tf.nn.softmax(word_logits),
     }
 
+  def prediction_record(self, outputs, prediction, class_names):
+    """{"tags"}: one tag per word the model saw (words past max_seq_length get none)."""
+    del prediction, class_names
+    tags = [t.decode() if isinstance(t, bytes) else str(t) for t in outputs["tags"]]
+    return {"tags": [t for t, i in zip(tags, outputs["tag_ids"]) if i >= 0]}
+
   def metrics(self, regularization_losses=None):
     raise NotImplementedError("token_tagging_head builds its metrics in create_estimator_spec.")
 

@@ -1,0 +1,104 @@
+"""The predict schedule on files (--predict_files): the Estimator's predict over the files,
+each prediction joined to its row's key and written, in the user's terms, as it comes.
+
+Everything that can be wrong with the files is found before the first prediction (the
+reader's check); the output appears whole or not at all (writers.py). Each prediction carries
+its file and row through the graph (inputs/prediction_keys.py); the kept columns come from a
+second read of the files, checked against those keys row by row, so a row can never be
+joined to another row's columns.
+"""
+
+import logging
+import os
+import time
+
+from finetune.errors import FinetuneError
+from finetune.inputs import prediction_keys
+from finetune.inputs import unlabelled
+from finetune.prediction import checkpoints
+from finetune.prediction import writers
+
+log = logging.getLogger("finetune")
+DEFAULT_OUTPUT = "predictions.jsonl"
+
+
+def class_names(head, data):
+  """One name per class id: the head's label vocabulary, an image folder's class folders, or
+  the ids as text."""
+  if head.vocabulary:
+    return [str(name) for name in head.vocabulary]
+  count = getattr(head, "n_classes", 0)
+  names = getattr(data, "class_names", None)
+  if names and len(names) == count:
+    return list(names)
+  return [str(i) for i in range(count)]
+
+
+class Progress:
+  """A line every `every_secs`: rows so far and rows per second."""
+
+  def __init__(self, every_secs):
+    self._every_secs = every_secs
+    self._start = self._last = None  # from the first row: graph building is not throughput
+
+  def update(self, rows, final=False):
+    now = time.time()
+    if self._start is None:
+      self._start = self._last = now
+    if final or now - self._last >= self._every_secs:
+      self._last = now
+      rate = (rows - 1) / (now - self._start) if now > self._start and rows > 1 else 0
+      log.info("Predicted %s rows (%s rows/s)%s", f"{rows:,}", f"{rate:,.0f}",
+               ", done" if final else "")
+
+
+def choose_checkpoint(job, request):
+  path, step, how = checkpoints.choose(job.model_dir, request.checkpoint,
+                                       job.evaluation.best_export_metric)
+  log.info("Predicting with the checkpoint of step %s (%s): %s", step, how, path)
+  return path
+
+
+def predict_files(job, request):
+  """Predictions for request.files into request.output (default MODEL_DIR/predictions.jsonl);
+  returns the output's path."""
+  prediction = job.prediction
+  reader = job.data.unlabelled_files(list(request.files), prediction.keep_columns)
+  reader.check()
+  job.unlabelled = reader  # a data error in the graph is then looked for in these files
+  output = request.output or os.path.join(job.model_dir, DEFAULT_OUTPUT)
+  checkpoint = choose_checkpoint(job, request)
+  names = class_names(job.head, job.data)
+  input_fn = unlabelled.input_fn(reader, job.data.eval_batch_size, job.data.tokenization)
+  outputs = job.estimator.predict(input_fn, checkpoint_path=checkpoint)
+  keys = reader.keys() if prediction.keep_columns else None
+  progress = Progress(prediction.progress_every_secs)
+  rows = 0
+  delimiter = getattr(job.head, "label_delimiter", " ")
+  with writers.rows_to(output, delimiter) as writer:
+    for outputs_of_row in outputs:
+      file_index = int(outputs_of_row.pop(prediction_keys.FILE))
+      row = int(outputs_of_row.pop(prediction_keys.ROW))
+      record = {"file": reader.paths[file_index], "row": row}
+      if keys is not None:
+        record.update(_kept(keys, file_index, row, reader.paths))
+      record.update(job.head.prediction_record(outputs_of_row, prediction, names))
+      writer.write(record)
+      rows += 1
+      progress.update(rows)
+    if keys is not None and next(keys, None) is not None:
+      raise FinetuneError("The files held more rows than were predicted (a file changed while "
+                          "predicting?); nothing was written. Run again.")
+  progress.update(rows, final=True)
+  log.info("Wrote %s predictions to %s", f"{rows:,}", output)
+  return output
+
+
+def _kept(keys, file_index, row, paths):
+  found = next(keys, None)
+  if found is None or found[:2] != (file_index, row):
+    where = "its end" if found is None else f"{paths[found[0]]} row {found[1]}"
+    raise FinetuneError(f"The kept columns' read of the files is at {where} where the "
+                        f"prediction is for {paths[file_index]} row {row} (a file changed "
+                        "while predicting?); nothing was written. Run again.")
+  return found[2]

@@ -1,0 +1,86 @@
+"""Prediction rows to a JSON Lines or CSV file, streamed: a row is written as it comes, so
+memory stays flat in the number of rows. The file appears whole or not at all (written
+beside its path, renamed at the end, removed on failure); gs:// paths work as local ones.
+
+CSV has one value a cell, so nested values are spread: {"top_k": [{"class": a, ...}]} gives
+columns top_k_1_class, top_k_1_probability, ...; {"probabilities": {"cat": p}} gives
+probabilities_cat; a list of numbers gives values_1, values_2, ...; a list of words (tags, a
+multi-label head's classes) is joined by the head's own label delimiter, as its labels are.
+"""
+
+import contextlib
+import csv
+import json
+
+import tensorflow as tf
+
+from finetune.errors import FinetuneError
+
+
+def flatten(record, delimiter):
+  """{column: scalar} of one record, as CSV holds it."""
+  flat = {}
+  for key, value in record.items():
+    if isinstance(value, dict):
+      flat.update({f"{key}_{sub}": v for sub, v in value.items()})
+    elif isinstance(value, list) and value and isinstance(value[0], dict):
+      for i, item in enumerate(value, 1):
+        flat.update({f"{key}_{i}_{sub}": v for sub, v in item.items()})
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+      flat[key] = delimiter.join(value)
+    elif isinstance(value, list):
+      flat.update({f"{key}_{i}": v for i, v in enumerate(value, 1)})
+    else:
+      flat[key] = value
+  return flat
+
+
+class _JsonLines:
+
+  def __init__(self, f, delimiter):
+    del delimiter
+    self._f = f
+
+  def write(self, record):
+    self._f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+class _Csv:
+
+  def __init__(self, f, delimiter):
+    self._delimiter = delimiter
+    self._writer = csv.writer(f, lineterminator="\n")
+    self._columns = None
+
+  def write(self, record):
+    flat = flatten(record, self._delimiter)
+    if self._columns is None:
+      self._columns = list(flat)
+      self._writer.writerow(self._columns)
+    elif list(flat) != self._columns:  # a head's record has the same keys for every row
+      raise FinetuneError(f"A prediction row has columns {list(flat)} where the first had "
+                          f"{self._columns}; CSV needs the same columns in every row "
+                          "(write .jsonl instead).")
+    self._writer.writerow([flat[c] for c in self._columns])
+
+
+@contextlib.contextmanager
+def rows_to(path, delimiter=" "):
+  """A writer (`.write(record)`) whose rows appear at `path` once the block completes."""
+  if tf.io.gfile.isdir(path):
+    raise FinetuneError(f"--predict_output '{path}' is a directory; give a file path ending in "
+                        ".jsonl or .csv.")
+  folder = path.rsplit("/", 1)[0] if "/" in path else "."
+  if not tf.io.gfile.isdir(folder):
+    raise FinetuneError(f"The folder of --predict_output '{path}' does not exist; create "
+                        f"'{folder}' first.")
+  make = _Csv if path.endswith(".csv") else _JsonLines
+  tmp = path + ".tmp"
+  try:
+    with tf.io.gfile.GFile(tmp, "w") as f:
+      yield make(f, delimiter)
+    tf.io.gfile.rename(tmp, path, overwrite=True)
+  except BaseException:
+    if tf.io.gfile.exists(tmp):
+      tf.io.gfile.remove(tmp)
+    raise
