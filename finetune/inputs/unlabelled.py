@@ -75,9 +75,12 @@ def input_fn(reader, batch_size, tokenization=None):
   return fn
 
 
-def per_file(paths, records_of):
-  """(record, file index, row) of every file's records, `records_of(path)` a dataset of one
-  file's records; files in order, rows from 0 in each."""
-  files = tf.data.Dataset.from_tensor_slices((paths, tf.range(len(paths), dtype=tf.int64)))
-  return files.flat_map(lambda path, index: records_of(path).enumerate().map(
-      lambda row, record: (record, index, row)))
+def per_file(paths, records_of, compressions=None):
+  """(record, file index, row) of every file's records, `records_of(path, compression)` a
+  dataset of one file's records ("" or "GZIP" per file in `compressions`); files in order,
+  rows from 0 in each."""
+  compressions = compressions or [""] * len(paths)
+  files = tf.data.Dataset.from_tensor_slices(
+      (paths, compressions, tf.range(len(paths), dtype=tf.int64)))
+  return files.flat_map(lambda path, compression, index: records_of(
+      path, compression).enumerate().map(lambda row, record: (record, index, row)))

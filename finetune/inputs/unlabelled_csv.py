@@ -37,7 +37,7 @@ class UnlabelledCsv(unlabelled.UnlabelledFiles):
     self.source = source
     self.delimiter = source.field_delim
     self.header = None
-    self.compression = ""
+    self.compressions = []  # "GZIP" or "" per file
 
   def _required(self):
     grouped = [c for columns in self.source._groups().values() for c in columns]  # pylint: disable=protected-access
@@ -58,7 +58,6 @@ class UnlabelledCsv(unlabelled.UnlabelledFiles):
     return [c.strip() for c in next(csv.reader([line], delimiter=self.delimiter))]
 
   def check(self):
-    compressed = set()
     for path in self.paths:
       problem = scan.unreadable_compression(path)
       if problem:
@@ -66,7 +65,7 @@ class UnlabelledCsv(unlabelled.UnlabelledFiles):
       if scan.cr_line_endings(path):
         raise FinetuneError(f"Prediction file '{path}' ends its lines with CR alone (classic Mac "
                             "OS); save it with LF or CRLF line endings.")
-      compressed.add(scan.is_gzip(path))
+      self.compressions.append("GZIP" if scan.is_gzip(path) else "")
       header = self._read_header(path)
       if self.header is None:
         self._check_columns(path, header)
@@ -75,10 +74,6 @@ class UnlabelledCsv(unlabelled.UnlabelledFiles):
         raise FinetuneError(f"The header of prediction file '{path}' ({', '.join(header)}) "
                             f"differs from that of '{self.paths[0]}' ({', '.join(self.header)}); "
                             "files predicted on together need one header.")
-    if len(compressed) > 1:
-      raise FinetuneError("The prediction files mix gzip-compressed and plain files; compress "
-                          "all or none.")
-    self.compression = "GZIP" if compressed.pop() else ""
     for path in self.paths:
       problem, rows = self._scan(path)
       if problem:
@@ -140,13 +135,11 @@ class UnlabelledCsv(unlabelled.UnlabelledFiles):
     return None
 
   def dataset(self):
-    compression = self.compression
-
-    def records_of(path):
+    def records_of(path, compression):  # gzip-compressed and plain files may mix
       lines = tf.data.TextLineDataset(path, compression_type=compression).skip(1)
       return lines.filter(lambda line: tf.strings.length(tf.strings.strip(line)) > 0)
 
-    return unlabelled.per_file(self.paths, records_of)
+    return unlabelled.per_file(self.paths, records_of, self.compressions)
 
   def parse_batch(self, records):
     types = self._types()

@@ -70,7 +70,7 @@ class UnlabelledTFRecords(unlabelled.UnlabelledFiles):
   def dataset(self):
     compression = self.source.compression_type
     return unlabelled.per_file(
-        self.paths, lambda path: tf.data.TFRecordDataset(path, compression_type=compression))
+        self.paths, lambda path, _: tf.data.TFRecordDataset(path, compression_type=compression))
 
   def parse_batch(self, records):
     specs = self._specs()

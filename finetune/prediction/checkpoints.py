@@ -38,8 +38,10 @@ def best_step(model_dir):
 
 
 def _kept(model_dir):
+  """The checkpoints the model_dir lists whose files are there."""
   state = tf.train.get_checkpoint_state(model_dir)
-  return list(state.all_model_checkpoint_paths) if state else []
+  listed = list(state.all_model_checkpoint_paths) if state else []
+  return [p for p in listed if tf.io.gfile.exists(p + ".index")]
 
 
 def choose(model_dir, choice, best_metric):
@@ -62,7 +64,7 @@ def choose(model_dir, choice, best_metric):
           "use --checkpoint=latest.")
     return latest, _step(latest), "the latest (no best-module export yet)"
   best = next((p for p in _kept(model_dir) if _step(p) == step), None)
-  if best is not None and tf.io.gfile.exists(best + ".index"):
+  if best is not None:
     return best, step, f"the best by {best_metric or 'the best-export metric'}"
   kept = ", ".join(str(_step(p)) for p in _kept(model_dir)) or "none"
   if choice == "best":
