@@ -73,7 +73,9 @@ class TPURuntime(Runtime):
                           "TPU runtime tpu_runtime.num_shards sets the cores.")
     if schedule == "predict":
       raise FinetuneError("The TPU runtime runs train, evaluate, export and train_and_evaluate; "
-                          "predict with the serving SavedModel (export/serving/).")
+                          "predict with the serving SavedModel (export/serving/), or on a CPU "
+                          "or GPU host with --gin_bindings='experiment.runtime = "
+                          "@estimator_runtime()' (the checkpoint is the same).")
     if self.run_config.mixed_precision:
       raise FinetuneError("run_config.mixed_precision is the GPU float16 rewrite; on the TPU "
                           "runtime use tpu_runtime.bfloat16 = True instead.")
