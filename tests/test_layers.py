@@ -16,6 +16,7 @@ LAYERS = (
     ("modules",),
     ("inputs", "embeddings"),
     ("outputs",),
+    ("prediction",),  # batch prediction: reads inputs' unlabelled files, writes rows
     ("training",),
     ("runtime",),
     ("trials",),
