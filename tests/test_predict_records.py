@@ -93,3 +93,25 @@ def test_prediction_settings_are_checked_when_built():
   with pytest.raises(FinetuneError, match="top_k"):
     Prediction(top_k=0)
   assert Prediction(keep_columns="id").keep_columns == ["id"]
+
+
+def test_rows_appear_whole_or_not_at_all_on_another_file_system():
+  """ram:// goes through tf.io.gfile as gs:// does: no folder to create, rename at the end."""
+  path = "ram://predict_test/new_folder/out.csv"
+  with writers.rows_to(path) as writer:
+    writer.write({"file": "a", "row": 0, "class": "x"})
+    writer.write({"file": "a", "row": 1, "class": "y"})
+    # (listed: ram://'s exists() answers for any name that starts another, out.csv.tmp)
+    assert tf.io.gfile.glob("ram://predict_test/new_folder/*") == [path + ".tmp"]
+  with tf.io.gfile.GFile(path) as f:
+    assert f.read() == "file,row,class\na,0,x\na,1,y\n"
+  failed = "ram://predict_test/failed.jsonl"
+  with pytest.raises(RuntimeError):
+    with writers.rows_to(failed) as writer:
+      writer.write({"row": 0})
+      raise RuntimeError("the model failed on a batch")
+  assert not tf.io.gfile.glob("ram://predict_test/failed*")
+  with pytest.raises(FinetuneError, match="CSV needs the same columns in every row"):
+    with writers.rows_to("ram://predict_test/ragged.csv") as writer:
+      writer.write({"a": 1})
+      writer.write({"b": 2})

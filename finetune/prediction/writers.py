@@ -71,7 +71,8 @@ def rows_to(path, delimiter=" "):
     raise FinetuneError(f"--predict_output '{path}' is a directory; give a file path ending in "
                         ".jsonl or .csv.")
   folder = path.rsplit("/", 1)[0] if "/" in path else "."
-  if not tf.io.gfile.isdir(folder):
+  # A bucket has no folders to create (gs://b/new/out.csv is fine); a local path's must exist.
+  if "://" not in path and not tf.io.gfile.isdir(folder):
     raise FinetuneError(f"The folder of --predict_output '{path}' does not exist; create "
                         f"'{folder}' first.")
   make = _Csv if path.endswith(".csv") else _JsonLines
