@@ -132,8 +132,8 @@ def train(gin_files=(), bindings=(), model_dir=None, schedule="train_and_evaluat
   try:
     config.parse(gin_files, bindings, model_dir, allow_imports=allow_gin_imports)
     config.replace_pieces(given)
-    request = PredictRequest(files=_patterns(predict_files), output=predict_output,
-                             checkpoint=checkpoint)
+    request = PredictRequest(files=_patterns(predict_files), output=_path(predict_output),
+                             checkpoint=_path(checkpoint))
     result = experiment.run(model_dir, schedule, hooks=hooks, command_line=command_line,
                             request=request, **given)
   except FinetuneError as e:
@@ -157,6 +157,7 @@ def predict(model_dir, files, output=None, checkpoint=None, bindings=(), gin_fil
     model_dir: a trained model_dir; its operative_config.gin says how to read the files.
     files: a path, glob pattern or list of them (a folder of images for image data).
     output: a .jsonl or .csv path, local or gs:// (default MODEL_DIR/predictions.jsonl).
+      The training data's files must be readable too: their header and checks come from them.
     checkpoint: "latest", "best" (the default with evaluation.best_export_metric set) or a
       checkpoint path.
     bindings, gin_files: as for train, e.g. ["prediction.top_k = 3"].
@@ -168,14 +169,22 @@ def predict(model_dir, files, output=None, checkpoint=None, bindings=(), gin_fil
                predict_files=files, predict_output=output, checkpoint=checkpoint)
 
 
+def _path(value):
+  return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
 def _patterns(files):
+  """A path, pattern (str or os.PathLike) or a list of them, as a list of strings."""
   if files is None:
     return None
-  return [files] if isinstance(files, str) else list(files)
+  if isinstance(files, (str, os.PathLike)):
+    files = [files]
+  return [_path(f) for f in files]
 
 
 def _model_dir(model_dir, gin_files):
   """The run's directory: the one given, else runs/<name of the last gin file>."""
+  model_dir = _path(model_dir)
   if model_dir is not None and not str(model_dir).strip():
     # An empty --model_dir= (an unset shell variable) must not resume runs/<config>.
     raise FinetuneError("model_dir is empty; pass --model_dir=DIR, or leave the flag out for "

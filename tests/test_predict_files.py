@@ -7,6 +7,7 @@ import csv
 import gzip
 import json
 import os
+import pathlib
 import shutil
 
 import numpy as np
@@ -135,6 +136,9 @@ def test_the_label_column_may_be_there_and_the_eval_set_path_stays(trained, tmp_
   api.predict(trained, EVAL_CSV, output=output, checkpoint="latest")
   rows = read_jsonl(output)
   assert len(rows) == 859 and rows[-1]["row"] == 858
+  api.predict(pathlib.Path(trained), pathlib.Path(EVAL_CSV), output=tmp_path / "as_path.jsonl",
+              checkpoint="latest")  # os.PathLike paths work as strings do
+  assert read_jsonl(tmp_path / "as_path.jsonl") == rows
   copy = str(tmp_path / "model")
   shutil.copytree(trained, copy)
   result = api.train(schedule="predict", model_dir=copy)  # no files: the eval set, raw
