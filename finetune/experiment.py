@@ -90,12 +90,15 @@ def run(model_dir,
   if schedule not in TRAINING_SCHEDULES:
     schedules.require_checkpoint(job, schedule)  # before anything is recorded
   existed = tf.io.gfile.isdir(model_dir)  # the checks below may create it
-  if schedule in WRITING_SCHEDULES:
+  # A batch prediction into another file leaves the model_dir alone: it may be read-only.
+  elsewhere = schedule == "predict" and job.request.writes_elsewhere
+  if schedule in WRITING_SCHEDULES and not elsewhere:
     preflight.check_writable(model_dir)
   if schedule in TRAINING_SCHEDULES:
     preflight.check_checkpoint_matches(model_dir, job.model.model_fn,
                                        data.feature_specs(), job.estimator.config)
-  with StopSignal() as stop, _guarded(model_dir, schedule, command_line, job.trained, existed,
+  recorded = None if elsewhere else command_line
+  with StopSignal() as stop, _guarded(model_dir, schedule, recorded, job.trained, existed,
                                           job.find_data_problem, job.role, job.module):
     job.stop = stop
     result = schedules.RUNNERS[schedule](job, hooks)

@@ -9,12 +9,18 @@ from finetune.outputs import exporters
 from finetune.outputs import metrics
 from finetune.outputs import predictions
 from finetune.prediction import batch
+from finetune.prediction import checkpoints
 from finetune.runtime import cluster
 from finetune.runtime import preflight
 
 
 def require_checkpoint(job, schedule):
-  """The latest checkpoint's path; a FinetuneError if there is none."""
+  """The latest checkpoint's path (predict: the one --checkpoint chooses); a FinetuneError if
+  there is none."""
+  if schedule == "predict":
+    path, _, _ = checkpoints.choose(job.model_dir, job.request.checkpoint,
+                                    job.evaluation.best_export_metric)
+    return path
   checkpoint = job.estimator.latest_checkpoint()
   if checkpoint is None:
     raise FinetuneError(f"No checkpoint in '{job.model_dir}' to {schedule}; train first "

@@ -18,6 +18,10 @@ def test_changes_name_each_binding_that_differs():
   assert config_history.changes(old, new) == [
       "LR: 0.1 -> 0.01", "c.d: 'x' -> (unset)", "e.f: (unset) -> 3"]
 
+  # A batch prediction's settings, new in an operative config, change no training.
+  assert config_history.changes(old, old + "experiment.prediction = @prediction()\n"
+                                "prediction.top_k = None\n") == []
+
 
 class Lines(logging.Handler):
 

@@ -83,6 +83,7 @@ def test_rows_join_back_by_file_row_and_id_and_equal_the_serving_model(trained, 
   assert [r["id"] for r in rows] == ([f"a.csv-{i}" for i in range(25)] +
                                      [f"b.csv.gz-{i}" for i in range(6)])
   assert list(rows[0]) == ["file", "row", "id", "class", "probability", "top_k", "probabilities"]
+  assert len(rows) == 31
   served = serving_probabilities(trained, eval_rows(31))
   predicted = np.array([[r["probabilities"]["even"], r["probabilities"]["odd"]] for r in rows])
   np.testing.assert_allclose(predicted, served, rtol=1e-5, atol=1e-6)
@@ -113,6 +114,7 @@ def test_csv_output_holds_the_same_predictions_and_the_command_says_which_step(
     table = list(csv.DictReader(f))
   assert list(table[0]) == ["file", "row", "id", "class", "probability", "top_k_1_class",
                             "top_k_1_probability", "top_k_2_class", "top_k_2_probability"]
+  assert len(table) == len(read_jsonl(jsonl)) == 12
   for line, row in zip(read_jsonl(jsonl), table):
     assert (row["file"], int(row["row"]), row["id"], row["class"]) == (
         line["file"], line["row"], line["id"], line["class"])
@@ -255,3 +257,93 @@ def test_prediction_flags_belong_to_the_predict_schedule(trained, tmp_path):
     api.train(model_dir=trained, schedule="evaluate", predict_files=[EVAL_CSV])
   with pytest.raises(FinetuneError, match="--predict_output needs --predict_files"):
     api.train(model_dir=trained, schedule="predict", predict_output=str(tmp_path / "p.csv"))
+
+
+def test_files_as_spreadsheets_and_tools_write_them(trained, tmp_path):
+  """A byte-order mark, CRLF line endings, a quoted header with spaces, a last line without
+  its newline, and a text column far longer than Python's csv field limit: read as written,
+  every row predicted and joined."""
+  rows = eval_rows(5)
+  header = ",".join(f'" {c} "' for c in ["note"] + PIXELS)
+  lines = [",".join(["x" * 200_000 if i == 2 else f"n{i}"] + [r[c] for c in PIXELS])
+           for i, r in enumerate(rows)]
+  path = tmp_path / "excel.csv"
+  path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join([header] + lines).encode())
+  output = str(tmp_path / "out.jsonl")
+  api.predict(trained, str(path), output=output, checkpoint="latest",
+              bindings=["prediction.keep_columns = ['note']",
+                        "prediction.all_probabilities = True"])
+  predicted = read_jsonl(output)
+  assert [len(r["note"]) for r in predicted] == [2, 2, 200_000, 2, 2]
+  np.testing.assert_allclose([[r["probabilities"]["even"], r["probabilities"]["odd"]]
+                              for r in predicted], serving_probabilities(trained, rows),
+                             rtol=1e-5, atol=1e-6)
+
+
+def test_damaged_files_and_outputs_are_named_not_tracebacks(trained, tmp_path):
+  whole = write_unlabelled(tmp_path / "whole.csv.gz", eval_rows(400), opener=gzip.open)
+  cut = tmp_path / "cut.csv.gz"
+  cut.write_bytes(open(whole, "rb").read()[:3000])
+  (tmp_path / "folder.csv").mkdir()
+  carriage = write_unlabelled(tmp_path / "cr.csv", eval_rows(2))
+  with open(carriage, "a") as f:
+    f.write("a\rb,x," + ",".join(["0"] * 64) + "\n")
+  for files, kwargs, message in [
+      ([str(cut)], {}, r"cut.csv.gz' is a gzip file that is cut short or damaged"),
+      ([carriage], {}, r"cr.csv', row 2 \(line 4\) holds a carriage return \(CR\) inside a "
+                       r"field"),
+      ([carriage], {"output": carriage}, r"is one of the files to predict on"),
+      ([carriage], {"output": str(tmp_path / "folder.csv")}, r"folder.csv' is a directory"),
+  ]:
+    kwargs.setdefault("output", str(tmp_path / "out.jsonl"))
+    with pytest.raises(FinetuneError, match=message):
+      api.predict(trained, files, **kwargs)
+  assert not [p for p in os.listdir(tmp_path) if p.startswith("out.jsonl")]
+  assert open(carriage, "rb").read().count(b"\n") == 4  # the input was not touched
+
+
+def test_predicting_into_another_file_leaves_the_model_dir_alone(trained, tmp_path, capsys,
+                                                                 monkeypatch):
+  """A model_dir that may not be written (a shared, read-only copy) predicts into the user's
+  file: it is not checked for writing, and the command is not recorded in it."""
+  from finetune.runtime import preflight  # pylint: disable=g-import-not-at-top
+  data = write_unlabelled(tmp_path / "new.csv", eval_rows(3))
+  before = {p: os.path.getmtime(os.path.join(trained, p)) for p in os.listdir(trained)}
+
+  def read_only(model_dir):
+    raise FinetuneError(f"'{model_dir}' is read-only")
+
+  monkeypatch.setattr(preflight, "check_writable", read_only)
+  code, out = run_command([f"--model_dir={trained}", "--schedule=predict",
+                           f"--predict_files={data}", f"--predict_output={tmp_path / 'p.csv'}",
+                           "--checkpoint=model.ckpt-10"], capsys)  # relative to the model_dir
+  assert code == 0, out.err
+  with open(tmp_path / "p.csv") as f:
+    assert len(list(csv.DictReader(f))) == 3
+  assert {p: os.path.getmtime(os.path.join(trained, p)) for p in os.listdir(trained)} == before
+  code, out = run_command([f"--model_dir={trained}", "--schedule=predict",
+                           f"--predict_files={data}"], capsys)  # into the model_dir: checked
+  assert code == 2 and "is read-only" in out.err
+
+
+def test_a_named_checkpoint_is_said_with_its_step(trained, tmp_path, capsys):
+  data = write_unlabelled(tmp_path / "new.csv", eval_rows(3))
+  api.predict(trained, data, output=str(tmp_path / "p.jsonl"), checkpoint="model.ckpt-10")
+  said = capsys.readouterr()
+  assert f"checkpoint of step 10 (as given): {os.path.join(trained, 'model.ckpt-10')}" in (
+      said.out + said.err)
+  with pytest.raises(FinetuneError, match=r"model.ckpt-10.index' is neither .* \(e.g. "
+                     r"runs/x/model.ckpt-600 \(without .index\)"):
+    api.predict(trained, data, output=str(tmp_path / "p.jsonl"),
+                checkpoint=os.path.join(trained, "model.ckpt-10.index"))
+
+
+def test_rows_predicted_are_counted_against_the_files():
+  from finetune.prediction import batch  # pylint: disable=g-import-not-at-top
+  seen = [0, 0]
+  for file_index, row in [(0, 0), (0, 1), (1, 0)]:
+    batch._check_order(seen, file_index, row, ["a", "b"])  # pylint: disable=protected-access
+  with pytest.raises(FinetuneError, match="is for a row 1 where row 2 was next"):
+    batch._check_order(seen, 0, 1, ["a", "b"])  # pylint: disable=protected-access
+  with pytest.raises(FinetuneError, match="b has 3 rows but 1 were predicted"):
+    batch._check_counts(seen, [2, 3], ["a", "b"])  # pylint: disable=protected-access

@@ -2,6 +2,8 @@
 own graph (no training: the heads' predictions of given logits), and the CSV spreading of
 nested values."""
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -98,11 +100,13 @@ def test_prediction_settings_are_checked_when_built():
 def test_rows_appear_whole_or_not_at_all_on_another_file_system():
   """ram:// goes through tf.io.gfile as gs:// does: no folder to create, rename at the end."""
   path = "ram://predict_test/new_folder/out.csv"
+  writers.check_output(path)  # writable, and nothing left by the check
+  assert not tf.io.gfile.glob("ram://predict_test/new_folder/*")
   with writers.rows_to(path) as writer:
     writer.write({"file": "a", "row": 0, "class": "x"})
     writer.write({"file": "a", "row": 1, "class": "y"})
     # (listed: ram://'s exists() answers for any name that starts another, out.csv.tmp)
-    assert tf.io.gfile.glob("ram://predict_test/new_folder/*") == [path + ".tmp"]
+    assert tf.io.gfile.glob("ram://predict_test/new_folder/*") == [f"{path}.tmp-{os.getpid()}"]
   with tf.io.gfile.GFile(path) as f:
     assert f.read() == "file,row,class\na,0,x\na,1,y\n"
   failed = "ram://predict_test/failed.jsonl"

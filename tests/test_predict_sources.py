@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from finetune import api
+from finetune.errors import FinetuneError
 from tests import builders
 from tests import helpers
 from tests.test_bert import kept_words
@@ -84,13 +85,13 @@ def test_tfrecord_without_labels(tmp_path, digits_module):
   for row, answer in zip(rows, answers):
     assert row["class"] == names[int(np.argmax(answer))]
     assert [t["class"] for t in row["top_k"]] == [names[i] for i in np.argsort(-answer)[:3]]
-  with pytest.raises(Exception, match=r"new.tfrecord', row 0 has no feature key of "
+  with pytest.raises(FinetuneError, match=r"new.tfrecord', row 0 has no feature key of "
                      r"prediction.keep_columns \(it has: batch, id, pixels\)"):
     api.predict(model_dir, str(tmp_path / "new.tfrecord"), output=str(tmp_path / "x.jsonl"),
                 bindings=["prediction.keep_columns = ['key']"])
   with tf.io.TFRecordWriter(str(tmp_path / "no_pixels.tfrecord")) as writer:
     writer.write(example({"id": b"a"}))
-  with pytest.raises(Exception, match=r"no_pixels.tfrecord', row 0 has no feature 'pixels'"):
+  with pytest.raises(FinetuneError, match=r"no_pixels.tfrecord', row 0 has no feature 'pixels'"):
     api.predict(model_dir, str(tmp_path / "no_pixels.tfrecord"), output=str(tmp_path / "x.jsonl"))
   assert not os.path.exists(tmp_path / "x.jsonl")
 
@@ -123,9 +124,9 @@ def test_a_flat_folder_of_images(tmp_path, image_example):
   np.testing.assert_allclose(predicted, answers, rtol=1e-4, atol=1e-5)
   assert [r["class"] for r in rows] == [classes[i] for i in np.argmax(answers, axis=1)]
   (new / "broken.png").write_bytes(b"GIF89a not really")
-  with pytest.raises(Exception, match=r"broken.png' cannot be decoded"):
+  with pytest.raises(FinetuneError, match=r"broken.png' cannot be decoded"):
     api.predict(model_dir, str(new), output=str(tmp_path / "x.csv"))
-  with pytest.raises(Exception, match=r"images have no columns"):
+  with pytest.raises(FinetuneError, match=r"images have no columns"):
     api.predict(model_dir, str(new), bindings=["prediction.keep_columns = ['id']"],
                 output=str(tmp_path / "x.csv"))
   assert not os.path.exists(tmp_path / "x.csv")
@@ -162,6 +163,8 @@ def test_bert_text_and_pairs_from_raw_text(tmp_path, bert_module):
   api.predict(pairs, str(tmp_path / "pairs.csv"), output=output,
               bindings=["prediction.all_probabilities = True"])
   rows = read_jsonl(output)
+  assert [(r["file"], r["row"]) for r in rows] == [(str(tmp_path / "pairs.csv"), i)
+                                                   for i in range(8)]
   answers = serve_here(serving, {"sentence1": texts[:8], "sentence2": texts[1:9]})
   np.testing.assert_allclose(probabilities_of(rows, ["different", "same"]),
                              answers["probabilities"], rtol=1e-4, atol=1e-5)
@@ -169,25 +172,37 @@ def test_bert_text_and_pairs_from_raw_text(tmp_path, bert_module):
 
 def test_token_tagging_gives_one_tag_per_word(tmp_path, bert_module):
   model_dir = str(tmp_path / "model")
-  train_and_export("text/bert_tagging.gin", [
+  serving = train_and_export("text/bert_tagging.gin", [
       f"MODULE_HANDLE = '{bert_module}'", "MAX_SEQ_LENGTH = 24",
       f"csv_data.train_files = '{tags_csv(tmp_path / 'train.csv', 'train')}'",
       f"csv_data.eval_files = '{tags_csv(tmp_path / 'eval.csv', 'eval')}'",
       "token_tagging_head.tags = ['CAP', 'NUM', 'WORD']"], model_dir, steps=3)
-  texts = task_lines("eval")[:6]
+  texts = task_lines("eval")[:6] + ["open \x01\x02 file", " ".join(["word"] * 30)]
   with open(tmp_path / "new.csv", "w", newline="") as f:
     writer = csv.writer(f)
     writer.writerow(["text"])
     writer.writerows([t] for t in texts)
+  api.predict(model_dir, str(tmp_path / "new.csv"), output=str(tmp_path / "tags.jsonl"))
+  rows = read_jsonl(tmp_path / "tags.jsonl")
+  assert len(rows) == len(texts)
+  vocab = vocabulary(bert_module)
+  served = serve_here(serving, {"text": texts})["tag_ids"]
+  names = ["CAP", "NUM", "WORD"]
+  for row, text, ids in zip(rows, texts, served):
+    tags = row["tags"]
+    assert len(tags) == len(text.split())  # tags[i] is word i's
+    assert sum(t is not None for t in tags) == kept_words(text, vocab, 24)
+    assert tags == [names[i] if i >= 0 else None for i in ids[:len(tags)]] + [None] * (
+        len(tags) - len(ids[:len(tags)]))
+  assert rows[-2]["tags"][1] is None  # a word of control characters: no wordpiece, no tag
+  assert rows[-1]["tags"][-1] is None  # past max_seq_length
   output = str(tmp_path / "tags.csv")
   api.predict(model_dir, str(tmp_path / "new.csv"), output=output)
   with open(output) as f:
-    rows = list(csv.DictReader(f))
-  vocab = vocabulary(bert_module)
-  for row, text in zip(rows, texts):
-    tags = row["tags"].split(" ")
-    assert len(tags) == kept_words(text, vocab, 24) and set(tags) <= {"CAP", "NUM", "WORD"}
-  with pytest.raises(Exception, match=r"prediction.top_k apply to classification heads"):
+    table = list(csv.DictReader(f))
+  assert [r["tags"].split(" ") for r in table] == [
+      ["" if t is None else t for t in r["tags"]] for r in rows]
+  with pytest.raises(FinetuneError, match=r"prediction.top_k apply to classification heads"):
     api.predict(model_dir, str(tmp_path / "new.csv"), output=str(tmp_path / "x.csv"),
                 bindings=["prediction.top_k = 2"])
 
@@ -208,7 +223,7 @@ def test_a_tpu_trained_model_predicts_every_row_on_a_cpu_host(tmp_path, digits_m
     writer.writeheader()
     writer.writerows({c: r[c] for c in columns} for r in rows)
   output = str(tmp_path / "out.jsonl")
-  with pytest.raises(Exception, match=r"or on a CPU or GPU host with --gin_bindings="
+  with pytest.raises(FinetuneError, match=r"or on a CPU or GPU host with --gin_bindings="
                      r"'experiment.runtime = @estimator_runtime\(\)'"):
     api.predict(model_dir, str(tmp_path / "new.csv"), output=output)
   api.predict(model_dir, str(tmp_path / "new.csv"), output=output,

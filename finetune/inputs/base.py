@@ -58,6 +58,7 @@ class DataSource:
   """
 
   image_features = ()  # names of features that are decoded images
+  class_names = None  # names of the label ids, where the data defines them (image folders)
 
   def __init__(self,
                batch_size=32,

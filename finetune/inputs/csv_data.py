@@ -80,16 +80,16 @@ class CsvData(DataSource):
     self._compressions = {}
     self.header = self._read_header()
     self._check_columns(feature_columns)
-    grouped = {c for cols in self._groups().values() for c in cols}
-    for name, columns in self._groups().items():
-      text = [c for c in columns if self._type(c) == tf.string]
+    grouped = {c for cols in self.groups().values() for c in cols}
+    for name, columns in self.groups().items():
+      text = [c for c in columns if self.column_type(c) == tf.string]
       if text:
         raise FinetuneError(f"Column group '{name}' takes {', '.join(text)}, which "
                             "csv_data.column_types makes a string; a group stacks numbers. Leave "
                             "it out of the group's pattern or give it a number type.")
     chosen = self.header if feature_columns is None else feature_columns  # [] means none
     self.feature_columns = [c for c in chosen if c != label_column and c not in grouped]
-    if not self.feature_columns and not self._groups():
+    if not self.feature_columns and not self.groups():
       raise FinetuneError("csv_data has no features: feature_columns is empty and no "
                           "column_groups are set; name the feature columns (or leave "
                           "feature_columns unset for every column but the label).")
@@ -156,19 +156,21 @@ class CsvData(DataSource):
                             f"'{name}' = '{pattern}': the model would see its own label. Choose "
                             "a pattern that leaves it out.")
 
-  def _groups(self):
+  def groups(self):
+    """{group feature: its columns, in header order}."""
     return {
         name: [c for c in self.header if fnmatch.fnmatch(c, pattern)]
         for name, pattern in self.column_groups.items()
     }
 
-  def _type(self, column):
+  def column_type(self, column):
+    """The tf dtype a column is read as in training."""
     default = "string" if column == self.label_column else "float"
     return dtype_named(self.column_types.get(column, default), f"column '{column}'")
 
   def raw_feature_specs(self):
-    specs = {c: tf.TensorSpec([], self._type(c)) for c in self.feature_columns}
-    for name, columns in self._groups().items():
+    specs = {c: tf.TensorSpec([], self.column_type(c)) for c in self.feature_columns}
+    for name, columns in self.groups().items():
       specs[name] = tf.TensorSpec([len(columns)], tf.float32)
     return specs
 
@@ -210,8 +212,8 @@ class CsvData(DataSource):
     return lines.filter(lambda line: tf.strings.length(tf.strings.strip(line)) > 0)
 
   def find_problem(self, label_problem):
-    numeric = {c: int if self._type(c).is_integer else float
-               for c in self.header if self._type(c) != tf.string and c != self.label_column}
+    numeric = {c: int if self.column_type(c).is_integer else float
+               for c in self.header if self.column_type(c) != tf.string and c != self.label_column}
     for _, path in self.split_files("csv_data"):
       problem = scan.csv_problem(path, self.header, self.field_delim, numeric,
                                  self.label_column, label_problem)
@@ -219,15 +221,29 @@ class CsvData(DataSource):
         return problem
     return None
 
-  def _parse_batch(self, lines):
-    # A string feature may be empty; numbers and the label must be there.
-    defaults = [
-        tf.constant([""] if self._type(c) == tf.string and c != self.label_column else [],
-                    dtype=self._type(c)) for c in self.header
-    ]
+  def required_columns(self):
+    """The columns a model of this source reads: the feature columns and grouped columns."""
+    return list(self.feature_columns) + [c for cols in self.groups().values() for c in cols]
+
+  def decode_lines(self, lines, header, typed_columns):
+    """{column: values} of a batch of CSV lines with `header`: `typed_columns` as training
+    reads them (numbers and the label required, a string feature may be empty), every other
+    column as optional text (a label or an id where predicting)."""
+    defaults = []
+    for column in header:
+      kind = self.column_type(column) if column in typed_columns else tf.string
+      optional = column not in typed_columns or (kind == tf.string and column != self.label_column)
+      defaults.append(tf.constant([""] if optional else [], dtype=kind))
     values = tf.io.decode_csv(lines, record_defaults=defaults, field_delim=self.field_delim)
-    by_name = dict(zip(self.header, values))
-    features = {c: by_name[c] for c in self.feature_columns}
-    for name, columns in self._groups().items():
-      features[name] = tf.stack([tf.cast(by_name[c], tf.float32) for c in columns], axis=1)
-    return features, by_name[self.label_column]
+    return dict(zip(header, values))
+
+  def features_of(self, values):
+    """The model's features from decoded columns: feature columns, then stacked groups."""
+    features = {c: values[c] for c in self.feature_columns}
+    for name, columns in self.groups().items():
+      features[name] = tf.stack([tf.cast(values[c], tf.float32) for c in columns], axis=1)
+    return features
+
+  def _parse_batch(self, lines):
+    values = self.decode_lines(lines, self.header, set(self.header))
+    return self.features_of(values), values[self.label_column]

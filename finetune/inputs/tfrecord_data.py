@@ -106,13 +106,20 @@ class TFRecordData(DataSource):
     files = glob_files(self.files[split], f"tfrecord_data.{split}_files")
     return tf.data.TFRecordDataset(files, compression_type=self.compression_type)
 
-  def _parse_batch(self, records):
-    specs = dict(self.specs, **{self.label_key: self.label})
+  def parse_examples(self, records, with_label=True):
+    """A batch of serialized tf.Examples -> {feature: tensor} (and the label under label_key
+    `with_label`), images decoded; other features of the records are ignored."""
+    specs = dict(self.specs)
+    if with_label:
+      specs[self.label_key] = self.label
     specs.update({name: tf.TensorSpec([], tf.string) for name in self.image_features})
     parsed = tf.io.parse_example(records, {
         name: tf.io.FixedLenFeature(spec.shape, spec.dtype) for name, spec in specs.items()
     })
     for name in self.image_features:
       parsed[name] = image_ops.decode_batch(parsed[name], self.image_size)
-    label = parsed.pop(self.label_key)
-    return parsed, label
+    return parsed
+
+  def _parse_batch(self, records):
+    parsed = self.parse_examples(records)
+    return parsed, parsed.pop(self.label_key)

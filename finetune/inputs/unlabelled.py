@@ -24,6 +24,7 @@ class UnlabelledFiles:
   def __init__(self, paths, keep_columns):
     self.paths = list(paths)
     self.keep_columns = list(keep_columns)
+    self.row_counts = None  # rows per file, once check() has read them all
     taken = [c for c in self.keep_columns if c in RESERVED_COLUMNS]
     if taken:
       raise FinetuneError(f"prediction.keep_columns names {', '.join(taken)}, which every "
@@ -31,7 +32,8 @@ class UnlabelledFiles:
                           "rename the column in the file.")
 
   def check(self):
-    """Raises FinetuneError for the first thing wrong in the files, before any prediction."""
+    """Raises FinetuneError for the first thing wrong in the files, before any prediction;
+    sets row_counts (the prediction loop checks that every row was predicted once)."""
     raise NotImplementedError
 
   def dataset(self):

@@ -49,6 +49,7 @@ class UnlabelledImages(unlabelled.UnlabelledFiles):
       problem = image_ops.image_format_problem(path)
       if problem:
         raise FinetuneError(f"{problem}; remove it from the files to predict on or convert it.")
+    self.row_counts = [1] * len(self.paths)
 
   def find_problem(self):
     problem = image_ops.image_decode_problem(self.paths)

@@ -5,7 +5,6 @@ file, from 0."""
 import tensorflow as tf
 
 from finetune.errors import FinetuneError
-from finetune.inputs import image_ops
 from finetune.inputs import scan
 from finetune.inputs import unlabelled
 
@@ -22,8 +21,14 @@ class UnlabelledTFRecords(unlabelled.UnlabelledFiles):
     return dict(self.source.specs,
                 **{n: tf.TensorSpec([], tf.string) for n in self.source.image_features})
 
+  def _compression(self, path):
+    """GZIP where the file is (detected, whatever training's files were); else training's."""
+    if scan.is_gzip(path):
+      return "GZIP"
+    return "" if self.source.compression_type == "GZIP" else self.source.compression_type
+
   def _records(self, path):
-    options = tf.io.TFRecordOptions(self.source.compression_type)
+    options = tf.io.TFRecordOptions(self._compression(path))
     return tf.compat.v1.io.tf_record_iterator(path, options)
 
   def check(self):
@@ -31,18 +36,20 @@ class UnlabelledTFRecords(unlabelled.UnlabelledFiles):
       if tf.io.gfile.stat(path).length == 0:
         raise FinetuneError(f"Prediction file '{path}' is empty; it needs tf.Examples with the "
                             f"features {', '.join(self._specs())}.")
-      if not self.source.compression_type and scan.is_gzip(path):
-        raise FinetuneError(f"Prediction file '{path}' is GZIP-compressed where the training "
-                            "files were not (tfrecord_data.compression_type); files predicted "
-                            "on are read as the training files are.")
-      cut = None if self.source.compression_type else scan.tfrecord_cut(path)
+      cut = None if self._compression(path) else scan.tfrecord_cut(path)
       if cut:
         raise FinetuneError(f"Prediction file '{path}' is truncated: {cut}; write it again.")
-    problem = self.find_problem()
+    self.row_counts = []
+    problem = self.find_problem(self.row_counts)
     if problem:
       raise FinetuneError(problem)
+    empty = [p for p, count in zip(self.paths, self.row_counts) if not count]
+    if empty:
+      raise FinetuneError(f"Prediction file '{empty[0]}' holds no records; it needs tf.Examples "
+                          f"with the features {', '.join(self._specs())}.")
 
-  def find_problem(self):
+  def find_problem(self, counts=None):
+    """The first bad record, named; `counts`, a list, gets each file's number of records."""
     specs = self._specs()
     for path in self.paths:
       read = 0
@@ -65,21 +72,18 @@ class UnlabelledTFRecords(unlabelled.UnlabelledFiles):
       except tf.errors.DataLossError:
         return (f"Prediction file '{path}' is not a TFRecord file (or is damaged)" if not read
                 else f"Prediction file '{path}' is damaged after row {read - 1}.")
+      if counts is not None:
+        counts.append(read)
     return None
 
   def dataset(self):
-    compression = self.source.compression_type
     return unlabelled.per_file(
-        self.paths, lambda path, _: tf.data.TFRecordDataset(path, compression_type=compression))
+        self.paths,
+        lambda path, compression: tf.data.TFRecordDataset(path, compression_type=compression),
+        [self._compression(p) for p in self.paths])
 
   def parse_batch(self, records):
-    specs = self._specs()
-    parsed = tf.io.parse_example(records, {
-        name: tf.io.FixedLenFeature(spec.shape, spec.dtype) for name, spec in specs.items()
-    })
-    for name in self.source.image_features:
-      parsed[name] = image_ops.decode_batch(parsed[name], self.source.image_size)
-    return parsed
+    return self.source.parse_examples(records, with_label=False)
 
   def keys(self):
     for index, path in enumerate(self.paths):

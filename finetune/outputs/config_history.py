@@ -31,13 +31,18 @@ def bindings(text):
   return parsed
 
 
+# Settings that do not change what is trained (a batch prediction's output columns): a run
+# resumed from a model_dir older than them says nothing about them.
+NOT_TRAINING = ("prediction.", "experiment.prediction")
+
+
 def changes(old, new):
-  """'name: old -> new' for every binding that differs."""
+  """'name: old -> new' for every binding that differs and changes the training."""
   before, after = bindings(old), bindings(new)
   return [
       f"{name}: {before.get(name, '(unset)')} -> {after.get(name, '(unset)')}"
       for name in sorted(set(before) | set(after))
-      if before.get(name) != after.get(name)
+      if before.get(name) != after.get(name) and not name.startswith(NOT_TRAINING)
   ]
 
 

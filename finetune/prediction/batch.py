@@ -22,18 +22,6 @@ log = logging.getLogger("finetune")
 DEFAULT_OUTPUT = "predictions.jsonl"
 
 
-def class_names(head, data):
-  """One name per class id: the head's label vocabulary, an image folder's class folders, or
-  the ids as text."""
-  if head.vocabulary:
-    return [str(name) for name in head.vocabulary]
-  count = getattr(head, "n_classes", 0)
-  names = getattr(data, "class_names", None)
-  if names and len(names) == count:
-    return list(names)
-  return [str(i) for i in range(count)]
-
-
 class Progress:
   """A line every `every_secs`: rows so far and rows per second."""
 
@@ -64,37 +52,53 @@ def predict_files(job, request):
   returns the output's path."""
   prediction = job.prediction
   reader = job.data.unlabelled_files(list(request.files), prediction.keep_columns)
+  output = request.output or os.path.join(job.model_dir, DEFAULT_OUTPUT)
+  writers.check_output(output, reader.paths)
   reader.check()
   job.unlabelled = reader  # a data error in the graph is then looked for in these files
-  output = request.output or os.path.join(job.model_dir, DEFAULT_OUTPUT)
   checkpoint = choose_checkpoint(job, request)
-  names = class_names(job.head, job.data)
+  names = job.head.class_names(job.data.class_names)
   input_fn = unlabelled.input_fn(reader, job.data.eval_batch_size, job.data.tokenization)
   outputs = job.estimator.predict(input_fn, checkpoint_path=checkpoint)
   keys = reader.keys() if prediction.keep_columns else None
   progress = Progress(prediction.progress_every_secs)
-  rows = 0
-  delimiter = getattr(job.head, "label_delimiter", " ")
-  with writers.rows_to(output, delimiter) as writer:
+  seen = [0] * len(reader.paths)  # rows predicted per file
+  with writers.rows_to(output, job.head.list_delimiter) as writer:
     for outputs_of_row in outputs:
       file_index = int(outputs_of_row.pop(prediction_keys.FILE))
       row = int(outputs_of_row.pop(prediction_keys.ROW))
+      _check_order(seen, file_index, row, reader.paths)
       record = {"file": reader.paths[file_index], "row": row}
       if keys is not None:
         record.update(_kept(keys, file_index, row, reader.paths))
       record.update(job.head.prediction_record(outputs_of_row, prediction, names))
       writer.write(record)
-      rows += 1
-      progress.update(rows)
-    if keys is not None and next(keys, None) is not None:
-      raise FinetuneError("The files held more rows than were predicted (a file changed while "
-                          "predicting?); nothing was written. Run again.")
-  progress.update(rows, final=True)
-  log.info("Wrote %s predictions to %s", f"{rows:,}", output)
+      progress.update(sum(seen))
+    _check_counts(seen, reader.row_counts, reader.paths)
+  progress.update(sum(seen), final=True)
+  log.info("Wrote %s predictions to %s", f"{sum(seen):,}", output)
   return output
 
 
+def _check_order(seen, file_index, row, paths):
+  """Each row once, in order: a prediction for another row than the file's next one means
+  the file changed, or the reading and the check of it disagree."""
+  if row != seen[file_index]:
+    raise FinetuneError(f"A prediction is for {paths[file_index]} row {row} where row "
+                        f"{seen[file_index]} was next (a file changed while predicting?); "
+                        "nothing was written. Run again.")
+  seen[file_index] += 1
+
+
+def _check_counts(seen, counts, paths):
+  for path, predicted, count in zip(paths, seen, counts):
+    if predicted != count:
+      raise FinetuneError(f"{path} has {count:,} rows but {predicted:,} were predicted (a file "
+                          "changed while predicting?); nothing was written. Run again.")
+
+
 def _kept(keys, file_index, row, paths):
+  """The kept columns of the row a prediction is for, from the files' second read."""
   found = next(keys, None)
   if found is None or found[:2] != (file_index, row):
     where = "its end" if found is None else f"{paths[found[0]]} row {found[1]}"

@@ -48,11 +48,13 @@ def choose(model_dir, choice, best_metric):
   """(checkpoint path, its global step, how it was chosen) for `choice` ("latest", "best", a
   checkpoint path, or None: best when `best_metric` is set, else latest)."""
   latest = tf.train.latest_checkpoint(model_dir)
-  if latest is None:
-    raise FinetuneError(f"No checkpoint in '{model_dir}' to predict with; train first "
-                        "(--schedule=train or train_and_evaluate).")
+  if latest is None and choice in (None, "latest", "best"):
+    raise FinetuneError(f"No checkpoint in '{model_dir}' to predict; train first "
+                        "(--schedule=train or train_and_evaluate), or name one with "
+                        "--checkpoint=PATH.")
   if choice not in (None, "latest", "best"):
-    return _named(choice), _step(choice), "as given"
+    named = _named(choice, model_dir)
+    return named, _step(named), "as given"
   if choice == "latest" or (choice is None and not best_metric):
     return latest, _step(latest), "the latest"
   step = best_step(model_dir)
@@ -78,13 +80,15 @@ def choose(model_dir, choice, best_metric):
   return latest, _step(latest), f"the latest (the best, step {step}, is no longer kept)"
 
 
-def _named(path):
-  """A checkpoint path (model.ckpt-N) or a model_dir holding one."""
-  if tf.io.gfile.isdir(path):
-    found = tf.train.latest_checkpoint(path)
-    if found:
-      return found
-  elif tf.io.gfile.exists(path + ".index"):
-    return path
+def _named(path, model_dir):
+  """A checkpoint path (model.ckpt-N, also relative to model_dir) or a folder holding one."""
+  for candidate in (path, os.path.join(model_dir, path)):
+    if tf.io.gfile.isdir(candidate):
+      found = tf.train.latest_checkpoint(candidate)
+      if found:
+        return found
+    elif tf.io.gfile.exists(candidate + ".index"):
+      return candidate
+  hint = " (without .index)" if path.endswith(".index") else ""
   raise FinetuneError(f"--checkpoint = '{path}' is neither 'latest', 'best', a checkpoint "
-                      "(e.g. runs/x/model.ckpt-600, without .index) nor a folder holding one.")
+                      f"(e.g. runs/x/model.ckpt-600{hint}) nor a folder holding one.")

@@ -68,6 +68,11 @@ class PredictRequest:
   output: Optional[str] = None
   checkpoint: Optional[str] = None
 
+  @property
+  def writes_elsewhere(self):
+    """Whether the predictions go to a file of the user's, not into the model_dir."""
+    return bool(self.files and self.output)
+
   def check(self, schedule):
     """Refuses what only a predict run reads, given to another schedule, and an output whose
     format is unknown."""

@@ -5,12 +5,14 @@ beside its path, renamed at the end, removed on failure); gs:// paths work as lo
 CSV has one value a cell, so nested values are spread: {"top_k": [{"class": a, ...}]} gives
 columns top_k_1_class, top_k_1_probability, ...; {"probabilities": {"cat": p}} gives
 probabilities_cat; a list of numbers gives values_1, values_2, ...; a list of words (tags, a
-multi-label head's classes) is joined by the head's own label delimiter, as its labels are.
+multi-label head's classes) is joined by the head's own label delimiter, as its labels are
+(a word without a tag, past max_seq_length, is empty there and null in JSON).
 """
 
 import contextlib
 import csv
 import json
+import os
 
 import tensorflow as tf
 
@@ -26,8 +28,8 @@ def flatten(record, delimiter):
     elif isinstance(value, list) and value and isinstance(value[0], dict):
       for i, item in enumerate(value, 1):
         flat.update({f"{key}_{i}_{sub}": v for sub, v in item.items()})
-    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-      flat[key] = delimiter.join(value)
+    elif isinstance(value, list) and all(v is None or isinstance(v, str) for v in value):
+      flat[key] = delimiter.join("" if v is None else v for v in value)  # None: no tag
     elif isinstance(value, list):
       flat.update({f"{key}_{i}": v for i, v in enumerate(value, 1)})
     else:
@@ -64,19 +66,40 @@ class _Csv:
     self._writer.writerow([flat[c] for c in self._columns])
 
 
-@contextlib.contextmanager
-def rows_to(path, delimiter=" "):
-  """A writer (`.write(record)`) whose rows appear at `path` once the block completes."""
+def _tmp(path):
+  """Beside `path`, named for this process: two runs writing one output never share it."""
+  return f"{path}.tmp-{os.getpid()}"
+
+
+def check_output(path, inputs=()):
+  """Refuses an output that cannot be written, or that is one of `inputs`, before anything
+  is predicted: a file is made beside it and removed (on gs:// too, where rights show only
+  when writing)."""
   if tf.io.gfile.isdir(path):
     raise FinetuneError(f"--predict_output '{path}' is a directory; give a file path ending in "
                         ".jsonl or .csv.")
-  folder = path.rsplit("/", 1)[0] if "/" in path else "."
+  if "://" not in path and os.path.abspath(path) in {os.path.abspath(p) for p in inputs}:
+    raise FinetuneError(f"--predict_output '{path}' is one of the files to predict on; write "
+                        "the predictions to another file.")
+  folder = os.path.dirname(path) or "."
   # A bucket has no folders to create (gs://b/new/out.csv is fine); a local path's must exist.
   if "://" not in path and not tf.io.gfile.isdir(folder):
     raise FinetuneError(f"The folder of --predict_output '{path}' does not exist; create "
                         f"'{folder}' first.")
+  try:
+    with tf.io.gfile.GFile(_tmp(path), "w") as f:
+      f.write("")
+    tf.io.gfile.remove(_tmp(path))
+  except tf.errors.OpError as e:
+    raise FinetuneError(f"--predict_output '{path}' cannot be written "
+                        f"({e.message.splitlines()[0]}); give a path you can write to.") from e
+
+
+@contextlib.contextmanager
+def rows_to(path, delimiter=" "):
+  """A writer (`.write(record)`) whose rows appear at `path` once the block completes."""
   make = _Csv if path.endswith(".csv") else _JsonLines
-  tmp = path + ".tmp"
+  tmp = _tmp(path)
   try:
     with tf.io.gfile.GFile(tmp, "w") as f:
       yield make(f, delimiter)

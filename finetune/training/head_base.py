@@ -14,10 +14,17 @@ class FinetuneHead:
   Attributes:
     vocabulary: the label words (strings), or None when labels are ids or numbers.
     per_position: one output per word (token tagging), not one per example.
+    list_delimiter: what joins a list of words (tags, classes) in one CSV cell.
   """
 
   vocabulary = None
   per_position = False
+  list_delimiter = " "  # joins a prediction's list of words in a CSV cell, as labels do
+
+  def class_names(self, data_class_names=None):
+    """One name per class id, for predictions in the user's terms (none: no classes)."""
+    del data_class_names
+    return []
 
   def check_setup(self, modules, data, runtime):
     """Refuses, by name, modules (a ModuleSet), a data source or runtime this head cannot

@@ -87,6 +87,14 @@ class _ClassHead(FinetuneHead):
               f"(n_classes = {self.n_classes})")
     return None
 
+  def class_names(self, data_class_names=None):
+    """The label vocabulary, else the data's class names (an image folder's sub-folders),
+    else the ids as text."""
+    if self.vocabulary:
+      return [str(name) for name in self.vocabulary]
+    if data_class_names and len(data_class_names) == self.n_classes:
+      return list(data_class_names)
+    return [str(i) for i in range(self.n_classes)]
 
   def check_prediction(self, prediction):
     head_records.check_class_options(prediction, self.n_classes, "multi_class_head",
@@ -150,6 +158,10 @@ class MultiLabelHead(_ClassHead, tf.estimator.MultiLabelHead):
 
   def _classes_of(self, text):
     return text.split(self.label_delimiter)
+
+  @property
+  def list_delimiter(self):
+    return self.label_delimiter
 
   def check_prediction(self, prediction):
     head_records.check_class_options(prediction, self.n_classes, "multi_label_head",

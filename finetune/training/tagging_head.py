@@ -145,13 +145,18 @@ class TokenTaggingHead(FinetuneHead, tf.estimator.Head):
         "tag_ids": tf.where(kept, tag_ids, -1),
         "tags": tf.where(kept, names, ""),
         "probabilities": tf.nn.softmax(word_logits),
+        "word_count": features["word_count"],  # words of the text, tagged or past the length
     }
 
   def prediction_record(self, outputs, prediction, class_names):
-    """{"tags"}: one tag per word the model saw (words past max_seq_length get none)."""
+    """{"tags"}: one per word of the text, tags[i] word i's (the head's outputs are by word
+    position); None for a word the model did not see (past max_seq_length, or with no
+    wordpiece)."""
     del prediction, class_names
-    tags = [t.decode() if isinstance(t, bytes) else str(t) for t in outputs["tags"]]
-    return {"tags": [t for t, i in zip(tags, outputs["tag_ids"]) if i >= 0]}
+    words = int(outputs["word_count"])
+    tags = [t.decode() if isinstance(t, bytes) else str(t) for t in outputs["tags"]][:words]
+    tags = [t if i >= 0 else None for t, i in zip(tags, outputs["tag_ids"])]
+    return {"tags": tags + [None] * (words - len(tags))}
 
   def metrics(self, regularization_losses=None):
     raise NotImplementedError("token_tagging_head builds its metrics in create_estimator_spec.")
