@@ -99,8 +99,8 @@ class CsvData(DataSource):
     splits it (a semicolon-separated file from a European-locale spreadsheet)."""
     if len(columns) != 1:
       return
-    found = [d for d in (";", "\t", "|", ",") if d != self.field_delim and d in columns[0]]
-    hint = (f"; it looks {found[0]!r}-separated: set csv_data.field_delim = {found[0]!r}"
+    found = scan.other_delimiter(columns, self.field_delim)
+    hint = (f"; it looks {found!r}-separated: set csv_data.field_delim = {found!r}"
             if found else "")
     shown = columns[0] if len(columns[0]) <= 60 else columns[0][:57] + "..."
     raise FinetuneError(f"CSV file '{path}' has one column, {shown!r}, with "

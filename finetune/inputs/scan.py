@@ -112,6 +112,14 @@ def cr_line_endings(path):
   return "\r" in head and "\n" not in head
 
 
+def other_delimiter(columns, delimiter):
+  """The delimiter a header of one column seems to be split by instead of `delimiter` (a
+  semicolon-separated file from a European-locale spreadsheet), or None."""
+  if len(columns) != 1:
+    return None
+  return next((d for d in (";", "\t", "|", ",") if d != delimiter and d in columns[0]), None)
+
+
 def clipped(value, limit=60):
   """A value shown in a message: a 20 MB field must not become a 20 MB error line, and a NUL
   or a terminal escape in it is shown as an escape."""

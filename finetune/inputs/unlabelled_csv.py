@@ -103,9 +103,9 @@ class UnlabelledCsv(unlabelled.UnlabelledFiles):
     missing = [c for c in required if c not in header]
     if missing:
       extra = [c for c in header if c not in self.source.header]
-      found = [d for d in (";", "\t", "|", ",") if d != self.delimiter and d in header[0]]
-      hint = (f" Its header looks {found[0]!r}-separated (csv_data.field_delim is "
-              f"{self.delimiter!r})." if len(header) == 1 and found else "")
+      found = scan.other_delimiter(header, self.delimiter)
+      hint = (f" Its header looks {found!r}-separated (csv_data.field_delim is "
+              f"{self.delimiter!r})." if found else "")
       raise FinetuneError(
           f"Prediction file '{path}' lacks the training data's feature columns "
           f"{', '.join(missing)}; it has extra columns {', '.join(extra) or '(none)'}. It needs "
