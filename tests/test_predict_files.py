@@ -72,12 +72,14 @@ def test_rows_join_back_by_file_row_and_id_and_equal_the_serving_model(trained, 
   first = write_unlabelled(tmp_path / "a.csv", eval_rows(25), blank_after=9)
   second = write_unlabelled(tmp_path / "b.csv.gz", eval_rows(6, start=25), opener=gzip.open)
   output = str(tmp_path / "out.jsonl")
-  result = api.predict(trained, [str(tmp_path / "*.csv"), second], output=output,
+  result = api.predict(trained, [str(tmp_path / "*.csv"), second,
+                                 str(tmp_path / "." / "b.csv.gz")], output=output,
                        checkpoint="latest", bindings=[
                            "prediction.keep_columns = ['id']", "prediction.top_k = 2",
                            "prediction.all_probabilities = True"])
   assert result.predictions == output
   rows = read_jsonl(output)
+  assert len(rows) == 31  # b.csv.gz named twice (by its pattern and by name): read once
   assert [(r["file"], r["row"]) for r in rows] == ([(first, i) for i in range(25)] +
                                                    [(second, i) for i in range(6)])
   assert [r["id"] for r in rows] == ([f"a.csv-{i}" for i in range(25)] +
@@ -200,6 +202,11 @@ def _bad_files(tmp_path):
   nan_row = write_unlabelled(tmp_path / "nan_row.csv", good)
   with open(nan_row, "a") as f:
     f.write(",".join(["z", "x", "nan"] + ["0"] * 63) + "\n")
+  other_digits = {}  # numbers Python reads and TensorFlow does not
+  for name, value in (("underscore", "1_0"), ("full_width", "\uff11")):
+    other_digits[name] = write_unlabelled(tmp_path / f"{name}.csv", good)
+    with open(other_digits[name], "a") as f:
+      f.write(",".join(["z", "x"] + [value] * 64) + "\n")
   short_row = write_unlabelled(tmp_path / "short.csv", good)
   with open(short_row, "a") as f:
     f.write("z,x,1,2\n")
@@ -211,11 +218,15 @@ def _bad_files(tmp_path):
   return {
       "renamed column": ([str(renamed)], [], r"lacks the training data's feature columns pixel_3; "
                          r"it has extra columns id, pixel_x"),
-      "empty file": ([str(tmp_path / "empty.csv")], [], r"empty.csv' is empty; it needs a header"),
+      "empty file": ([str(tmp_path / "empty.csv")], [], r"empty.csv' is empty or its first line is blank"),
       "header only": ([str(tmp_path / "header.csv")], [], r"header.csv' has a header but no rows"),
       "bad value": ([bad_row], [], r"bad_row.csv', row 3 \(line 5\): column 'pixel_63' is 'oops', "
                     r"not a finite float"),
       "nan value": ([nan_row], [], r"row 3 \(line 5\): column 'pixel_63' is 'nan'"),
+      "underscore": ([other_digits["underscore"]], [], r"underscore.csv', row 3 \(line 5\): "
+                     r"column 'pixel_0' is '1_0', not a finite float"),
+      "full width": ([other_digits["full_width"]], [], "column 'pixel_0' is '\uff11', not a "
+                     "finite float"),
       "short row": ([short_row], [], r"short.csv', row 3 \(line 5\) has 4 fields where the "
                     r"header has 66"),
       "semicolons": ([str(semicolons)], [], r"looks ';'-separated"),

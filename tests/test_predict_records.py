@@ -85,6 +85,9 @@ def test_csv_spreads_nested_values_into_columns():
       "top_k_2_probability": 0.25, "probabilities_a": 0.5, "probabilities_b": 0.25,
       "values_1": 1.0, "values_2": 2.0, "tags": "O B-PER"}
   assert writers.flatten({"classes": ["a", "c"]}, "|") == {"classes": "a|c"}
+  with pytest.raises(FinetuneError, match="Two CSV columns of the predictions would be named "
+                     "'probabilities_a'"):
+    writers.flatten({"probabilities_a": "kept", "probabilities": {"a": 0.5}}, " ")
 
 
 def test_prediction_settings_are_checked_when_built():

@@ -209,8 +209,11 @@ def _first_bad_row(reader, path, header, numeric_columns, label_column, label_pr
 def parses_number(value, kind):
   """Whether TensorFlow reads `value` as a finite number of `kind` (it reads 'nan' and 'inf'
   too, and a NaN feature makes every loss after it NaN)."""
+  value = value.strip()
+  if not value.isascii() or "_" in value:  # Python reads 1_0 and other scripts' digits; TF not
+    return False
   try:
-    return math.isfinite(kind(value.strip()))
+    return math.isfinite(kind(value))
   except ValueError:
     return False
 

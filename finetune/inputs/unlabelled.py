@@ -8,6 +8,8 @@ records into the model's raw features, and gives each row's kept columns from a 
 streaming read of the same files, in the same order.
 """
 
+import os
+
 import tensorflow as tf
 
 from finetune.errors import FinetuneError
@@ -22,7 +24,7 @@ class UnlabelledFiles:
   """The interface, and the keep_columns check every reader makes."""
 
   def __init__(self, paths, keep_columns):
-    self.paths = list(paths)
+    self.paths = _once(paths)
     self.keep_columns = list(keep_columns)
     self.row_counts = None  # rows per file, once check() has read them all
     taken = [c for c in self.keep_columns if c in RESERVED_COLUMNS]
@@ -51,6 +53,17 @@ class UnlabelledFiles:
   def find_problem(self):
     """After the graph failed on a batch: the first bad record, named, or None."""
     return None
+
+
+def _once(paths):
+  """The paths without a file named twice (d/a.csv and d/../d/a.csv): each row once."""
+  seen, kept = set(), []
+  for path in paths:
+    key = path if "://" in path else os.path.realpath(path)
+    if key not in seen:
+      seen.add(key)
+      kept.append(path)
+  return kept
 
 
 def input_fn(reader, batch_size, tokenization=None):

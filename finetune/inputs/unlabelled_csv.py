@@ -69,8 +69,9 @@ class UnlabelledCsv(unlabelled.UnlabelledFiles):
     with scan.open_text(path) as f:
       line = f.readline().strip()
     if not line:
-      raise FinetuneError(f"Prediction file '{path}' is empty; it needs a header row naming "
-                          f"its columns ({', '.join(self.source.required_columns())}) and rows.")
+      raise FinetuneError(f"Prediction file '{path}' is empty or its first line is blank; it "
+                          "needs a header row first, naming its columns "
+                          f"({', '.join(self.source.required_columns())}), then rows.")
     return [c.strip() for c in _fields(line, self.delimiter) or [line]]
 
   def check(self):

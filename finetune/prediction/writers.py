@@ -22,18 +22,28 @@ from finetune.errors import FinetuneError
 def flatten(record, delimiter):
   """{column: scalar} of one record, as CSV holds it."""
   flat = {}
+
+  def put(key, value):
+    if key in flat:  # a kept column named like a spread one, e.g. probabilities_odd
+      raise FinetuneError(f"Two CSV columns of the predictions would be named '{key}' (a kept "
+                          "column and a prediction); rename the input column, or write .jsonl.")
+    flat[key] = value
+
   for key, value in record.items():
     if isinstance(value, dict):
-      flat.update({f"{key}_{sub}": v for sub, v in value.items()})
+      for sub, v in value.items():
+        put(f"{key}_{sub}", v)
     elif isinstance(value, list) and value and isinstance(value[0], dict):
       for i, item in enumerate(value, 1):
-        flat.update({f"{key}_{i}_{sub}": v for sub, v in item.items()})
+        for sub, v in item.items():
+          put(f"{key}_{i}_{sub}", v)
     elif isinstance(value, list) and all(v is None or isinstance(v, str) for v in value):
-      flat[key] = delimiter.join("" if v is None else v for v in value)  # None: no tag
+      put(key, delimiter.join("" if v is None else v for v in value))  # None: no tag
     elif isinstance(value, list):
-      flat.update({f"{key}_{i}": v for i, v in enumerate(value, 1)})
+      for i, v in enumerate(value, 1):
+        put(f"{key}_{i}", v)
     else:
-      flat[key] = value
+      put(key, value)
   return flat
 
 
@@ -78,7 +88,7 @@ def check_output(path, inputs=()):
   if tf.io.gfile.isdir(path):
     raise FinetuneError(f"--predict_output '{path}' is a directory; give a file path ending in "
                         ".jsonl or .csv.")
-  if "://" not in path and os.path.abspath(path) in {os.path.abspath(p) for p in inputs}:
+  if "://" not in path and os.path.realpath(path) in {os.path.realpath(p) for p in inputs}:
     raise FinetuneError(f"--predict_output '{path}' is one of the files to predict on; write "
                         "the predictions to another file.")
   folder = os.path.dirname(path) or "."
