@@ -150,20 +150,6 @@ def check_finished(cluster):
   assert os.path.exists(os.path.join(best, "digits", "tfhub_module.pb"))
 
 
-def test_chief_worker_ps_and_evaluator_fine_tune_together_and_the_ps_stops_on_sigterm(cluster):
-  killed_evaluators_export = cluster.model_dir / "export" / "best_hub" / "temp-1234567890"
-  killed_evaluators_export.mkdir(parents=True)  # the chief leaves it to the evaluator
-  for task in ("ps", "chief", "worker"):
-    cluster.start(task)
-  wait_for_progress(cluster, "chief")
-  wait_for_progress(cluster, "worker")  # both replicas train the shared variables
-  assert killed_evaluators_export.exists()
-  preempt_then_finish(cluster)
-  check_finished(cluster)
-  assert not killed_evaluators_export.exists()  # cleared by the evaluator at its start
-  stop_parameter_server(cluster)
-
-
 def stop_parameter_server(cluster):
   """The job is done; a scheduler stops the ps with SIGTERM, and it exits with one line."""
   ps = cluster.procs["ps"]
@@ -175,22 +161,34 @@ def stop_parameter_server(cluster):
   assert "Traceback" not in cluster.log("ps")
 
 
-def test_worker_killed_and_restarted_still_finishes(cluster):
-  # One step per session.run here (the configs' default is a loop of 10, tested above), and
-  # two modules: the chief exports both, the evaluator both best ones.
-  cluster.bindings = ["training.steps_per_run = 1",
-                      "experiment.module = [@a/hub_module(), @b/hub_module()]",
-                      "b/hub_module.export_name = 'b'"]
+def test_cluster_fine_tunes_two_modules_through_a_killed_worker_and_the_ps_stops_on_sigterm(
+    cluster):
+  """One cluster job for all of it (each job costs its tasks' start-ups): both replicas train
+  the shared variables, a SIGKILLed worker restarts and trains again, a half-written best
+  export of a killed evaluator is left to the evaluator, a SIGTERM preempts chief and worker,
+  the same commands finish the job, and the ps stops on SIGTERM with one line. Two modules:
+  the chief exports both, the evaluator both best ones. Before the preemption one step per
+  session.run; the resumed job runs the configs' default loop of 10 (a run may resume with
+  another steps_per_run)."""
+  modules = ["experiment.module = [@a/hub_module(), @b/hub_module()]",
+             "b/hub_module.export_name = 'b'"]
+  cluster.bindings = ["training.steps_per_run = 1"] + modules
+  killed_evaluators_export = cluster.model_dir / "export" / "best_hub" / "temp-1234567890"
+  killed_evaluators_export.mkdir(parents=True)  # the chief leaves it to the evaluator
   for task in ("ps", "chief", "worker"):
     cluster.start(task)
-  wait_for_progress(cluster, "worker")
+  wait_for_progress(cluster, "chief")
+  wait_for_progress(cluster, "worker")  # both replicas train the shared variables
   cluster.procs["worker"].send_signal(signal.SIGKILL)
   cluster.procs["worker"].wait()
   seen = len(progress_steps(cluster.log("worker")))
   cluster.start("worker")
   wait_for_progress(cluster, "worker", after=seen)  # the restarted worker trains again
+  assert killed_evaluators_export.exists()
+  cluster.bindings = modules  # the configs' steps_per_run = 10 from here on
   preempt_then_finish(cluster)
   check_finished(cluster)
+  assert not killed_evaluators_export.exists()  # cleared by the evaluator at its start
   values = helpers.checkpoint_values(str(cluster.model_dir))
   for scope in ("a", "b"):
     assert helpers.moved(helpers.module_values(cluster.handle)["hidden/kernel"],
@@ -198,3 +196,4 @@ def test_worker_killed_and_restarted_still_finishes(cluster):
   for folder in ("hub", "best_hub"):
     export = helpers.latest_subdir(str(cluster.model_dir / "export" / folder))
     assert {"b", "digits"} <= set(os.listdir(export)), folder
+  stop_parameter_server(cluster)
