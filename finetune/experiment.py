@@ -86,17 +86,7 @@ def run(model_dir,
   module_record.check(model_dir, job.module)  # the modules in the order they were trained
   if schedule == "check":
     return schedules.check(job)  # reads, builds a scratch graph, writes nothing
-  preflight.check_latest_checkpoint_reads(model_dir, schedule in TRAINING_SCHEDULES)
-  if schedule not in TRAINING_SCHEDULES:
-    schedules.require_checkpoint(job, schedule)  # before anything is recorded
-  existed = tf.io.gfile.isdir(model_dir)  # the checks below may create it
-  # A batch prediction into another file leaves the model_dir alone: it may be read-only.
-  elsewhere = schedule == "predict" and job.request.writes_elsewhere
-  if schedule in WRITING_SCHEDULES and not elsewhere:
-    preflight.check_writable(model_dir)
-  if schedule in TRAINING_SCHEDULES:
-    preflight.check_checkpoint_matches(model_dir, job.model.model_fn,
-                                       data.feature_specs(), job.estimator.config)
+  existed, elsewhere = _check_model_dir(job, model_dir, schedule)
   recorded = None if elsewhere else command_line
   with StopSignal() as stop, _guarded(model_dir, schedule, recorded, job.trained, existed,
                                           job.find_data_problem, job.role, job.module):
@@ -107,6 +97,24 @@ def run(model_dir,
       job.global_step() < job.training.train_steps):
     raise stop.preempted(job.global_step(), job.estimator.latest_checkpoint())
   return result
+
+
+def _check_model_dir(job, model_dir, schedule):
+  """What the model_dir must offer this schedule (a readable checkpoint, one of this model,
+  writable), checked before anything is recorded. Returns (whether model_dir existed before
+  these checks, whether a batch prediction writes elsewhere and so leaves it alone)."""
+  preflight.check_latest_checkpoint_reads(model_dir, schedule in TRAINING_SCHEDULES)
+  if schedule not in TRAINING_SCHEDULES:
+    schedules.require_checkpoint(job, schedule)
+  existed = tf.io.gfile.isdir(model_dir)  # the checks below may create it
+  # A batch prediction into another file leaves the model_dir alone: it may be read-only.
+  elsewhere = schedule == "predict" and job.request.writes_elsewhere
+  if schedule in WRITING_SCHEDULES and not elsewhere:
+    preflight.check_writable(model_dir)
+  if schedule in TRAINING_SCHEDULES:
+    preflight.check_checkpoint_matches(model_dir, job.model.model_fn,
+                                       job.data.feature_specs(), job.estimator.config)
+  return existed, elsewhere
 
 
 @contextlib.contextmanager

@@ -257,7 +257,7 @@ CASES = [
        "hub_module.input_mapping gives 3"),
     ("binding_never_built", lambda t, m, b: ["--gin_bindings=tpu_runtime.iterations_per_loop = 5"],
      "tpu_runtime.iterations_per_loop is set, but the config builds no tpu_runtime"),
-    ("gin_file_url", lambda t, m, b: ["--gin_file=https://example.com/task.gin"],
+    ("gin_file_url", lambda t, m, b: ["--gin_file=https://127.0.0.1:1/task.gin"],
      "gin files are read from local paths and the file systems TensorFlow reads (gs://)"),
     ("csv_semicolons", lambda t, m, b: [
         "--gin_bindings=csv_data.train_files = "

@@ -27,6 +27,8 @@ LAYERS = (
     ("registry",),
     ("config",),
     ("sweep_plans",),
+    ("api_base",),  # the API's result type and funnel
+    ("api_sweeps",),  # the API's sweeps, re-exported by api
     ("api", "command"),
     ("train", "inspect", "sweep", "export_embedding", "parameters"),
 )
